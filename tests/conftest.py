@@ -1,0 +1,106 @@
+"""Shared fixtures: the real clips in ../shared/data, generated videos, and an in-process CLI runner."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+SAMPLE = ROOT / "samples" / "sample.mp4"
+
+# Subprocesses (DDP, Ray workers, CLI runs) import this checkout, and nothing reaches for a model hub.
+os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+def shared(*parts: str) -> Path:
+    """A file under ../shared/data. Skips the test when that folder is absent (a user's clone), fails in CI."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        msg = f"{path} is missing: ../shared/data is not beside this checkout"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg + " (CI=true requires it)")
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture
+def shared_data():
+    return shared
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str):
+        self.code, self.out, self.err = code, out, err
+
+    def json(self):
+        import json
+
+        return json.loads(self.out)
+
+    def json_lines(self):
+        import json
+
+        return [json.loads(line) for line in self.out.splitlines() if line.strip()]
+
+    def __repr__(self) -> str:
+        return f"CliResult(code={self.code}, out={self.out[-500:]!r}, err={self.err[-1500:]!r})"
+
+
+def run_cli(*args: str) -> CliResult:
+    """Run ``videolens ARGS`` in this process (one torch import per test run), capturing its output."""
+    from videolens.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as e:  # argparse usage errors
+            code = e.code if isinstance(e.code, int) else 2
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture
+def cli():
+    return run_cli
+
+
+@pytest.fixture(scope="session")
+def index_videos(tmp_path_factory):
+    """Generated videos whose frames encode their own index, across codecs, containers and timings."""
+    import numpy as np
+
+    from videolens.datasets.testvideo import make_index_video
+
+    d = tmp_path_factory.mktemp("index")
+    n = 90
+    rng = np.random.default_rng(7)
+    vfr = np.concatenate([[0.0], np.cumsum(rng.choice([1 / 30, 2 / 30, 1 / 60], size=n - 1))])
+    specs = {
+        "h264_bframes.mp4": dict(),
+        "h264_open_gop.mp4": dict(open_gop=True, bframes=3),
+        "h264.mkv": dict(),
+        "h264_avi.avi": dict(),
+        "h264.ts": dict(),
+        "mpeg2.mpg": dict(codec="mpeg2video"),
+        "mpeg4_bframes.avi": dict(codec="mpeg4"),
+        "vfr.mp4": dict(timestamps=vfr),
+        "late_start.mp4": dict(timestamps=1.5 + np.arange(n) / 25),
+        "rotated90.mp4": dict(rotation=90),
+    }
+    out = {}
+    for name, kw in specs.items():
+        out[name] = (make_index_video(d / name, n, size=(192, 108), fps=25, gop=15, **kw), kw)
+    return out
+
+
+def pytest_report_header(config):
+    return [f"shared data: {SHARED} ({'present' if SHARED.exists() else 'ABSENT'})", f"python: {sys.version.split()[0]}"]

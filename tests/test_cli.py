@@ -1,0 +1,81 @@
+"""The CLI surface: info, contact-sheet, exit codes, and start-up that does not import heavy libraries."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from conftest import ROOT, SAMPLE, shared
+from videolens.io.reader import VideoReader
+
+
+def test_info_json_one_object_per_file(cli):
+    paths = [shared("shots", "goldeneye-vfr-drop3.mp4"), shared("shots", "issue-134-rotate.mp4"), SAMPLE]
+    res = cli("info", *paths, "--json")
+    assert res.code == 0, res
+    objs = res.json_lines()
+    assert len(objs) == 3
+    vfr, rot, sample = objs
+    assert vfr["frames"] == 160 and vfr["vfr"] is True and vfr["codec"] == "h264"
+    assert rot["rotation"] == 90 and rot["stored_size"] == [1280, 544] and rot["display_size"] == [544, 1280]
+    assert sample["audio"][0]["codec"] == "aac" and sample["audio"][0]["channels"] == 2
+    assert sample["frames"] == len(VideoReader(SAMPLE))
+    for o in objs:
+        assert {"container", "codec", "sample_aspect_ratio", "fps", "duration", "start_time"} <= set(o)
+
+
+def test_info_human_summary(cli):
+    res = cli("info", shared("shots", "delayed_start.mp4"))
+    assert res.code == 0
+    assert "24 at 25.000 fps" in res.out and "starts at 1.075 s" in res.out and "audio      none" in res.out
+
+
+def test_info_bad_inputs_exit_2_with_one_line(cli, tmp_path):
+    text = tmp_path / "fake.mp4"
+    text.write_text("hello")
+    for bad in [tmp_path / "nope.mp4", tmp_path, text, shared("speech", "faster-whisper", "jfk.flac")]:
+        res = cli("info", bad)
+        assert res.code == 2, res
+        lines = res.err.strip().splitlines()
+        assert len(lines) == 1 and str(bad) in lines[0] and "Traceback" not in res.err
+    mixed = cli("info", SAMPLE, tmp_path / "nope.mp4", "--json")
+    assert mixed.code == 1 and len(mixed.json_lines()) == 1
+
+
+def test_usage_errors_exit_2(cli):
+    assert cli().code == 2
+    assert cli("info").code == 2
+    assert cli("datasets", "make", "nonsense", "-o", "x").code == 2
+
+
+def test_contact_sheet(cli, tmp_path):
+    res = cli("contact-sheet", SAMPLE, "-o", tmp_path, "--frames", "6", "--columns", "3", "--width", "90", "--json")
+    assert res.code == 0, res
+    out = res.json()
+    from PIL import Image
+
+    img = np.asarray(Image.open(tmp_path / "contact_sheet.png"))
+    assert img.shape[1] == 3 * 94 + 4 and img.shape[0] == out["size"][1]
+    # the first tile is the sampled frame itself (a 90-px-wide thumbnail)
+    th = round(90 * 288 / 360)
+    expected = VideoReader(SAMPLE).get_frames([out["indices"][0]], size=(90, th))[0]
+    assert np.abs(img[4:4 + th, 4:94].astype(int) - expected.astype(int)).mean() < 2
+    again = cli("contact-sheet", SAMPLE, "-o", tmp_path)
+    assert again.code == 2 and "already exists" in again.err
+
+
+def test_help_and_info_do_not_import_torch():
+    code = ("import sys; from videolens.cli import main; main(['info', sys.argv[1], '--json']); "
+            "print('heavy:' + ','.join(m for m in ('torch', 'cv2', 'torchvision') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(SAMPLE)], capture_output=True, text=True, cwd=ROOT,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "heavy:"
+    helped = subprocess.run([sys.executable, "-c", "import sys; from videolens.cli import build_parser; "
+                             "build_parser().format_help(); print('av' in sys.modules, 'torch' in sys.modules)"],
+                            capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert helped.stdout.strip() == "False False"
+    json.loads(out.stdout.strip().splitlines()[0])

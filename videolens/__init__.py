@@ -1,0 +1,45 @@
+"""videolens: deep learning on video — shots, objects, faces, actions and speech, from one reader.
+
+Heavy libraries (PyAV, torch) load on first use, so ``import videolens`` and ``videolens --help`` stay fast.
+
+>>> import videolens
+>>> reader = videolens.VideoReader("samples/sample.mp4")      # doctest: +SKIP
+>>> frames = reader.get_frames([0, 10, 20], size=224)        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from .errors import NoAudioError, OutputExistsError, VideoError, VideolensError
+
+__version__ = "0.1.0"
+
+# Public name -> module that defines it; imported on first access.
+_LAZY = {
+    "VideoReader": "videolens.io.reader",
+    "FrameBatch": "videolens.io.reader",
+    "VideoInfo": "videolens.io.reader",
+    "probe": "videolens.io.reader",
+    "VideoWriter": "videolens.io.writer",
+    "read_audio": "videolens.io.audio",
+    "uniform_segments": "videolens.io.sampling",
+    "random_clip": "videolens.io.sampling",
+    "sliding_windows": "videolens.io.sampling",
+    "sliding_windows_seconds": "videolens.io.sampling",
+}
+
+__all__ = ["NoAudioError", "OutputExistsError", "VideoError", "VideolensError", "__version__", *_LAZY]
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'videolens' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -1,0 +1,1 @@
+"""Human-readable outputs: contact sheets, and (with ``videolens analyze``) the HTML report."""

@@ -1,0 +1,1 @@
+"""Small shared helpers: atomic files, input expansion, progress bars, device choice."""

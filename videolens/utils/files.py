@@ -1,0 +1,113 @@
+"""Atomic output files and input expansion (files, directories, globs)."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from ..errors import OutputExistsError, VideolensError
+
+VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
+                    ".flv", ".wmv", ".3gp", ".ogv", ".mxf", ".vob"}
+AUDIO_EXTENSIONS = {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".wma", ".mp2"}
+
+
+def temp_path_for(path: str | os.PathLike) -> str:
+    """A fresh temporary name in the same folder as ``path``, keeping its extension (so muxers guess the format)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".partial{path.suffix}", dir=path.parent)
+    os.close(fd)
+    return tmp
+
+
+def check_writable(path: str | os.PathLike, overwrite: bool) -> None:
+    if os.path.exists(path) and not overwrite:
+        raise OutputExistsError(path)
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[str]:
+    """Yield a temporary file name; on success rename it to ``path``, on error remove it.
+
+    >>> with atomic_path("/tmp/videolens-doc.txt") as tmp:
+    ...     _ = open(tmp, "w").write("complete")
+    >>> open("/tmp/videolens-doc.txt").read()
+    'complete'
+    """
+    check_writable(path, overwrite)
+    tmp = temp_path_for(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def write_text(path: str | os.PathLike, text: str, overwrite: bool = True) -> None:
+    """Write a text file atomically (UTF-8)."""
+    with atomic_path(path, overwrite) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+        f.write(text)
+
+
+def write_bytes(path: str | os.PathLike, data: bytes, overwrite: bool = True) -> None:
+    with atomic_path(path, overwrite) as tmp, open(tmp, "wb") as f:
+        f.write(data)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Build a folder under a temporary name and rename it into place when complete (replacing an old one)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    try:
+        yield tmp
+        if path.exists():
+            old = path.with_name(f".{path.name}.old")
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(path, old)
+            os.replace(tmp, path)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def expand_inputs(inputs: list[str], extensions: set[str] | None = None) -> list[str]:
+    """Expand files, directories (their media files, sorted) and glob patterns into a list of paths.
+
+    A name that matches nothing is kept as given, so the caller reports it as a missing file.
+    """
+    extensions = extensions or (VIDEO_EXTENSIONS | AUDIO_EXTENSIONS)
+    out: list[str] = []
+    for item in inputs:
+        if os.path.isdir(item):
+            found = sorted(str(p) for p in Path(item).rglob("*") if p.is_file() and p.suffix.lower() in extensions)
+            if not found:
+                raise VideolensError(f"{item}: no media files in this directory")
+            out.extend(found)
+        elif any(ch in item for ch in "*?[") and not os.path.exists(item):
+            found = sorted(p for p in glob.glob(item, recursive=True) if os.path.isfile(p))
+            if not found:
+                raise VideolensError(f"{item}: no files match this pattern")
+            out.extend(found)
+        else:
+            out.append(item)
+    seen: set[str] = set()
+    return [p for p in out if not (p in seen or seen.add(p))]
+
+
+def default_output_dir(input_path: str | None) -> Path:
+    """``./videolens-out/<input-stem>/`` (conventions.md)."""
+    stem = Path(input_path).stem if input_path else "out"
+    return Path("videolens-out") / stem
