@@ -13,15 +13,21 @@ from videolens import VideoReader
 from videolens.datasets.testvideo import make_index_video, read_index
 
 
-def reference_decode(path, size=(96, 64)):
-    """A bare PyAV decode of every frame, sorted by PTS: the definition of frame order for files with real PTS."""
-    frames = []
+def reference_decode(path, keep=None, size=None):
+    """A bare PyAV decode of every frame, sorted by PTS: the definition of frame order for files with real PTS.
+
+    Returns every frame's time, and the frames at the indices in ``keep`` (all when None), unscaled unless ``size``.
+    """
     with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        for f in c.decode(s):
-            frames.append((f.pts, f.time, f.to_ndarray(format="rgb24", width=size[0], height=size[1])))
-    frames.sort(key=lambda x: x[0])
-    return np.array([t for _, t, _ in frames]), np.stack([a for _, _, a in frames])
+        order = sorted((f.pts, f.time) for f in c.decode(c.streams.video[0]))
+    wanted = {order[int(i)][0]: int(i) for i in (range(len(order)) if keep is None else keep)}
+    frames = {}
+    with av.open(str(path)) as c:                 # second pass keeps only the wanted frames (memory)
+        for f in c.decode(c.streams.video[0]):
+            if f.pts in wanted:
+                frames[wanted[f.pts]] = (f.to_ndarray(format="rgb24") if size is None else
+                                         f.to_ndarray(format="rgb24", width=size[0], height=size[1]))
+    return np.array([t for _, t in order]), frames
 
 
 REAL = ["counter.mp4", "goldeneye-vfr-drop3.mp4", "delayed_start.mp4", "testvideo.mp4", "fades.mp4",
@@ -31,18 +37,17 @@ REAL = ["counter.mp4", "goldeneye-vfr-drop3.mp4", "delayed_start.mp4", "testvide
 @pytest.mark.parametrize("name", REAL)
 def test_real_clip_matches_reference_decode_in_any_order(name):
     path = shared("shots", name)
-    ref_t, ref = reference_decode(path)
-    reader = VideoReader(path, interpolation="bilinear")  # the scaler PyAV's to_ndarray uses
-    assert len(reader) == len(ref)
+    reader = VideoReader(path)
+    idx = np.random.default_rng(0).permutation(len(reader))[:24]
+    ref_t, ref = reference_decode(path, keep=idx)
+    assert len(reader) == len(ref_t)
     np.testing.assert_allclose(reader.timestamps, ref_t, atol=1e-6)
-    rng = np.random.default_rng(0)
-    idx = rng.permutation(len(reader))[:40]
-    got = reader.get_frames(idx, size=(96, 64))
-    np.testing.assert_array_equal(got, ref[idx])
-    # Scaled by the same swscale call, so equal to the bit; one at a time in random order too.
-    fresh = VideoReader(path, interpolation="bilinear")
-    for i in idx[:10]:
-        np.testing.assert_array_equal(fresh.get_frames([int(i)], size=(96, 64))[0], ref[i])
+    got = reader.get_frames(idx)                   # unscaled RGB: bit-identical to PyAV's own conversion
+    for k, i in enumerate(idx):
+        np.testing.assert_array_equal(got[k], ref[int(i)], err_msg=f"frame {i}")
+    fresh = VideoReader(path)                      # one at a time, in random order
+    for i in idx[:8]:
+        np.testing.assert_array_equal(fresh[int(i)], ref[int(i)], err_msg=f"frame {i}")
     assert reader.bad_frames == 0
 
 
@@ -88,7 +93,7 @@ def test_rotation_metadata_turns_frames_upright():
     assert reader.size == (544, 1280)
     frame = reader[100]
     assert frame.shape == (1280, 544, 3)
-    _, ref = reference_decode(path, size=(1280, 544))
+    _, ref = reference_decode(path, keep=[100])
     np.testing.assert_array_equal(frame, np.rot90(ref[100], k=-1))
     # size= is in upright orientation
     assert reader.get_frames([3], size=(100, 200)).shape == (1, 200, 100, 3)
