@@ -79,3 +79,14 @@ def test_help_and_info_do_not_import_torch():
                             capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert helped.stdout.strip() == "False False"
     json.loads(out.stdout.strip().splitlines()[0])
+
+
+def test_datasets_make_from_the_cli(cli, tmp_path):
+    res = cli("datasets", "make", "motion", "-o", tmp_path / "m", "--num", "1", "--size", "32x32", "--frames", "6",
+              "--seed", "3", "--json", "--quiet")
+    assert res.code == 0, res
+    summary = res.json()
+    assert summary["kind"] == "motion" and (tmp_path / "m" / "classInd.txt").exists()
+    assert len(list((tmp_path / "m").rglob("*.mp4"))) == 9
+    bad = cli("datasets", "make", "objects", "-o", tmp_path / "o", "--size", "33x32")
+    assert bad.code == 2 and len(bad.err.strip().splitlines()) == 1

@@ -767,6 +767,22 @@ class VideoReader:
         if frames:
             yield self._batch(frames, indices)
 
+    def iter_decoded(self, start: int = 0, end: int | None = None, step: int = 1) -> Iterator[tuple[int, object]]:
+        """Yield ``(index, av.VideoFrame)`` without converting: decode once, then :meth:`convert` to several sizes.
+
+        This is what the analyzer loop uses to feed every analyzer its own size from one decode pass.
+        """
+        n = len(self)
+        end = n if end is None else min(int(end), n)
+        if step < 1:
+            raise ValueError("step must be >= 1")
+        for i in range(int(start), end, step):
+            yield i, self._decode_index(i)
+
+    def convert(self, frame, size=None, gray: bool = False) -> np.ndarray:
+        """A decoded frame from :meth:`iter_decoded` as an upright uint8 RGB (or gray) array at ``size``."""
+        return self._convert(frame, self._target_size(size), gray)
+
     def _batch(self, frames: list[np.ndarray], indices: list[int]) -> FrameBatch:
         arr = frames[0][None] if len(frames) == 1 else np.stack(frames)
         idx = np.asarray(indices, dtype=np.int64)

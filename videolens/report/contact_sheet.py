@@ -10,19 +10,7 @@ import numpy as np
 from ..io.reader import VideoReader
 from ..io.sampling import uniform_segments
 from ..utils.files import write_bytes
-
-
-def timecode(seconds: float) -> str:
-    """``HH:MM:SS.mmm``.
-
-    >>> timecode(3723.5)
-    '01:02:03.500'
-    """
-    ms = int(round(max(seconds, 0.0) * 1000))
-    h, ms = divmod(ms, 3_600_000)
-    m, ms = divmod(ms, 60_000)
-    s, ms = divmod(ms, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+from ..utils.timecode import timecode
 
 
 def contact_sheet(path: str | os.PathLike, output: str | os.PathLike, frames: int = 16, columns: int = 4,
