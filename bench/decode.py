@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from _common import OUT, ROOT, SHARED, bench_video, interleaved, save, table
+from _common import ROOT, SHARED, bench_video, interleaved, save, table
 
 
 def bare_pyav_rgb(path):

@@ -164,7 +164,7 @@ def render_clip(spec: ClipSpec) -> np.ndarray:
         color = C.random_color(rng)
     main = _make_shape(rng, spec.shape, C.object_texture(rng, color, patterned=True))
     dshapes = []
-    for d in spec.distractors:
+    for _ in spec.distractors:
         kind = ("circle", "rectangle", "triangle", "polygon")[int(rng.integers(4))]
         tex = C.object_texture(rng, size=24) if rng.random() < 0.5 else None
         s = _make_shape(rng, kind, tex)

@@ -11,7 +11,6 @@ output order instead, which FFmpeg guarantees is presentation order.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -24,8 +23,6 @@ import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
 from ..errors import VideoError
-
-Size = "tuple[int, int] | int | None"
 
 # Containers whose packet PTS are guessed from the decode order rather than stored.
 _NO_PTS_FORMATS = {"avi", "h264", "hevc", "m4v", "mpegvideo", "rawvideo", "h263", "mjpeg", "vc1", "cavsvideo"}
@@ -86,7 +83,6 @@ class _Index:
     pts: np.ndarray            # int64, sorted PTS (time_base units), one per frame
     key_rank: np.ndarray       # int64, ascending: the frame index of each keyframe
     key_seek: np.ndarray       # int64 (K, 2): the PTS and the DTS of each keyframe, to seek to
-    decode_pts: np.ndarray     # int64, PTS of every frame packet in decode order
     time_base: Fraction
     counting: bool             # map decoded frames by output order (no real PTS in the container)
     end_pts: int               # when the last frame stops being shown
@@ -205,7 +201,7 @@ def _scan(path: str) -> _Index:
                 end_pts = header_end
         rotation, first_frame = _first_frame_rotation(path)
         info = _make_info(path, container, stream, tb, sorted_pts, end_pts, rotation, first_frame)
-        return _Index(sorted_pts, key_rank, key_seek, decode_pts, tb, counting, end_pts, rotation, info)
+        return _Index(sorted_pts, key_rank, key_seek, tb, counting, end_pts, rotation, info)
     finally:
         container.close()
 
@@ -356,7 +352,7 @@ class _Run:
             except StopIteration:
                 return
             except (av.error.FFmpegError, OSError):
-                r._decode_errors += 1
+                r.stats["errors"] += 1
                 return
             if not started:
                 if packet.size == 0:
@@ -377,7 +373,7 @@ class _Run:
             try:
                 frames = packet.decode()
             except (av.error.FFmpegError, ValueError):
-                r._decode_errors += 1
+                r.stats["errors"] += 1
                 continue
             for frame in frames:
                 if counting:
@@ -457,9 +453,9 @@ class VideoReader:
         self._counting = False
         self._seek_dts = False
         self._target = 0
-        self._decode_errors = 0
         self._bad: set[int] = set()
-        self.stats = {"seeks": 0, "decoded": 0}   # decoder work so far: seeks (incl. the first open), frames
+        # Decoder work so far: seeks (including the first open), frames decoded, packets that failed to decode.
+        self.stats = {"seeks": 0, "decoded": 0, "errors": 0}
         self._timestamps = (self._index.pts * self._index.time_base.numerator / self._index.time_base.denominator)
         self._timestamps.setflags(write=False)
         self._key_rank = self._index.key_rank
