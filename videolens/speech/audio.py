@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
 from collections.abc import Iterator
@@ -44,7 +45,8 @@ def _pick(block: np.ndarray, channel: str | int, path: str, warned: list[bool]) 
 
 def speech_blocks(path: str | os.PathLike, stream: int | None = None, channel: str | int = "mix",
                   block_seconds: float = 4.0) -> Iterator[np.ndarray]:
-    """float32 blocks of one channel at 16 kHz, decoded as they are needed (bounded memory).
+    """float32 blocks of one channel at 16 kHz, decoded as they are needed (bounded memory). Errors about the
+    file (no audio, unreadable) are raised by this call, not by the first iteration.
 
     >>> sum(len(b) for b in speech_blocks("samples/sample.mp4")) / 16000     # doctest: +SKIP
     18.0
@@ -53,8 +55,14 @@ def speech_blocks(path: str | os.PathLike, stream: int | None = None, channel: s
 
     channel = parse_channel(channel)
     warned = [False]
-    for block in iter_audio(path, SAMPLE_RATE, mono=channel == "mix", stream=stream, block_seconds=block_seconds):
-        yield block if block.ndim == 1 else _pick(block, channel, os.fspath(path), warned)
+    blocks = iter_audio(path, SAMPLE_RATE, mono=channel == "mix", stream=stream, block_seconds=block_seconds)
+    first = next(blocks)    # a file without audio fails here, before the caller shows any progress
+
+    def picked():
+        for block in itertools.chain([first], blocks):
+            yield block if block.ndim == 1 else _pick(block, channel, os.fspath(path), warned)
+
+    return picked()
 
 
 def audio_duration(path: str | os.PathLike, stream: int | None = None) -> float | None:

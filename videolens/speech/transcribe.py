@@ -26,7 +26,7 @@ import numpy as np
 from ..errors import VideolensError
 from .audio import SAMPLE_RATE, audio_duration, speech_blocks
 from .model import ModelSpec, load_model, resolve_model
-from .transcript import Segment, Transcript, Word, parse_formats
+from .transcript import PAUSE_SPLIT, Segment, Transcript, Word, parse_formats
 from .vad import StreamingVAD, VadChunk, VadOptions, require_speech_packages
 
 AUDIO_PAD = 0.2         # seconds of audio kept around each VAD segment for the recogniser
@@ -64,6 +64,7 @@ class Transcriber:
         path = os.fspath(path)
         t0 = time.perf_counter()
         run = _Run(self, path)
+        blocks = speech_blocks(path, audio_stream, channel)
         total = audio_duration(path, audio_stream)
         bar = progress(total=round(total, 1) if total else None, desc=os.path.basename(path), quiet=quiet,
                        unit="s audio")
@@ -71,7 +72,7 @@ class Transcriber:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                for block in speech_blocks(path, audio_stream, channel):
+                for block in blocks:
                     for chunk in vad.feed(block):
                         run.add(chunk)
                     bar.update(round(len(block) / SAMPLE_RATE, 3))
@@ -129,22 +130,45 @@ class _Run:
         if self.language is None:   # detected on the first batch, then kept (as Whisper does for a file)
             self.language, self.language_probability = info.language, float(info.language_probability)
 
-        def to_file(x: float, end: bool) -> float:
-            k = max(0, (bisect.bisect_left if end else bisect.bisect_right)(starts, x) - 1)
-            return chunks[k].audio_start + min(max(x - starts[k], 0.0), lengths[k])
+        def chunk_of(x: float) -> int:
+            return max(0, bisect.bisect_right(starts, x) - 1)
+
+        def to_file(x: float, k: int) -> float:
+            # Back to the file's clock, inside chunk k's VAD segment: Whisper's first and last word times drift
+            # into the padding around it.
+            c = chunks[k]
+            t = c.audio_start + min(max(float(x) - starts[k], 0.0), lengths[k])
+            return float(min(max(t, c.segment.start), c.segment.end))
+
+        def word(w) -> Word:
+            k = chunk_of((w.start + w.end) / 2)     # a word belongs to the chunk that holds its middle
+            return Word(to_file(w.start, k), to_file(w.end, k), w.word, float(w.probability))
 
         for s in segs:
-            text = s.text.strip()
-            if not text:
+            if not s.text.strip():
                 continue
-            words = [Word(to_file(w.start, False), to_file(w.end, True), w.word, float(w.probability))
-                     for w in (s.words or [])]
-            start = words[0].start if words else to_file(s.start, False)
-            end = words[-1].end if words else to_file(s.end, True)
-            self.segments.append(Segment(start, max(end, start), text, float(s.avg_logprob),
-                                         float(s.no_speech_prob), words))
+            words = [word(w) for w in (s.words or [])]
+            if not words:
+                a, b = to_file(s.start, chunk_of(s.start)), to_file(s.end, max(0, bisect.bisect_left(starts, s.end) - 1))
+                self.segments.append(Segment(a, max(a, b), s.text.strip(), float(s.avg_logprob),
+                                             float(s.no_speech_prob)))
+                continue
+            for part in _split_at_pauses(words):
+                text = "".join(w.word for w in part).strip() if len(part) < len(words) else s.text.strip()
+                self.segments.append(Segment(part[0].start, max(part[-1].end, part[0].start), text,
+                                             float(s.avg_logprob), float(s.no_speech_prob), part))
         if segs:
             self.prompt = " ".join(s.text.strip() for s in segs)[-400:]
+
+
+def _split_at_pauses(words: list[Word], pause: float = PAUSE_SPLIT) -> list[list[Word]]:
+    """A recognised segment can straddle two speech chunks that are seconds apart in the file: split it there."""
+    parts = [[words[0]]]
+    for w in words[1:]:
+        if w.start - parts[-1][-1].end >= pause:
+            parts.append([])
+        parts[-1].append(w)
+    return parts
 
 
 def _noise(w: warnings.WarningMessage) -> bool:

@@ -242,7 +242,9 @@ def wrap(text: str, max_chars: int = MAX_CHARS, max_lines: int = MAX_LINES) -> l
     """Lines for ``text``: one if it fits, else the most balanced split at spaces; None if it cannot fit.
 
     >>> wrap("ask not what your country can do for you, ask what you can do")
-    ['ask not what your country can do', 'for you, ask what you can do']
+    ['ask not what your country can', 'do for you, ask what you can do']
+    >>> wrap("And so, my fellow Americans, ask not what your country")
+    ['And so, my fellow Americans,', 'ask not what your country']
     """
     if len(text) <= max_chars:
         return [text]
@@ -252,7 +254,9 @@ def wrap(text: str, max_chars: int = MAX_CHARS, max_lines: int = MAX_LINES) -> l
         for k in range(1, len(words)):
             a, b = " ".join(words[:k]), " ".join(words[k:])
             if len(a) <= max_chars and len(b) <= max_chars:
-                key = (max(len(a), len(b)), len(a) - len(b))
+                # balanced lines; a break after punctuation may cost a few characters of balance
+                key = (max(len(a), len(b)) - (4 if a.endswith((",", ".", "?", "!", ";", ":")) else 0),
+                       len(a) - len(b))
                 if best is None or key < best[0]:
                     best = (key, [a, b])
         return best[1] if best else None

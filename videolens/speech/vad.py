@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -119,7 +120,9 @@ def _silero_sequence_model():
                              "install it with: pip install 'videolens[speech]'") from None
     finally:
         torch.set_num_threads(threads)   # importing silero_vad sets torch to 1 thread for the whole process
-    return load_silero_vad(sequence=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)   # silero's use of importlib.resources.path
+        return load_silero_vad(sequence=True)
 
 
 class StreamingVAD:
@@ -248,20 +251,19 @@ def detect_speech(path: str | os.PathLike, options: VadOptions | None = None, *,
     >>> r = detect_speech("talk.mp4", VadOptions(min_silence_ms=300))   # doctest: +SKIP
     >>> r.speech_seconds, r.segments[0].start                          # doctest: +SKIP
     """
-    import warnings
-
     from ..utils.progress import progress
 
     require_speech_packages()
     path = os.fspath(path)
     vad = StreamingVAD(options, keep_audio=False)
     segments: list[SpeechSegment] = []
+    blocks = speech_blocks(path, audio_stream, channel)
     total = audio_duration(path, audio_stream)
     bar = progress(total=round(total, 1) if total else None, desc=os.path.basename(path), quiet=quiet, unit="s")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            for block in speech_blocks(path, audio_stream, channel):
+            for block in blocks:
                 segments += [c.segment for c in vad.feed(block)]
                 bar.update(round(len(block) / SAMPLE_RATE, 1))
             segments += [c.segment for c in vad.finish()]
