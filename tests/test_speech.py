@@ -235,7 +235,7 @@ def test_vad_finds_espeak_speech_within_300ms(talk, tmp_path, cli):
 def test_streaming_vad_equals_silero_on_the_whole_file():
     """Blocks of any size give exactly Silero's whole-file segments (its JIT model and state machine)."""
     import torch
-    from silero_vad import get_speech_timestamps, load_silero_vad
+    from silero_vad import get_speech_timestamps_from_probs, load_silero_vad
 
     from videolens import read_audio
     from videolens.speech.audio import speech_blocks
@@ -245,8 +245,12 @@ def test_streaming_vad_equals_silero_on_the_whole_file():
     threads = torch.get_num_threads()
     with pytest.warns(FutureWarning):    # torch.jit.load, in the reference only
         jit = load_silero_vad()
+    # The reference: Silero's streaming JIT model window by window over the whole file, as get_speech_timestamps does
+    x = torch.from_numpy(np.pad(audio, (0, -len(audio) % 512)))
+    with torch.no_grad():
+        probs = [jit(x[i:i + 512], 16000).item() for i in range(0, len(x), 512)]
     for options in (VadOptions(), VadOptions(min_silence_ms=100, speech_pad_ms=30, max_speech_s=5)):
-        ref = get_speech_timestamps(torch.from_numpy(audio), jit, **options.silero_kwargs())
+        ref = get_speech_timestamps_from_probs(probs, audio_length_samples=len(audio), **options.silero_kwargs())
         assert len(ref) >= 3
         vad = StreamingVAD(options, audio_pad=0.2)
         chunks = [c for b in speech_blocks(path, block_seconds=0.7) for c in vad.feed(b)] + vad.finish()
@@ -368,6 +372,21 @@ def test_existing_output_needs_overwrite(tmp_path, cli):
     assert cli("transcribe", wav, "-o", out, "--format", "srt", "--overwrite", "--quiet").code == 0
     assert (out / "transcript.srt").read_text() == ""
     assert cli("transcribe", wav, "-o", out, "--format", "pdf").code == 2
+
+
+def test_parallel_jobs_and_a_folder_input(tmp_path, cli):
+    import soundfile
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.wav", "b.flac"):
+        soundfile.write(src / name, np.zeros(8000, np.float32), 16000)
+    (src / "notes.txt").write_text("not media")       # not picked up from a folder
+    res = cli("transcribe", src, "--jobs", "2", "-o", tmp_path / "out", "--format", "json", "--json")
+    assert res.code == 0, res
+    doc = res.json()
+    assert doc["ok"] == 2 and [i["input"] for i in doc["items"]] == [str(src / "a.wav"), str(src / "b.flac")]
+    assert (tmp_path / "out" / "a" / "transcript.json").exists() and (tmp_path / "out" / "b" / "transcript.json").exists()
 
 
 def test_no_audio_stream_is_exit_2_with_one_line(no_audio_video, cli):

@@ -1,8 +1,9 @@
 """Transcription: audio blocks -> Silero VAD -> speech chunks of ~30 s -> faster-whisper -> a :class:`Transcript`.
 
-Only speech reaches the recogniser: settled VAD segments (padded by ``audio_pad``) are concatenated into batches of
-at most ``chunk_seconds`` of speech, cut at pauses, and each batch is one ``WhisperModel.transcribe`` call whose
-times are mapped back to the file's clock. Silence and music therefore produce no invented text, and memory holds
+Only speech reaches the recogniser: settled VAD segments (padded by ``AUDIO_PAD``) are concatenated into batches of
+at least ``chunk_seconds`` of speech that end at a pause of ``BATCH_PAUSE`` s (at most ``MAX_BATCH`` s), and each
+batch is one ``WhisperModel.transcribe`` call (Whisper's own 30 s windows inside) whose times are mapped back to the
+file's clock. Silence and music therefore produce no invented text, and memory holds
 one batch of speech, not the whole file.
 
 >>> import videolens
@@ -27,10 +28,12 @@ from ..errors import VideolensError
 from .audio import SAMPLE_RATE, audio_duration, speech_blocks
 from .model import ModelSpec, load_model, resolve_model
 from .transcript import PAUSE_SPLIT, Segment, Transcript, Word, parse_formats
-from .vad import StreamingVAD, VadChunk, VadOptions, require_speech_packages
+from .vad import StreamingVAD, VadChunk, VadOptions, _silero_sequence_model, require_speech_packages
 
 AUDIO_PAD = 0.2         # seconds of audio kept around each VAD segment for the recogniser
-CHUNK_SECONDS = 30.0    # speech per recogniser call: Whisper's window
+CHUNK_SECONDS = 30.0    # speech per recogniser call, at least (Whisper's window) ...
+BATCH_PAUSE = 2.0       # ... ended at a pause this long ...
+MAX_BATCH = 120.0       # ... or at this much speech
 
 
 class Transcriber:
@@ -50,6 +53,7 @@ class Transcriber:
         self.spec: ModelSpec = resolve_model(model)
         t = time.perf_counter()
         self.model = load_model(self.spec, device, compute_type, threads)
+        _silero_sequence_model()
         self.load_seconds = time.perf_counter() - t
         self.language = _check_language(language, self.model, self.spec)
         self.word_timestamps = bool(word_timestamps)
@@ -107,8 +111,13 @@ class _Run:
 
     def add(self, chunk: VadChunk) -> None:
         self.speech.append(chunk.segment)
-        if self.pending and self.pending_samples + len(chunk.audio) > self.tr.chunk_seconds * SAMPLE_RATE:
-            self.flush()
+        if self.pending:
+            # Cut batches at a real pause once they hold a window's worth of speech: a cut inside a sentence
+            # (or any batch end) is where Whisper drops or invents words. Cap them, so memory stays bounded.
+            full = self.pending_samples >= self.tr.chunk_seconds * SAMPLE_RATE
+            paused = chunk.segment.start - self.pending[-1].segment.end >= BATCH_PAUSE
+            if (full and paused) or self.pending_samples + len(chunk.audio) > MAX_BATCH * SAMPLE_RATE:
+                self.flush()
         if len(chunk.audio):
             self.pending.append(chunk)
             self.pending_samples += len(chunk.audio)

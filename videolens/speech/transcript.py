@@ -251,15 +251,16 @@ def wrap(text: str, max_chars: int = MAX_CHARS, max_lines: int = MAX_LINES) -> l
     words = text.split(" ")
     if max_lines == 2:
         best = None
+        la = -1
         for k in range(1, len(words)):
-            a, b = " ".join(words[:k]), " ".join(words[k:])
-            if len(a) <= max_chars and len(b) <= max_chars:
+            la += len(words[k - 1]) + 1          # length of words[:k] joined by spaces
+            lb = len(text) - la - 1
+            if la <= max_chars and lb <= max_chars:
                 # balanced lines; a break after punctuation may cost a few characters of balance
-                key = (max(len(a), len(b)) - (4 if a.endswith((",", ".", "?", "!", ";", ":")) else 0),
-                       len(a) - len(b))
+                key = (max(la, lb) - (4 if words[k - 1].endswith((",", ".", "?", "!", ";", ":")) else 0), la - lb)
                 if best is None or key < best[0]:
-                    best = (key, [a, b])
-        return best[1] if best else None
+                    best = (key, k)
+        return [" ".join(words[:best[1]]), " ".join(words[best[1]:])] if best else None
     lines, cur = [], ""
     for w in words:
         if len(w) > max_chars:
@@ -298,19 +299,23 @@ def _split(words: list[Word], max_chars: int, max_lines: int, max_duration: floa
     unused room squared, minus a little for ending on punctuation), so cues are few, even and end on clauses."""
     n = len(words)
     capacity = max_chars * max_lines
+    tokens = [re.sub(r"\s+", " ", w.word) for w in words]
     best = [0.0] + [float("inf")] * n
     back = [0] * (n + 1)
     for j in range(n):                     # a cue starting at word j ...
         if best[j] == float("inf"):
             continue
+        acc = ""
         for i in range(j + 1, n + 1):      # ... and ending before word i
             if i - j > 1:
                 if words[i - 1].start - words[i - 2].end >= PAUSE_SPLIT:
                     break
                 if words[i - 1].end - words[j].start > max_duration:
                     break
-            text = _join(words[j:i])
-            if i - j > 1 and (len(text) > capacity or wrap(text, max_chars, max_lines) is None):
+            acc += tokens[i - 1]
+            text = acc.strip()
+            if i - j > 1 and len(text) > max_chars and (len(text) > capacity
+                                                         or wrap(text, max_chars, max_lines) is None):
                 break
             end = words[i - 1].word.rstrip()
             bonus = 0.3 if end.endswith((".", "?", "!")) else 0.15 if end.endswith((",", ";", ":")) else 0.0
