@@ -275,9 +275,9 @@ def _run_transcribe(args) -> int:
     dirs = _output_dirs(inputs, args.output)
     jobs = min(args.jobs, len(inputs))
     cores = len(_os.sched_getaffinity(0)) if hasattr(_os, "sched_getaffinity") else (_os.cpu_count() or 1)
-    options = dict(model=args.model, language=args.language, word_timestamps=args.word_timestamps,
-                   beam_size=args.beam_size, vad=_vad_options(args), device=args.device,
-                   compute_type=args.compute_type, threads=max(1, cores // jobs))
+    options = {"model": args.model, "language": args.language, "word_timestamps": args.word_timestamps,
+               "beam_size": args.beam_size, "vad": _vad_options(args), "device": args.device,
+               "compute_type": args.compute_type, "threads": max(1, cores // jobs)}
     if jobs == 1:
         # Resolve and load the model once, up front: a missing model is one error, not one per file.
         from .speech.transcribe import Transcriber

@@ -112,7 +112,7 @@ def iter_audio(path: str | os.PathLike, sample_rate: int = 16000, mono: bool = T
         container = av.open(path, metadata_errors="ignore")
     except av.error.FFmpegError as e:
         raise VideoError(path, f"not a readable media file ({getattr(e, 'strerror', None) or e})") from None
-    block = max(1, int(round(block_seconds * sample_rate)))
+    block = max(1, round(block_seconds * sample_rate))
     with container:
         streams = container.streams.audio
         if not streams:

@@ -46,8 +46,8 @@ class SpeechAnalyzer(Analyzer):
         from .model import resolve_model
 
         self.spec = resolve_model(model)      # a missing model is an error now, not after the video is decoded
-        self.options: dict[str, Any] = dict(language=language, word_timestamps=word_timestamps, vad=vad,
-                                            beam_size=beam_size, device=device)
+        self.options: dict[str, Any] = {"language": language, "word_timestamps": word_timestamps, "vad": vad,
+                                            "beam_size": beam_size, "device": device}
         self.audio_stream, self.channel = audio_stream, channel
         self.background = background
         self._thread: threading.Thread | None = None

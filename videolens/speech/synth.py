@@ -29,8 +29,6 @@ def espeak_available() -> bool:
 
 def espeak(text: str, voice: str = "en-us", speed: int = 160) -> np.ndarray:
     """One utterance as float32 at 16 kHz."""
-    import soundfile
-
     from ..io.audio import read_audio
 
     if not espeak_available():
@@ -39,8 +37,21 @@ def espeak(text: str, voice: str = "en-us", speed: int = 160) -> np.ndarray:
         wav = os.path.join(d, "u.wav")
         subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", wav, text], check=True,
                        capture_output=True, timeout=60)
-        assert soundfile  # the WAV is read through PyAV like any input; soundfile only writes below
         return read_audio(wav, sample_rate=RATE)
+
+
+def write_wav(path: str | os.PathLike, audio: np.ndarray, rate: int = RATE) -> None:
+    """16-bit PCM WAV from float samples in [-1, 1]: ``(samples,)`` or ``(samples, channels)`` (stdlib ``wave``)."""
+    import wave
+
+    data = np.asarray(audio, np.float32)
+    channels = 1 if data.ndim == 1 else data.shape[1]
+    pcm = (np.clip(data, -1, 1) * 32767).round().astype("<i2")
+    with wave.open(os.fspath(path), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
 
 
 def _extent(x: np.ndarray, floor: float = 0.02) -> tuple[int, int]:
@@ -56,10 +67,8 @@ def synth_speech(path: str | os.PathLike, utterances: list[tuple[float, str]], d
                  channels: int = 1) -> list[tuple[float, float]]:
     """Write a WAV with each ``(start, text)`` spoken from ``start`` seconds, over white noise of std ``noise``,
     plus noise-only ``bursts`` ``(start, end, std)``. Returns each utterance's true ``(start, end)`` in seconds."""
-    import soundfile
-
     rng = np.random.default_rng(seed)
-    n = int(round(duration * RATE))
+    n = round(duration * RATE)
     audio = rng.normal(0.0, noise, n).astype(np.float32)
     for a, b, std in bursts:
         i, j = int(a * RATE), min(n, int(b * RATE))
@@ -69,12 +78,12 @@ def synth_speech(path: str | os.PathLike, utterances: list[tuple[float, str]], d
         x = espeak(text)
         lo, hi = _extent(x)
         x = x[lo:hi]
-        i = int(round(start * RATE))
+        i = round(start * RATE)
         if i + len(x) > n:
             raise ValueError(f"utterance {text!r} at {start} s does not fit in {duration} s")
         audio[i:i + len(x)] += 0.6 * x / max(1e-6, float(np.abs(x).max()))
         truth.append((i / RATE, (i + len(x)) / RATE))
     audio = np.clip(audio, -1, 1)
     data = np.stack([audio] * channels, axis=1) if channels > 1 else audio
-    soundfile.write(os.fspath(path), data, RATE, subtype="PCM_16")
+    write_wav(path, data, RATE)
     return truth

@@ -52,9 +52,9 @@ class VadOptions:
             raise VideolensError("VAD durations must be >= 0 (and max_speech_s > 1)")
 
     def silero_kwargs(self) -> dict:
-        return dict(threshold=self.threshold, min_speech_duration_ms=self.min_speech_ms,
-                    min_silence_duration_ms=self.min_silence_ms, speech_pad_ms=self.speech_pad_ms,
-                    max_speech_duration_s=self.max_speech_s)
+        return {"threshold": self.threshold, "min_speech_duration_ms": self.min_speech_ms,
+                    "min_silence_duration_ms": self.min_silence_ms, "speech_pad_ms": self.speech_pad_ms,
+                    "max_speech_duration_s": self.max_speech_s}
 
 
 @dataclass
@@ -154,7 +154,7 @@ class StreamingVAD:
         self._audio_start = 0
         self._emitted = 0                         # audio before this sample was handed out already
         self._last_end = 0                        # end of the last settled segment
-        self._pad = int(round(audio_pad * SAMPLE_RATE))
+        self._pad = round(audio_pad * SAMPLE_RATE)
         self.samples = 0
 
     def _forward(self, samples: np.ndarray) -> np.ndarray:
