@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import av
 import av.error
@@ -94,13 +94,13 @@ def read_audio(path: str | os.PathLike, sample_rate: int = 16000, mono: bool = T
 
 
 def iter_audio(path: str | os.PathLike, sample_rate: int = 16000, mono: bool = True, stream: int | None = None,
-               block_seconds: float = 5.0) -> Iterator[np.ndarray]:
+               block_seconds: float = 5.0, on_warning: Callable[[str], None] | None = None) -> Iterator[np.ndarray]:
     """Decode an audio stream in blocks of about ``block_seconds``, so memory stays bounded on hour-long files.
 
     Yields float32 blocks shaped like :func:`read_audio`'s result: ``(samples,)`` when ``mono``, else
     ``(channels, samples)``; concatenated they equal ``read_audio(path, sample_rate, mono, stream)``. Damaged
-    packets are skipped with one warning at the end; a file without audio raises :class:`videolens.NoAudioError`
-    before the first block.
+    packets are skipped with one warning at the end (passed to ``on_warning`` when given, which is thread-safe,
+    unlike catching warnings); a file without audio raises :class:`videolens.NoAudioError` before the first block.
 
     >>> from videolens.io.audio import iter_audio
     >>> sum(len(b) for b in iter_audio("samples/sample.mp4")) / 16000     # doctest: +SKIP
@@ -168,4 +168,8 @@ def iter_audio(path: str | os.PathLike, sample_rate: int = 16000, mono: bool = T
     if not emitted:
         raise NoAudioError(path, "the audio stream has no decodable samples")
     if errors:
-        warnings.warn(f"{path}: {errors} damaged audio packet(s) skipped; the rest decoded", stacklevel=2)
+        message = f"{path}: {errors} damaged audio packet(s) skipped; the rest decoded"
+        if on_warning is not None:
+            on_warning(message)
+        else:
+            warnings.warn(message, stacklevel=2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -27,7 +27,8 @@ def parse_channel(channel: str | int | None) -> str | int:
     return name
 
 
-def _pick(block: np.ndarray, channel: str | int, path: str, warned: list[bool]) -> np.ndarray:
+def _pick(block: np.ndarray, channel: str | int, path: str, warned: list[bool],
+          on_warning: Callable[[str], None]) -> np.ndarray:
     """One channel (or the mix) of a ``(channels, samples)`` block."""
     if channel == "mix":
         return block.mean(axis=0) if block.shape[0] > 1 else block[0]
@@ -35,7 +36,7 @@ def _pick(block: np.ndarray, channel: str | int, path: str, warned: list[bool]) 
     if block.shape[0] == 1:
         # A mono file has its one voice on "both sides": use it rather than fail a batch of mixed files.
         if k != 0 and not warned[0]:
-            warnings.warn(f"{path}: the audio is mono; --channel {channel} uses its only channel", stacklevel=3)
+            on_warning(f"{path}: the audio is mono; --channel {channel} uses its only channel")
             warned[0] = True
         return block[0]
     if not 0 <= int(k) < block.shape[0]:
@@ -44,9 +45,10 @@ def _pick(block: np.ndarray, channel: str | int, path: str, warned: list[bool]) 
 
 
 def speech_blocks(path: str | os.PathLike, stream: int | None = None, channel: str | int = "mix",
-                  block_seconds: float = 4.0) -> Iterator[np.ndarray]:
+                  block_seconds: float = 4.0, on_warning: Callable[[str], None] | None = None) -> Iterator[np.ndarray]:
     """float32 blocks of one channel at 16 kHz, decoded as they are needed (bounded memory). Errors about the
-    file (no audio, unreadable) are raised by this call, not by the first iteration.
+    file (no audio, unreadable) are raised by this call, not by the first iteration. Warnings about the audio
+    (damaged packets, a mono file asked for one side) go to ``on_warning`` (default: :func:`warnings.warn`).
 
     >>> sum(len(b) for b in speech_blocks("samples/sample.mp4")) / 16000     # doctest: +SKIP
     18.0
@@ -55,12 +57,14 @@ def speech_blocks(path: str | os.PathLike, stream: int | None = None, channel: s
 
     channel = parse_channel(channel)
     warned = [False]
-    blocks = iter_audio(path, SAMPLE_RATE, mono=channel == "mix", stream=stream, block_seconds=block_seconds)
+    warn = on_warning or (lambda message: warnings.warn(message, stacklevel=2))
+    blocks = iter_audio(path, SAMPLE_RATE, mono=channel == "mix", stream=stream, block_seconds=block_seconds,
+                        on_warning=warn)
     first = next(blocks)    # a file without audio fails here, before the caller shows any progress
 
     def picked():
         for block in itertools.chain([first], blocks):
-            yield block if block.ndim == 1 else _pick(block, channel, os.fspath(path), warned)
+            yield block if block.ndim == 1 else _pick(block, channel, os.fspath(path), warned, warn)
 
     return picked()
 

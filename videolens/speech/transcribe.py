@@ -18,7 +18,6 @@ from __future__ import annotations
 import bisect
 import os
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -68,23 +67,22 @@ class Transcriber:
         path = os.fspath(path)
         t0 = time.perf_counter()
         run = _Run(self, path)
-        blocks = speech_blocks(path, audio_stream, channel)
+        notes: list[str] = []
+        blocks = speech_blocks(path, audio_stream, channel, on_warning=notes.append)
         total = audio_duration(path, audio_stream)
         bar = progress(total=round(total, 1) if total else None, desc=os.path.basename(path), quiet=quiet,
                        unit="s audio")
         vad = StreamingVAD(self.vad, audio_pad=AUDIO_PAD)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            try:
-                for block in blocks:
-                    for chunk in vad.feed(block):
-                        run.add(chunk)
-                    bar.update(round(len(block) / SAMPLE_RATE, 3))
-                for chunk in vad.finish():
+        try:
+            for block in blocks:
+                for chunk in vad.feed(block):
                     run.add(chunk)
-                run.flush()
-            finally:
-                bar.close()
+                bar.update(round(len(block) / SAMPLE_RATE, 3))
+            for chunk in vad.finish():
+                run.add(chunk)
+            run.flush()
+        finally:
+            bar.close()
         total_seconds = time.perf_counter() - t0
         timings = {"load": self.load_seconds, "recognition": run.asr_seconds,
                    "decode_vad": total_seconds - run.asr_seconds, "total": total_seconds}
@@ -92,7 +90,7 @@ class Transcriber:
                           language=run.language, language_probability=run.language_probability,
                           model=self.spec.name, speech=[(c.start, c.end) for c in run.speech],
                           word_timestamps=self.word_timestamps, timings=timings,
-                          warnings=[str(w.message) for w in caught if not _noise(w)])
+                          warnings=notes)
 
 
 class _Run:
@@ -178,11 +176,6 @@ def _split_at_pauses(words: list[Word], pause: float = PAUSE_SPLIT) -> list[list
             parts.append([])
         parts[-1].append(w)
     return parts
-
-
-def _noise(w: warnings.WarningMessage) -> bool:
-    """Library chatter that is not about the user's file."""
-    return issubclass(w.category, (DeprecationWarning, FutureWarning)) or "16000 sampling rate" in str(w.message)
 
 
 def _check_language(language: str | None, model: Any, spec: ModelSpec) -> str | None:

@@ -257,16 +257,15 @@ def detect_speech(path: str | os.PathLike, options: VadOptions | None = None, *,
     path = os.fspath(path)
     vad = StreamingVAD(options, keep_audio=False)
     segments: list[SpeechSegment] = []
-    blocks = speech_blocks(path, audio_stream, channel)
+    notes: list[str] = []
+    blocks = speech_blocks(path, audio_stream, channel, on_warning=notes.append)
     total = audio_duration(path, audio_stream)
     bar = progress(total=round(total, 1) if total else None, desc=os.path.basename(path), quiet=quiet, unit="s")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            for block in blocks:
-                segments += [c.segment for c in vad.feed(block)]
-                bar.update(round(len(block) / SAMPLE_RATE, 1))
-            segments += [c.segment for c in vad.finish()]
-        finally:
-            bar.close()
-    return VadResult(path, vad.samples / SAMPLE_RATE, segments, [str(w.message) for w in caught])
+    try:
+        for block in blocks:
+            segments += [c.segment for c in vad.feed(block)]
+            bar.update(round(len(block) / SAMPLE_RATE, 1))
+        segments += [c.segment for c in vad.finish()]
+    finally:
+        bar.close()
+    return VadResult(path, vad.samples / SAMPLE_RATE, segments, notes)
