@@ -32,58 +32,16 @@ def read_audio(path: str | os.PathLike, sample_rate: int = 16000, mono: bool = T
     Returns ``(samples,)`` when ``mono`` (channels averaged), else ``(channels, samples)``. ``stream`` picks the
     audio stream by its position among the file's audio streams (default: the first). ``start``/``end`` trim, in
     seconds from the start of the audio. A damaged stream yields what decodes, with a warning; a file without
-    audio raises :class:`videolens.NoAudioError`.
+    audio raises :class:`videolens.NoAudioError`. For long files, :func:`iter_audio` gives the same samples in blocks.
 
     >>> from videolens import read_audio
     >>> audio = read_audio("samples/sample.mp4")   # doctest: +SKIP
     >>> audio.dtype, audio.ndim
     (dtype('float32'), 1)
     """
-    path = os.fspath(path)
-    _check_path(path)
-    try:
-        container = av.open(path, metadata_errors="ignore")
-    except av.error.FFmpegError as e:
-        raise VideoError(path, f"not a readable media file ({getattr(e, 'strerror', None) or e})") from None
-    with container:
-        streams = container.streams.audio
-        if not streams:
-            raise NoAudioError(path, "no audio stream")
-        k = 0 if stream is None else int(stream)
-        if not 0 <= k < len(streams):
-            raise NoAudioError(path, f"no audio stream {k} (the file has {len(streams)})")
-        astream = streams[k]
-        channels = astream.codec_context.channels or 1
-        layout = astream.codec_context.layout.name if astream.codec_context.layout else None
-        resampler = av.AudioResampler(format="fltp", layout=layout, rate=sample_rate)
-        chunks: list[np.ndarray] = []
-        errors = 0
-        packets = container.demux(astream)
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                break
-            except (av.error.FFmpegError, OSError):
-                errors += 1
-                break
-            try:
-                frames = packet.decode()
-            except (av.error.FFmpegError, ValueError):
-                errors += 1
-                continue
-            for frame in frames:
-                for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray())
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray())
-    if not chunks:
-        raise NoAudioError(path, "the audio stream has no decodable samples")
-    if errors:
-        warnings.warn(f"{path}: {errors} damaged audio packet(s) skipped; the rest decoded", stacklevel=2)
-    audio = np.concatenate([c.reshape(c.shape[0], -1) for c in chunks], axis=1).astype(np.float32, copy=False)
-    if audio.shape[0] != channels and audio.shape[0] == 1:
-        channels = 1
+    blocks = list(iter_audio(path, sample_rate, mono=False, stream=stream, block_seconds=60.0,
+                             on_warning=lambda message: warnings.warn(message, stacklevel=3)))
+    audio = np.concatenate(blocks, axis=1)
     if start is not None or end is not None:
         a = max(0, int(round((start or 0.0) * sample_rate)))
         b = audio.shape[1] if end is None else max(a, int(round(end * sample_rate)))
