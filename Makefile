@@ -5,9 +5,18 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.videolens-installed
 OUT    ?= videolens-out
 
-.PHONY: setup run test bench clean
+.PHONY: setup system-deps run test bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) system-deps
+
+# The browser test of the HTML report drives Debian's chromium + chromium-driver. Installed once (idempotent);
+# on machines without apt-get it only says what to install.
+system-deps:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif command -v apt-get >/dev/null; then \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver; \
+	else echo "note: install chromium and chromedriver to run the browser test of the HTML report"; fi
 
 # Reinstalls only when the dependency declarations change. constraints.txt holds the exact, tested pins.
 $(STAMP): pyproject.toml constraints.txt
@@ -17,10 +26,9 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 run: setup
-	$(BIN)/videolens info samples/sample.mp4
-	$(BIN)/videolens contact-sheet samples/sample.mp4 -o $(OUT)/sample --overwrite --quiet
+	$(BIN)/videolens analyze samples/sample.mp4 -o $(OUT) --overwrite
 	@echo
-	@echo "Output: $(OUT)/sample/contact_sheet.png"
+	@echo "Report: $(abspath $(OUT))/sample/report.html"
 
 test: setup
 	$(BIN)/python -m pytest

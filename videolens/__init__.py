@@ -27,6 +27,10 @@ _LAZY = {
     "random_clip": "videolens.io.sampling",
     "sliding_windows": "videolens.io.sampling",
     "sliding_windows_seconds": "videolens.io.sampling",
+    "analyze": "videolens.analyze",
+    "analyze_video": "videolens.analyze",
+    "AnalyzeConfig": "videolens.analyze",
+    "MotionAnalyzer": "videolens.analyze",
 }
 
 __all__ = ["NoAudioError", "OutputExistsError", "VideoError", "VideolensError", "__version__", *_LAZY]
