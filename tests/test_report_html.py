@@ -94,7 +94,10 @@ def page(tmp_path):
     shutil.copy(SAMPLE, tmp_path / "sample.mp4")
     out = tmp_path / "sample"
     out.mkdir()
-    write_report_html(sample_report(), out / "report.html", video_src="../sample.mp4")
+    shutil.copy(SAMPLE, out / "annotated.mp4")
+    report = sample_report()
+    report["files"] = ["annotated.mp4", "report.html", "report.json"]
+    write_report_html(report, out / "report.html", video_src="../sample.mp4")
     return out / "report.html"
 
 
@@ -129,6 +132,15 @@ def test_report_page_layout_and_seeking(browser, page, tmp_path):
     assert d.execute_script("return document.getElementById('player').currentTime") == pytest.approx(4.5, abs=0.1)
     d.find_elements(By.CSS_SELECTOR, "#transcript .seg")[5].click()
     assert d.execute_script("return document.getElementById('player').currentTime") == pytest.approx(15.4, abs=0.05)
+    # Switching the player to the annotated video keeps the position.
+    d.find_element(By.CSS_SELECTOR, "#sources input[value='annotated.mp4']").click()
+    deadline = time.time() + 15
+    while time.time() < deadline and not d.execute_script(
+            "var v = document.getElementById('player'); return v.currentSrc.endsWith('annotated.mp4') && "
+            "v.readyState >= 1 && Math.abs(v.currentTime - 15.4) < 0.05"):
+        time.sleep(0.1)
+    assert d.execute_script("return document.getElementById('player').currentTime") == pytest.approx(15.4, abs=0.05)
+    assert [a.text for a in d.find_elements(By.CSS_SELECTOR, "#files a")] == ["annotated.mp4", "report.json"]
     assert severe(d) == []
     assert d.save_screenshot(str(tmp_path / "report.png"))
     assert (tmp_path / "report.png").stat().st_size > 10_000

@@ -224,8 +224,9 @@ def _add_analyze(sub) -> None:
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="local processes (default) or a Ray cluster (inputs must be readable by the workers)")
     p.add_argument("--address", metavar="ADDR", help="--engine ray: an existing cluster (default: start one)")
-    p.add_argument("--jobs", type=_positive_int, default=1,
-                   help="videos in parallel: processes, or Ray workers of the cluster started for the run")
+    p.add_argument("--jobs", type=_positive_int,
+                   help="videos in parallel: processes (default 1), or workers of the Ray cluster started for the "
+                        "run (default: one per core)")
     p.add_argument("--resume", action="store_true", help="skip videos whose outputs are complete")
     p.add_argument("--overwrite", action="store_true", help="replace existing output folders")
     _add_device(p)

@@ -162,7 +162,8 @@ def _local_task(path: str, names: dict, out_root: str, config: AnalyzeConfig, qu
     name = names[path]
     final = Path(out_root) / name
     with atomic_dir(final) as tmp:
-        report = analyze_video(path, tmp, config, name=name, final_dir=final, quiet=quiet)
+        report = analyze_video(os.path.abspath(path), tmp, config, name=name, final_dir=final.absolute(),
+                               quiet=quiet)
         _usual_modes(tmp)
     return {"summary": report["summary"], "skipped": report["analyzers"]["skipped"]}
 
@@ -258,7 +259,9 @@ def _run_ray_cluster(ray, todo: list[str], names: dict, out_root: Path, config: 
         # max_retries: a worker that dies (crash, OOM kill) gets one more try; errors in the video do not.
         task = ray.remote(num_cpus=1, max_retries=1, retry_exceptions=False)(_ray_task)
         submitted = time.perf_counter()
-        refs = {task.remote(p, names[p], str(out_root / names[p]), config, threads): p for p in todo}
+        # Absolute paths: a worker's current directory is not the driver's.
+        refs = {task.remote(os.path.abspath(p), names[p], str((out_root / names[p]).absolute()), config,
+                            threads): p for p in todo}
         pending = list(refs)
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
@@ -300,8 +303,9 @@ def write_summary(out_root: str | os.PathLike, videos: list[VideoOutcome]) -> tu
 
 
 def analyze(inputs: Sequence[str | os.PathLike], output: str | os.PathLike = "videolens-out",
-            config: AnalyzeConfig | None = None, *, engine: str = "local", jobs: int = 1, address: str | None = None,
-            resume: bool = False, overwrite: bool = False, quiet: bool = False) -> AnalyzeRun:
+            config: AnalyzeConfig | None = None, *, engine: str = "local", jobs: int | None = None,
+            address: str | None = None, resume: bool = False, overwrite: bool = False,
+            quiet: bool = False) -> AnalyzeRun:
     """Analyze videos (files, directories, globs) into ``output/<video-name>/``; returns what happened to each.
 
     Raises :class:`~videolens.errors.VideolensError` before doing any work for bad settings, for inputs that
@@ -312,6 +316,8 @@ def analyze(inputs: Sequence[str | os.PathLike], output: str | os.PathLike = "vi
     check_config(config)
     if engine not in ("local", "ray"):
         raise VideolensError(f"--engine must be local or ray, not {engine!r}")
+    if jobs is None:    # one process locally; on a Ray cluster started for the run, one worker per core
+        jobs = (os.cpu_count() or 1) if engine == "ray" else 1
     if jobs < 1:
         raise VideolensError(f"--jobs must be >= 1, not {jobs}")
     paths = expand_inputs([os.fspath(p) for p in inputs], VIDEO_EXTENSIONS)

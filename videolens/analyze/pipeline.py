@@ -352,14 +352,15 @@ def analyze_video(path: str | os.PathLike, out_dir: str | os.PathLike, config: A
         src = "proxy.mp4"
     else:
         src = Path(os.path.relpath(os.path.abspath(path), os.path.abspath(final_dir))).as_posix()
-    write_report_html(report, out_dir / "report.html", video_src=src, shot_thumbnails=shot_thumbs,
-                      frames=run.results["thumbnails"], proxy=proxy is not None)
-
+    # Everything but the two report files exists now: the page and the JSON can list (and link) them all.
+    report["files"] = sorted([p.name for p in out_dir.iterdir() if not p.name.startswith(".")]
+                             + ["report.html", "report.json"])
     total = time.perf_counter() - t_start
     timings["writing"] = round(time.perf_counter() - t_out - timings["annotated_video"], 4)
     timings["total"] = round(total, 4)
     timings["realtime_factor"] = round(info.duration / total, 3) if total > 0 else None
-    report["files"] = sorted([p.name for p in out_dir.iterdir() if not p.name.startswith(".")] + ["report.json"])
+    write_report_html(report, out_dir / "report.html", video_src=src, shot_thumbnails=shot_thumbs,
+                      frames=run.results["thumbnails"], proxy=proxy is not None)
     write_text(out_dir / "report.json", json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     reader.close()
     return report

@@ -76,6 +76,13 @@ _JS = """
       cards=[].slice.call(document.querySelectorAll('.card[data-end]'));
   function mark(list,t){ list.forEach(function(el){
       var on=t>=parseFloat(el.dataset.t)&&t<parseFloat(el.dataset.end); el.classList.toggle('now',on); }); }
+  document.querySelectorAll('#sources input').forEach(function(inp){
+    inp.addEventListener('change',function(){
+      var t=v.currentTime, paused=v.paused;
+      v.addEventListener('loadedmetadata',function(){ seek(t); if(!paused) v.play(); },{once:true});
+      v.src=inp.value;
+    });
+  });
   if(v) v.addEventListener('timeupdate',function(){
     var t=v.currentTime, f=Math.min(1,Math.max(0,(t-start)/dur)), first=tl.querySelector('.track');
     if(head&&first){ head.style.left=(first.offsetLeft+f*first.offsetWidth)+'px'; }
@@ -312,6 +319,12 @@ def render_report_html(report: dict, *, video_src: str | None = None, shot_thumb
             "the source file, linked relative to this page (keep them where they are)"
         player = (f'<video id="player" controls preload="metadata" src="{esc(src)}"></video>'
                   f'<div class="note">Playing {note}.</div>')
+        if "annotated.mp4" in (report.get("files") or []):
+            player += (f'<div class="note" id="sources">Show: <label><input type="radio" name="src" value="{esc(src)}" '
+                       f'checked> source</label> <label><input type="radio" name="src" value="annotated.mp4"> '
+                       f'annotated</label></div>')
+    files = [f for f in report.get("files") or [] if f != "report.html"]
+    links = " · ".join(f'<a href="{esc(quote(str(f)))}">{esc(f)}</a>' for f in files)
     body = (
         f'<header><h1>{esc(name)}</h1><div class="facts">{esc(video.get("path", ""))}<br>{_facts(video)}</div></header>'
         f'<main>{_skipped(report)}'
@@ -320,7 +333,8 @@ def render_report_html(report: dict, *, video_src: str | None = None, shot_thumb
         f'<div class="note">Click anywhere on the timeline, a shot or a line of the transcript to play from there.'
         f'</div></section>'
         f'{_shots_section(report, shot_thumbnails, frames)}{_transcript(report)}'
-        f'<div class="note">videolens {esc(report.get("videolens", ""))} · report format '
+        + (f'<section id="files"><h2>Files</h2>{links}</section>' if links else "")
+        + f'<div class="note">videolens {esc(report.get("videolens", ""))} · report format '
         f'{esc(report.get("version", ""))} · {esc(report.get("created", ""))} · data in report.json</div></main>'
     )
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
