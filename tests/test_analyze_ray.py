@@ -72,7 +72,7 @@ def test_ray_engine_matches_local_retries_a_dead_task_once_and_resumes(videos, t
     status = {v["name"]: v["status"] for v in doc["videos"]}
     assert status == {"v0": "ok", "v1": "ok", "v2": "ok", "broken": "failed", "crash": "failed"}
     errors = {v["name"]: v["error"] for v in doc["videos"]}
-    assert "not a readable video" in errors["broken"] and "died twice" in errors["crash"]
+    assert "not a readable video" in errors["broken"] and "worker died on both tries" in errors["crash"]
     assert sorted(r.err.strip().splitlines()) == sorted(["videolens: error: " + errors["broken"],
                                                          "videolens: error: " + errors["crash"]])
     pids = (tmp_path / "crashes.txt").read_text().split()

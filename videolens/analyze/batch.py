@@ -269,8 +269,7 @@ def _run_ray_cluster(ray, todo: list[str], names: dict, out_root: Path, config: 
             try:
                 res = ray.get(done[0])
             except ray.exceptions.RayError as e:
-                kind = type(e).__name__
-                msg = f"{path}: the Ray task died twice ({kind}); reported failed"
+                msg = f"{path}: its Ray worker died on both tries ({type(e).__name__})"
                 out[path] = VideoOutcome(path, names[path], "failed", msg, time.perf_counter() - submitted)
             else:
                 if res["ok"]:
