@@ -260,12 +260,16 @@ def main() -> None:
     args = ap.parse_args()
     load = os.getloadavg()[0]
     print(f"load average at start: {load:.1f} on {os.cpu_count()} cores (other work shares this machine)")
-    results: dict = {"load_average_start": load}
+    results: dict = {}
+
+    def stamp() -> dict:
+        return {"command": " ".join(["python", *sys.argv]), "at": time.strftime("%Y-%m-%d %H:%M"),
+                "load_average": round(os.getloadavg()[0], 1)}
 
     if not args.skip_realtime:
         two_min = with_speech(bench_video("gen720_2min.mp4", 120, (1280, 720)), "gen720_2min_speech.mp4")
         rt = realtime(two_min, args.rounds)
-        results["realtime"] = rt
+        results["realtime"] = {**rt, **stamp()}
         print(table(rt["rows"], list(rt["rows"][0])))
         print("time split (s):")
         for name, split in rt["split"].items():
@@ -274,15 +278,19 @@ def main() -> None:
 
     if not args.skip_memory:
         long = with_speech(bench_video("gen720_10min.mp4", 600, (1280, 720)), "gen720_10min_speech.mp4")
-        results["memory"] = memory(long)
+        results["memory"] = {**memory(long), **stamp()}
         print("memory:", json.dumps({k: v for k, v in results["memory"].items() if k != "samples"}), flush=True)
         print("  rss over time (s, MB):", results["memory"]["samples"])
 
     if not args.skip_ray:
-        results["ray"] = scale_out(rounds=args.ray_rounds)
+        results["ray"] = {**scale_out(rounds=args.ray_rounds), **stamp()}
         print("ray:", json.dumps(results["ray"]), flush=True)
-    results["load_average_end"] = os.getloadavg()[0]
-    print(f"driver rss {rss_mb():.0f} MB; load average at end {results['load_average_end']:.1f}")
+    print(f"driver rss {rss_mb():.0f} MB; load average at end {os.getloadavg()[0]:.1f}")
+    # Keep the sections of an earlier run that this one skipped (--skip-memory, --skip-ray, --skip-realtime).
+    previous = OUT / "analyze.json"
+    if previous.exists():
+        old = json.loads(previous.read_text())
+        results = {**{k: v for k, v in old.items() if k not in ("machine", "command")}, **results}
     print("saved", save("analyze", results))
 
 

@@ -76,7 +76,8 @@ def _part(module: str, *names: str):
 
 def _shots(config: AnalyzeConfig) -> Analyzer:
     # Shot boundaries are frame-exact only on every frame: --stride does not apply.
-    return _construct(_part("videolens.shots", "ShotAnalyzer", "ShotsAnalyzer"), device=config.device)
+    return _construct(_part("videolens.shots", "make_detector", "ShotAnalyzer", "ShotsAnalyzer"),
+                      device=config.device)
 
 
 def _faces(config: AnalyzeConfig) -> Analyzer:
