@@ -150,10 +150,12 @@ def _area(values: list[float]) -> str:
     return f'<svg viewBox="0 0 1000 100" preserveAspectRatio="none"><path d="{"".join(d)}"/></svg>'
 
 
-def _ticks(duration: float) -> list[float]:
+def _ticks(start: float, duration: float) -> list[float]:
+    """Round times (on the stream's clock, like every time in the report) from ``start`` to ``start + duration``."""
     steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200]
     step = next((s for s in steps if duration / s <= 10), 3600 * math.ceil(duration / 36000))
-    return [k * step for k in range(int(duration // step) + 1)]
+    first = math.ceil(start / step - 1e-9)
+    return [k * step for k in range(first, int((start + duration) // step) + 1)]
 
 
 def _short_tc(seconds: float) -> str:
@@ -212,8 +214,7 @@ def _timeline(report: dict, start: float, duration: float) -> str:
         values = _bins([(p["second"] + 0.5, p["activity"]) for p in motion.get("per_second") or []], start,
                        duration, bins=max(1, min(400, math.ceil(duration))))
         rows.append(_row("Motion", _area(values), "motion"))
-    axis = "".join(f'<span style="left:{_pct(t / duration * 100 if duration else 0)}">{esc(_short_tc(t))}</span>'
-                   for t in _ticks(duration))
+    axis = "".join(f'<span style="left:{_pct(rel(t))}">{esc(_short_tc(t))}</span>' for t in _ticks(start, duration))
     return (f'<div class="timeline" id="timeline" data-start="{_num(start)}" data-duration="{_num(duration)}">'
             f'{"".join(rows)}<div class="axis">{axis}</div><div class="playhead" id="playhead"></div></div>')
 
