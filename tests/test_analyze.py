@@ -245,6 +245,29 @@ def test_a_plugin_analyzer_rides_the_same_decode_pass(small_videos, tmp_path):
     assert {"name": "brightness", "size": 16, "stride": 2} in report["analyzers"]["ran"]
 
 
+class Boom(Analyzer):
+    """Fails half-way through a video (as a bug or a bad frame in some analyzer would)."""
+
+    name, size, stride = "boom", 16, 1
+
+    def process(self, frames, timestamps, indices):
+        if indices[-1] >= 20:
+            raise RuntimeError("boom at frame 20")
+
+    def finish(self):
+        return {}
+
+
+def test_a_video_that_fails_half_way_leaves_no_folder(small_videos, tmp_path):
+    _, (a, _), _ = small_videos
+    r = run_cli("analyze", a, SAMPLE, "-o", tmp_path, "--analyzer", "test_analyze:Boom", "--quiet", "--json")
+    assert r.code == 2, r                                   # every video of the batch failed
+    assert all("RuntimeError: boom at frame 20" in v["error"] for v in r.json()["videos"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html", "summary.csv"]   # no partial folders
+    r = run_cli("analyze", a, "-o", tmp_path, "--analyzer", "no_such_module:X", "--quiet")
+    assert r.code == 2 and "--analyzer no_such_module:X: cannot import no_such_module" in r.err
+
+
 def test_thumbnails_stay_bounded_on_long_videos():
     t = ThumbnailCollector(stride=1, max_count=50)
     frames = np.zeros((10, 24, 32, 3), np.uint8)
