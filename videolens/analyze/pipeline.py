@@ -309,6 +309,11 @@ def analyze_video(path: str | os.PathLike, out_dir: str | os.PathLike, config: A
     analyzers, skipped = build_analyzers(config.names(bool(info.audio)), config, tuple(config.plugins))
     if config.speech and not info.audio:
         skipped.append(skip_record("speech", "the video has no audio stream"))
+    names = [a.name for a in analyzers]
+    for n in names:
+        if names.count(n) > 1 or n in ("thumbnails", "proxy"):
+            raise VideolensError(f"analyzer name {n!r} is used twice or reserved (names must be unique; "
+                                 f"'thumbnails' and 'proxy' are the report's own)")
     helpers: list[Analyzer] = []
     thumbs = ThumbnailCollector(stride=1)
     grid = _grid_stride(analyzers, len(reader))
