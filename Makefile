@@ -9,10 +9,17 @@ OUT    ?= videolens-out
 
 setup: system $(STAMP)
 
-# System packages the tests use (idempotent): espeak-ng synthesises speech with known timing for the speech tests.
+# System packages the tests use, installed once (idempotent): espeak-ng synthesises speech with known timing for the
+# speech tests; chromium + chromium-driver run the browser test of the HTML report. Without apt-get it only says
+# what to install (those tests then skip, and fail with CI=true).
+SYSPKGS := espeak-ng:espeak-ng chromium:chromium chromedriver:chromium-driver
 system:
-	@command -v espeak-ng >/dev/null || (apt-get update -qq && apt-get install -y -qq espeak-ng) \
-		|| echo "warning: could not install espeak-ng; the speech tests that need it will skip (fail with CI=true)"
+	@missing=""; for p in $(SYSPKGS); do command -v $${p%%:*} >/dev/null || missing="$$missing $${p#*:}"; done; \
+	if [ -z "$$missing" ]; then :; \
+	elif command -v apt-get >/dev/null; then \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; \
+	else echo "note: install$$missing to run the speech and HTML-report browser tests"; fi
 
 # Reinstalls only when the dependency declarations change. constraints.txt holds the exact, tested pins.
 $(STAMP): pyproject.toml constraints.txt
@@ -22,10 +29,9 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 run: setup
-	$(BIN)/videolens info samples/sample.mp4
-	$(BIN)/videolens contact-sheet samples/sample.mp4 -o $(OUT)/sample --overwrite --quiet
+	$(BIN)/videolens analyze samples/sample.mp4 -o $(OUT) --overwrite
 	@echo
-	@echo "Output: $(OUT)/sample/contact_sheet.png"
+	@echo "Report: $(abspath $(OUT))/sample/report.html"
 
 test: setup
 	$(BIN)/python -m pytest

@@ -30,6 +30,10 @@ _LAZY = {
     "transcribe": "videolens.speech.transcribe",
     "Transcript": "videolens.speech.transcript",
     "detect_speech": "videolens.speech.vad",
+    "analyze": "videolens.analyze",
+    "analyze_video": "videolens.analyze",
+    "AnalyzeConfig": "videolens.analyze",
+    "MotionAnalyzer": "videolens.analyze",
 }
 
 __all__ = ["NoAudioError", "OutputExistsError", "VideoError", "VideolensError", "__version__", *_LAZY]

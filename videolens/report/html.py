@@ -1,0 +1,378 @@
+"""The HTML report of ``videolens analyze``: one self-contained file that opens from disk with no network.
+
+It holds a player, a timeline (rows for shots, actions, speech, face and object counts, and motion), a thumbnail
+per shot (embedded JPEGs), the transcript, and what was skipped and why. Clicking the timeline, a shot or a line of
+the transcript seeks the player. The page is rendered on the server side: every string that comes from the data
+(file names, labels, transcript) goes through :func:`html.escape`, the script reads only numbers from
+``data-t`` attributes, and no data ever reaches ``innerHTML``.
+
+>>> from videolens.report.html import render_report_html
+>>> page = render_report_html({"video": {"name": "a<b", "path": "a<b.mp4", "duration": 3.0, "start_time": 0.0}})
+>>> "a&lt;b" in page and "a<b" not in page
+True
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import math
+import os
+from collections.abc import Sequence
+from urllib.parse import quote
+
+from ..utils.files import write_text
+from ..utils.timecode import timecode
+
+_CSS = """
+:root{--bg:#f6f7f9;--fg:#1d2330;--mute:#687083;--line:#dde1e8;--accent:#2f6fde;--card:#fff}
+*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;
+background:var(--bg);color:var(--fg)}header{background:#1d2330;color:#fff;padding:14px 24px}
+header h1{margin:0;font-size:18px;font-weight:600;word-break:break-all}header .facts{color:#c5cbd8;margin-top:4px}
+main{padding:16px 24px;max-width:1400px;margin:auto}section{background:var(--card);border:1px solid var(--line);
+border-radius:8px;padding:12px 16px;margin-bottom:16px}h2{font-size:15px;margin:0 0 10px}
+.top{display:grid;grid-template-columns:minmax(280px,520px) 1fr;gap:16px;align-items:start}
+video{width:100%;background:#000;border-radius:6px}.note{color:var(--mute);font-size:12px}
+table{border-collapse:collapse}td,th{padding:3px 10px 3px 0;text-align:left;vertical-align:top}
+th{color:var(--mute);font-weight:500}.skipped{background:#fff7e6;border-color:#f0d49a}
+.skipped code{background:#f3ead7;padding:1px 4px;border-radius:3px}
+.timeline{position:relative;user-select:none}.trow{display:flex;align-items:stretch;height:30px;margin:3px 0}
+.trow .label{width:92px;flex:none;color:var(--mute);font-size:12px;padding-top:7px}
+.track{position:relative;flex:1;background:#eef0f4;border-radius:3px;cursor:pointer;overflow:hidden}
+.block{position:absolute;top:3px;bottom:3px;min-width:1px;border-radius:2px;overflow:hidden;white-space:nowrap;
+font-size:11px;color:#fff;padding:0 3px;line-height:24px}.shot{background:#4a78c2}.shot:nth-child(even){background:#7ea3e0}
+.transition{background:repeating-linear-gradient(45deg,#e38b2c,#e38b2c 3px,#f3c48e 3px,#f3c48e 6px);top:0;bottom:0}
+.speech{background:#3c9d6b}.action{background:#8a5cc7}.track svg{position:absolute;inset:0;width:100%;height:100%}
+.track svg path{fill:#d0694a;fill-opacity:.55;stroke:#b24a2c;stroke-width:1;vector-effect:non-scaling-stroke}
+.track .max{position:absolute;right:4px;top:2px;font-size:10px;color:var(--mute)}
+.axis{position:relative;height:18px;margin-left:92px;font-size:10px;color:var(--mute)}
+.axis span{position:absolute;transform:translateX(-50%)}.axis span:first-child{transform:none}
+.playhead{position:absolute;top:0;bottom:0;width:2px;background:#e0245e;pointer-events:none;left:92px}
+.shots{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px}
+.card{cursor:pointer;border:1px solid var(--line);border-radius:6px;overflow:hidden;background:#fafbfc}
+.card img{display:block;width:100%;background:#ccc}.card div{padding:4px 6px;font-size:12px;color:var(--mute)}
+.card.now{outline:2px solid var(--accent)}.transcript p{margin:3px 0;cursor:pointer}
+.transcript p.now{background:#e6efff}.transcript time{color:var(--mute);font-variant-numeric:tabular-nums;margin-right:8px}
+.full{white-space:pre-wrap;color:var(--fg)}
+@media (max-width:800px){.top{grid-template-columns:1fr}}
+"""
+
+# Reads only numbers (data-t, data-start, data-duration) and never writes markup.
+_JS = """
+(function(){
+  var v=document.getElementById('player'), tl=document.getElementById('timeline');
+  var start=parseFloat(tl.dataset.start)||0, dur=parseFloat(tl.dataset.duration)||1;
+  function seek(t){ if(!v||!isFinite(t)) return; try{ v.currentTime=Math.max(0,t); }catch(e){} }
+  document.querySelectorAll('[data-t]').forEach(function(el){
+    el.addEventListener('click',function(ev){ ev.stopPropagation(); seek(parseFloat(el.dataset.t)); });
+  });
+  document.querySelectorAll('.track').forEach(function(tr){
+    tr.addEventListener('click',function(ev){
+      var r=tr.getBoundingClientRect(); seek(start+dur*Math.min(1,Math.max(0,(ev.clientX-r.left)/r.width)));
+    });
+  });
+  var head=document.getElementById('playhead'), segs=[].slice.call(document.querySelectorAll('.seg')),
+      cards=[].slice.call(document.querySelectorAll('.card[data-end]'));
+  function mark(list,t){ list.forEach(function(el){
+      var on=t>=parseFloat(el.dataset.t)&&t<parseFloat(el.dataset.end); el.classList.toggle('now',on); }); }
+  document.querySelectorAll('#sources input').forEach(function(inp){
+    inp.addEventListener('change',function(){
+      var t=v.currentTime, paused=v.paused;
+      v.addEventListener('loadedmetadata',function(){ seek(t); if(!paused) v.play(); },{once:true});
+      v.src=inp.value;
+    });
+  });
+  if(v) v.addEventListener('timeupdate',function(){
+    var t=v.currentTime, f=Math.min(1,Math.max(0,(t-start)/dur)), first=tl.querySelector('.track');
+    if(head&&first){ head.style.left=(first.offsetLeft+f*first.offsetWidth)+'px'; }
+    mark(segs,t); mark(cards,t);
+  });
+})();
+"""
+
+
+def esc(value) -> str:
+    """Escape any value for HTML text or a quoted attribute."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _pct(x: float) -> str:
+    return f"{max(0.0, min(100.0, x)):.3f}%"
+
+
+def _num(x) -> str:
+    """A number for a data- attribute (never text from the data)."""
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return "0"
+    return f"{v:.3f}" if math.isfinite(v) else "0"
+
+
+def _jpeg_uri(data: bytes | None) -> str | None:
+    return "data:image/jpeg;base64," + base64.b64encode(data).decode("ascii") if data else None
+
+
+def _color(label: str) -> str:
+    """A stable colour per label, so one action keeps its colour along the timeline."""
+    h = int(hashlib.md5(str(label).encode("utf-8")).hexdigest()[:6], 16) % 360
+    return f"hsl({h},55%,48%)"
+
+
+def _bins(points: list[tuple[float, float]], start: float, duration: float, bins: int = 400) -> list[float]:
+    """Max of ``points`` per bin of the timeline (counts over thousands of frames fit in a few hundred bins).
+
+    A bin with no point holds the value before it: analyzers with a stride sample the timeline sparsely.
+    """
+    out: list[float | None] = [None] * bins
+    for t, v in points:
+        k = int((float(t) - start) / duration * bins) if duration > 0 else 0
+        k = min(max(k, 0), bins - 1)
+        out[k] = float(v) if out[k] is None else max(out[k], float(v))
+    last = 0.0
+    for k, v in enumerate(out):
+        last = out[k] = last if v is None else v
+    return out
+
+
+def _area(values: list[float]) -> str:
+    """An SVG area chart (viewBox 0..1000 x 0..100) of values scaled to their maximum."""
+    top = max(values) if values else 0
+    if not values or top <= 0:
+        return ""
+    n = len(values)
+    d = ["M0,100"]
+    for k, v in enumerate(values):
+        y = 100 - 92 * v / top
+        d.append(f"L{k * 1000 / n:.1f},{y:.1f}L{(k + 1) * 1000 / n:.1f},{y:.1f}")
+    d.append("L1000,100Z")
+    return f'<svg viewBox="0 0 1000 100" preserveAspectRatio="none"><path d="{"".join(d)}"/></svg>'
+
+
+def _ticks(start: float, duration: float) -> list[float]:
+    """Round times (on the stream's clock, like every time in the report) from ``start`` to ``start + duration``."""
+    steps = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200]
+    step = next((s for s in steps if duration / s <= 10), 3600 * math.ceil(duration / 36000))
+    first = math.ceil(start / step - 1e-9)
+    return [k * step for k in range(first, int((start + duration) // step) + 1)]
+
+
+def _short_tc(seconds: float) -> str:
+    s = round(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+def _row(label: str, inner: str, row_id: str, extra: str = "") -> str:
+    return (f'<div class="trow" id="row-{row_id}"><div class="label">{esc(label)}</div>'
+            f'<div class="track">{inner}{extra}</div></div>')
+
+
+def _timeline(report: dict, start: float, duration: float) -> str:
+    rel = lambda t: (float(t) - start) / duration * 100 if duration > 0 else 0.0
+    rows: list[str] = []
+    shots = (report.get("shots") or {}).get("shots")
+    if shots is not None:
+        blocks = []
+        for k, s in enumerate(shots):
+            a, b = float(s["start_time"]), float(s["end_time"])
+            title = f"Shot {k + 1}: {timecode(a)} – {timecode(b)} (frames {s['start_frame']}–{s['end_frame']})"
+            blocks.append(f'<div class="block shot" style="left:{_pct(rel(a))};width:{_pct(rel(b) - rel(a))}" '
+                          f'data-t="{_num(a)}" title="{esc(title)}"></div>')
+        for tr in report.get("transitions") or []:
+            if tr.get("start") != tr.get("end") and tr.get("start_time") is not None:
+                a, b = float(tr["start_time"]), float(tr["end_time"])
+                blocks.append(f'<div class="block transition" style="left:{_pct(rel(a))};width:'
+                              f'{_pct(rel(b) - rel(a))}" data-t="{_num(a)}" title="{esc(tr.get("type"))} '
+                              f'{esc(timecode(a))} – {esc(timecode(b))}"></div>')
+        rows.append(_row("Shots", "".join(blocks), "shots"))
+    actions = report.get("actions")
+    if actions is not None:
+        blocks = []
+        for seg in actions.get("segments") or []:
+            a, b = float(seg["start"]), float(seg["end"])
+            label = str(seg.get("label", ""))
+            score = seg.get("score")
+            title = f"{label}" + (f" ({float(score):.2f})" if isinstance(score, (int, float)) else "")
+            blocks.append(f'<div class="block action" style="left:{_pct(rel(a))};width:{_pct(rel(b) - rel(a))};'
+                          f'background:{_color(label)}" data-t="{_num(a)}" title="{esc(title)}">{esc(label)}</div>')
+        rows.append(_row("Actions", "".join(blocks), "actions"))
+    speech = report.get("speech")
+    if speech is not None:
+        blocks = [f'<div class="block speech" style="left:{_pct(rel(s["start"]))};width:'
+                  f'{_pct(rel(s["end"]) - rel(s["start"]))}" data-t="{_num(s["start"])}" '
+                  f'title="{esc(s.get("text", ""))}"></div>' for s in speech.get("segments") or []]
+        rows.append(_row("Speech", "".join(blocks), "speech"))
+    for key, label in (("faces", "Faces"), ("objects", "Objects")):
+        sec = report.get(key)
+        if sec is not None:
+            values = _bins([(c["time"], c["count"]) for c in sec.get("counts") or []], start, duration)
+            top = max(values) if values else 0
+            rows.append(_row(label, _area(values), key, f'<span class="max">max {esc(f"{top:g}")}</span>'))
+    motion = report.get("motion")
+    if motion is not None:
+        values = _bins([(p["second"] + 0.5, p["activity"]) for p in motion.get("per_second") or []], start,
+                       duration, bins=max(1, min(400, math.ceil(duration))))
+        rows.append(_row("Motion", _area(values), "motion"))
+    axis = "".join(f'<span style="left:{_pct(rel(t))}">{esc(_short_tc(t))}</span>' for t in _ticks(start, duration))
+    return (f'<div class="timeline" id="timeline" data-start="{_num(start)}" data-duration="{_num(duration)}">'
+            f'{"".join(rows)}<div class="axis">{axis}</div><div class="playhead" id="playhead"></div></div>')
+
+
+def _facts(video: dict) -> str:
+    parts = []
+    if video.get("display_size"):
+        w, h = video["display_size"]
+        parts.append(f"{w}×{h}")
+    if video.get("fps"):
+        parts.append(f"{float(video['fps']):.3f} fps".replace(".000 fps", " fps"))
+    if video.get("frames"):
+        parts.append(f"{video['frames']} frames")
+    parts.append(timecode(float(video.get("duration") or 0)))
+    if video.get("codec"):
+        parts.append(f"{video.get('container', '')} {video['codec']}".strip())
+    audio = video.get("audio") or []
+    parts.append(f"audio {', '.join(str(a.get('codec')) for a in audio)}" if audio else "no audio")
+    return " · ".join(esc(p) for p in parts)
+
+
+def _summary_table(report: dict) -> str:
+    s = report.get("summary") or {}
+    labels = [("shots", "Shots"), ("transitions", "Transitions"), ("faces", "Most faces at once"),
+              ("frames_with_faces", "Frames with faces"), ("objects", "Object detections"), ("tracks", "Tracks"),
+              ("actions", "Action segments"), ("speech_seconds", "Speech (s)"), ("words", "Words"),
+              ("mean_activity", "Mean motion")]
+    rows = [f"<tr><th>{esc(lab)}</th><td>{esc(s[k])}</td></tr>" for k, lab in labels if s.get(k) is not None]
+    t = report.get("timings") or {}
+    if t.get("total"):
+        rtf = t.get("realtime_factor")
+        total = f"{float(t['total']):.1f}"
+        rows.append(f"<tr><th>Analysis time</th><td>{esc(total)} s"
+                    + (f" ({esc(f'{float(rtf):.1f}')}× real time)" if rtf else "") + "</td></tr>")
+        split = [f"decode {float(t.get('decode', 0)):.1f} s"]
+        split += [f"{k} {float(v):.1f} s" for k, v in (t.get("analyzers") or {}).items()]
+        rows.append(f"<tr><th>Time split</th><td>{esc(', '.join(split))}</td></tr>")
+    return f"<table>{''.join(rows)}</table>" if rows else ""
+
+
+def _skipped(report: dict) -> str:
+    items = (report.get("analyzers") or {}).get("skipped") or []
+    if not items:
+        return ""
+    lis = []
+    for it in items:
+        install = f" — install with <code>{esc(it['install'])}</code>" if it.get("install") else ""
+        lis.append(f"<li><b>{esc(it.get('name'))}</b>: {esc(it.get('reason'))}{install}</li>")
+    return f'<section class="skipped" id="skipped"><h2>Not analyzed</h2><ul>{"".join(lis)}</ul></section>'
+
+
+def _shots_section(report: dict, thumbs: Sequence[bytes | None], frames: Sequence[tuple]) -> str:
+    shots = (report.get("shots") or {}).get("shots")
+    cards = []
+    if shots:
+        for k, s in enumerate(shots):
+            uri = _jpeg_uri(thumbs[k] if k < len(thumbs) else None)
+            img = f'<img src="{uri}" alt="shot {k + 1}" loading="lazy">' if uri else ""
+            length = float(s["end_time"]) - float(s["start_time"])
+            cards.append(f'<div class="card" data-t="{_num(s["start_time"])}" data-end="{_num(s["end_time"])}">'
+                         f'{img}<div>#{k + 1} · {esc(timecode(s["start_time"]))} · {esc(f"{length:.1f}")} s</div>'
+                         f'</div>')
+        return f'<section id="shots"><h2>Shots ({len(shots)})</h2><div class="shots">{"".join(cards)}</div></section>'
+    if frames:
+        pick = [frames[round(k * (len(frames) - 1) / 23)] for k in range(24)] if len(frames) > 24 else list(frames)
+        for i, t, data in pick:
+            cards.append(f'<div class="card" data-t="{_num(t)}"><img src="{_jpeg_uri(data)}" alt="frame {int(i)}" '
+                         f'loading="lazy"><div>{esc(timecode(t))}</div></div>')
+        return f'<section id="frames"><h2>Frames</h2><div class="shots">{"".join(cards)}</div></section>'
+    return ""
+
+
+def _transcript(report: dict) -> str:
+    speech = report.get("speech")
+    if speech is None:
+        return ""
+    segs = speech.get("segments") or []
+    lines = [f'<p class="seg" data-t="{_num(s["start"])}" data-end="{_num(s["end"])}"><time>'
+             f'{esc(timecode(s["start"]))}</time>{esc(s.get("text", "").strip())}</p>' for s in segs]
+    lang = speech.get("language")
+    head = "Transcript" + (f" ({esc(lang)})" if lang else "")
+    if not lines:
+        lines = [f'<p class="full">{esc(speech.get("transcript") or "(no speech found)")}</p>']
+    return f'<section class="transcript" id="transcript"><h2>{head}</h2>{"".join(lines)}</section>'
+
+
+def render_report_html(report: dict, *, video_src: str | None = None, shot_thumbnails: Sequence[bytes | None] = (),
+                       frames: Sequence[tuple[int, float, bytes]] = (), proxy: bool = False) -> str:
+    """The report page as a string.
+
+    ``video_src``: the player's source, a path relative to the page (the source video or ``proxy.mp4``).
+    ``shot_thumbnails``: one JPEG (bytes) per shot. ``frames``: ``(index, time, jpeg)`` thumbnails for a filmstrip
+    when there are no shots.
+    """
+    video = report.get("video") or {}
+    name = video.get("name") or os.path.splitext(os.path.basename(str(video.get("path", "video"))))[0]
+    start = float(video.get("start_time") or 0.0)
+    duration = float(video.get("duration") or 0.0) or 1.0
+    player = ""
+    if video_src:
+        src = quote(video_src, safe="/")
+        note = "a small H.264 proxy of the source (the browser cannot play its format)" if proxy else \
+            "the source file, linked relative to this page (keep them where they are)"
+        player = (f'<video id="player" controls preload="metadata" src="{esc(src)}"></video>'
+                  f'<div class="note">Playing {note}.</div>')
+        if "annotated.mp4" in (report.get("files") or []):
+            player += (f'<div class="note" id="sources">Show: <label><input type="radio" name="src" value="{esc(src)}" '
+                       f'checked> source</label> <label><input type="radio" name="src" value="annotated.mp4"> '
+                       f'annotated</label></div>')
+    files = [f for f in report.get("files") or [] if f != "report.html"]
+    links = " · ".join(f'<a href="{esc(quote(str(f)))}">{esc(f)}</a>' for f in files)
+    body = (
+        f'<header><h1>{esc(name)}</h1><div class="facts">{esc(video.get("path", ""))}<br>{_facts(video)}</div></header>'
+        f'<main>{_skipped(report)}'
+        f'<section class="top"><div>{player}</div><div><h2>Summary</h2>{_summary_table(report)}</div></section>'
+        f'<section><h2>Timeline</h2>{_timeline(report, start, duration)}'
+        f'<div class="note">Click anywhere on the timeline, a shot or a line of the transcript to play from there.'
+        f'</div></section>'
+        f'{_shots_section(report, shot_thumbnails, frames)}{_transcript(report)}'
+        + (f'<section id="files"><h2>Files</h2>{links}</section>' if links else "")
+        + f'<div class="note">videolens {esc(report.get("videolens", ""))} · report format '
+        f'{esc(report.get("version", ""))} · {esc(report.get("created", ""))} · data in report.json</div></main>'
+    )
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width,initial-scale=1">'
+            f'<title>{esc(name)} — videolens report</title><style>{_CSS}</style></head>'
+            f'<body>{body}<script>{_JS}</script></body></html>\n')
+
+
+def write_report_html(report: dict, path: str | os.PathLike, **kwargs) -> None:
+    """Write :func:`render_report_html` to ``path`` atomically."""
+    write_text(path, render_report_html(report, **kwargs))
+
+
+def render_index_html(rows: list[dict], title: str = "videolens analyze") -> str:
+    """The batch page: one line per video with its numbers, status and a link to its report."""
+    ok = sum(r.get("status") in ("ok", "skipped") for r in rows)
+    trs = []
+    for r in rows:
+        name = str(r.get("name", ""))
+        link = (f'<a href="{esc(quote(name))}/report.html">{esc(name)}</a>'
+                if r.get("status") in ("ok", "skipped") else esc(name))
+        cells = [link, esc(r.get("status")), esc(_fmt(r.get("duration"))), esc(_fmt(r.get("shots"))),
+                 esc(_fmt(r.get("faces"))), esc(_fmt(r.get("speech_seconds"))), esc(_fmt(r.get("seconds"))),
+                 esc(r.get("error") or "")]
+        trs.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    head = "".join(f"<th>{h}</th>" for h in ("Video", "Status", "Duration (s)", "Shots", "Faces", "Speech (s)",
+                                             "Time taken (s)", "Error"))
+    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
+            f'<style>{_CSS} td,th{{border-bottom:1px solid var(--line);padding:4px 12px 4px 0}}</style></head><body>'
+            f'<header><h1>{esc(title)}</h1><div class="facts">{len(rows)} videos, {ok} done, '
+            f'{len(rows) - ok} failed</div></header><main><section><table id="videos"><thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(trs)}</tbody></table></section></main></body></html>\n')
+
+
+def _fmt(v) -> str:
+    if v is None or v == "":
+        return ""
+    if isinstance(v, float):
+        return f"{v:.1f}"
+    return str(v)
