@@ -1,9 +1,10 @@
 """Train the learned shot detector and write the weights that ship in videolens/shots/weights/.
 
 The shipped ``shotnet.onnx`` was built by exactly this command, from the repository root, with ``../shared/data``
-beside the checkout (CPU only, about 45-60 minutes on 2 shared cores):
+beside the checkout (CPU only, about an hour on 2 cores shared with other work; one torch thread is faster than two
+when the cores are busy):
 
-    .venv/bin/python scripts/train_shots.py -o runs/shots --seed 0
+    .venv/bin/python scripts/train_shots.py -o runs/shots --seed 0 --steps 900 --window 80 --eval-every 50 --threads 1
 
 Everything it uses is on disk or generated (no download):
 
@@ -77,11 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-o", "--output", default="runs/shots", help="work folder (footage, datasets, checkpoints)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=1200)
+    p.add_argument("--steps", type=int, default=900)
     p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--window", type=int, default=96)
+    p.add_argument("--window", type=int, default=80)
     p.add_argument("--lr", type=float, default=2e-3)
-    p.add_argument("--eval-every", type=int, default=100)
+    p.add_argument("--eval-every", type=int, default=50)
     p.add_argument("--train-videos", type=int, default=50, help="edits videos per training half (real, procedural)")
     p.add_argument("--dev-videos", type=int, default=12, help="edits videos per development half")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")

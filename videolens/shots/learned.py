@@ -119,16 +119,35 @@ def transitions_from_probs(prob: np.ndarray, type_prob: np.ndarray, threshold: f
 
 
 class _ChunkRunner:
-    """Feeds frames through the network in overlapping chunks and yields per-frame logits in order."""
+    """Feeds frames through the network in overlapping chunks and collects per-frame logits in order.
 
-    def __init__(self, session, chunk: int):
+    With ``background=True`` each chunk runs in a worker thread (ONNX Runtime releases the GIL) while the caller goes
+    on decoding the next frames, so the network's time hides behind the decoder's; at most one chunk is in flight.
+    """
+
+    def __init__(self, session, chunk: int, background: bool = True):
         self.session = session
         self.chunk = int(chunk)
         self.buf: list[np.ndarray] = []    # frames from (emitted - CONTEXT) on; the first ones may be padding
         self.logits: list[np.ndarray] = []
+        self._pool = None
+        self._pending = None
+        if background:
+            from concurrent.futures import ThreadPoolExecutor
 
-    def _run(self, frames: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {"frames": frames[None]})[0][0]
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shotnet")
+
+    def _run(self, frames: np.ndarray, keep: slice) -> None:
+        self._collect()
+        if self._pool is None:
+            self.logits.append(self.session.run(None, {"frames": frames[None]})[0][0][keep])
+        else:
+            self._pending = self._pool.submit(lambda: self.session.run(None, {"frames": frames[None]})[0][0][keep])
+
+    def _collect(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self.logits.append(pending.result())
 
     def add(self, frames: np.ndarray) -> None:
         if not self.buf and len(frames):
@@ -136,39 +155,47 @@ class _ChunkRunner:
         self.buf.extend(frames)
         while len(self.buf) >= self.chunk + 2 * CONTEXT:
             window = np.stack(self.buf[:self.chunk + 2 * CONTEXT])
-            self.logits.append(self._run(window)[CONTEXT:CONTEXT + self.chunk])
+            self._run(window, slice(CONTEXT, CONTEXT + self.chunk))
             del self.buf[:self.chunk]
 
     def finish(self) -> np.ndarray:
-        pending = len(self.buf) - CONTEXT
-        if pending > 0:
-            window = np.stack(self.buf + [self.buf[-1]] * CONTEXT)
-            self.logits.append(self._run(window)[CONTEXT:CONTEXT + pending])
-        self.buf = []
+        try:
+            pending = len(self.buf) - CONTEXT
+            if pending > 0:
+                window = np.stack(self.buf + [self.buf[-1]] * CONTEXT)
+                self._run(window, slice(CONTEXT, CONTEXT + pending))
+            self._collect()
+        finally:
+            self.buf = []
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
         return np.concatenate(self.logits) if self.logits else np.zeros((0, 1 + len(TYPES)), np.float32)
 
 
 class LearnedDetector(ShotDetector):
     """Transitions of every kind (cut, dissolve, fade, wipe) from ShotNet's per-frame probabilities.
 
-    ``threshold``: the transition probability a transition must reach (default 0.5; runs down to half of it
+    ``threshold``: the transition probability a transition must reach (default 0.4; runs down to half of it
     belong to the transition). ``model``: another ONNX file with the same input and output. ``chunk``: frames per
-    network call (memory ~ 0.2 MB per frame). ``device``: cpu, or cuda with onnxruntime-gpu.
+    network call (memory ~ 0.2 MB per frame). ``device``: cpu, or cuda with onnxruntime-gpu. ``threads``: ONNX
+    Runtime's threads (default 1: the network runs beside the decoder, which keeps the other core busy).
+    ``background``: run the network in a worker thread while decoding goes on.
     Per-frame scores: ``transition_prob`` and the type probabilities.
     """
 
     detector = "learned"
-    default_threshold = 0.5
+    default_threshold = 0.4           # chosen on the development set (scripts/select_shots.py)
     size = DETECT_SIZE
 
     def __init__(self, threshold: float | None = None, min_shot_len: float = 0.5,
-                 model: str | os.PathLike | None = None, chunk: int = 400, device: str = "cpu", threads: int = 0):
+                 model: str | os.PathLike | None = None, chunk: int = 400, device: str = "cpu", threads: int = 1,
+                 background: bool = True):
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, not {chunk}")
         if threshold is not None and not 0 < threshold <= 1:
             raise ValueError(f"threshold is a probability: between 0 and 1, not {threshold}")
         self.model = Path(model) if model is not None else DEFAULT_MODEL
-        self.chunk, self.device, self.threads = int(chunk), device, int(threads)
+        self.chunk, self.device, self.threads, self.background = int(chunk), device, int(threads), bool(background)
         super().__init__(threshold, min_shot_len)
 
     def settings(self) -> dict:
@@ -180,11 +207,14 @@ class LearnedDetector(ShotDetector):
 
     def start(self, info) -> None:
         super().start(info)
-        self._runner = _ChunkRunner(load_session(self.model, self.device, self.threads), self.chunk)
+        self._runner = self._new_runner()
+
+    def _new_runner(self) -> _ChunkRunner:
+        return _ChunkRunner(load_session(self.model, self.device, self.threads), self.chunk, self.background)
 
     def _update(self, frames: np.ndarray) -> None:
         if self._runner is None:     # used without start(): load the model now
-            self._runner = _ChunkRunner(load_session(self.model, self.device, self.threads), self.chunk)
+            self._runner = self._new_runner()
         if frames.shape[1:] != (DETECT_SIZE[1], DETECT_SIZE[0], 3):
             raise ValueError(f"the learned detector needs {DETECT_SIZE[0]}x{DETECT_SIZE[1]} RGB frames, "
                              f"got {frames.shape[1:]}")
@@ -192,6 +222,7 @@ class LearnedDetector(ShotDetector):
 
     def _detect(self, scores, timestamps) -> list[Transition]:
         logits = self._runner.finish() if self._runner is not None else np.zeros((0, 5), np.float32)
+        self._runner = None
         prob = _sigmoid(logits[:, 0].astype(np.float64))
         types = _softmax(logits[:, 1:].astype(np.float64))
         scores["transition_prob"] = prob

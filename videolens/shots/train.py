@@ -14,7 +14,7 @@ frames from ``start`` to ``end``. One side of a fade may be a cut (a cut into bl
 the first plain frame, the fade-in runs from the last plain frame to the last frame before the shot shows fully.
 
 The loop (``train``) is plain PyTorch: AdamW, cosine learning rate, binary cross-entropy on "this frame is part of a
-transition" (positives weighted up) plus cross-entropy on the type of transition frames; every ``eval_every``
+transition" plus cross-entropy on the type of transition frames, with cut frames weighted up in both; every ``eval_every``
 steps the development set is scored with the same post-processing as detection, and the best state is kept.
 """
 
@@ -351,7 +351,7 @@ def score_dev(net, dev: list[Sequence], threshold: float = 0.5, tolerance: int =
 
 def train(videos: list[Sequence], shots: list[np.ndarray], dev: list[Sequence], out_dir: str | os.PathLike, *,
           steps: int = 1200, batch: int = 8, window: int = 96, lr: float = 2e-3, seed: int = 0,
-          eval_every: int = 100, pos_weight: float = 3.0, threads: int = 0, quiet: bool = False,
+          eval_every: int = 100, cut_weight: float = 5.0, threads: int = 0, quiet: bool = False,
           log=print) -> dict:
     """Train ShotNet; writes ``last.pt``, ``best.pt`` (best development F1) and ``metrics.csv`` to ``out_dir``.
 
@@ -374,7 +374,9 @@ def train(videos: list[Sequence], shots: list[np.ndarray], dev: list[Sequence], 
     warmup = max(1, steps // 20)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
-    pw = torch.tensor(pos_weight)
+    # A cut is one labelled frame, a gradual transition ~18: weight cut frames up in both losses, or the network
+    # learns to smear every change into a gradual one.
+    type_w = torch.tensor([cut_weight if t == "cut" else 1.0 for t in TYPES])
     best = {"step": -1, "score": -1.0, "dev": None}
     rows = ["step,loss,lr,dev_cut_f1,dev_gradual_f1,dev_all_f1,seconds"]
     start = time.perf_counter()
@@ -384,16 +386,18 @@ def train(videos: list[Sequence], shots: list[np.ndarray], dev: list[Sequence], 
         x, y, t = make_batch(videos, composer, batch, window, rng)
         logits = net(torch.from_numpy(x))
         y, t = torch.from_numpy(y), torch.from_numpy(t)
-        loss = F.binary_cross_entropy_with_logits(logits[..., 0], y, pos_weight=pw)
+        w = torch.where(t == TYPE_INDEX["cut"], cut_weight, 1.0)
+        loss = F.binary_cross_entropy_with_logits(logits[..., 0], y, weight=w)
         on = t >= 0
         if bool(on.any()):
-            loss = loss + F.cross_entropy(logits[..., 1:][on], t[on])
+            loss = loss + F.cross_entropy(logits[..., 1:][on], t[on], weight=type_w)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
         opt.step()
         sched.step()
-        running = float(loss) if running is None else 0.95 * running + 0.05 * float(loss)
+        value = loss.item()
+        running = value if running is None else 0.95 * running + 0.05 * value
         bar.update(1)
         bar.set_postfix(loss=f"{running:.3f}")
         if step % eval_every == 0 or step == steps:
