@@ -34,6 +34,7 @@ _LAZY = {
     "analyze_video": "videolens.analyze",
     "AnalyzeConfig": "videolens.analyze",
     "MotionAnalyzer": "videolens.analyze",
+    "detect_shots": "videolens.shots.detect",
 }
 
 __all__ = ["NoAudioError", "OutputExistsError", "VideoError", "VideolensError", "__version__", *_LAZY]

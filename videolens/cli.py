@@ -458,12 +458,171 @@ def _format_analyze(run) -> str:
         lines.append(f"not analyzed: {sk['name']}: {sk['reason']}" + (f" ({sk['install']})" if sk["install"] else ""))
     if run.index:
         lines.append(f"{len(run.videos)} videos: {run.ok} done, {run.failed} failed; index: {run.index}")
+# ---- shots -----------------------------------------------------------------------------------------------------
+
+_SHOT_DETECTORS = ("auto", "content", "adaptive", "histogram", "fade", "learned")
+
+
+def _nonneg_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
+    if v < 0 or v != v:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, not {text}")
+    return v
+
+
+def _add_shot_detection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--detector", default="auto", choices=_SHOT_DETECTORS,
+                   help="auto (default: the combination chosen on a development set), content, adaptive, "
+                        "histogram, fade or learned")
+    p.add_argument("--threshold", type=float, metavar="X",
+                   help="the detector's threshold (content 0-255, adaptive ratio, histogram 0-1, fade black level, "
+                        "learned/auto probability 0-1)")
+    p.add_argument("--min-shot-len", type=_nonneg_float, default=0.5, metavar="S",
+                   help="shortest shot in seconds; of two closer boundaries the weaker goes (default 0.5)")
+    _add_device(p)
+
+
+def _add_shots(sub) -> None:
+    p = sub.add_parser("shots", help="find shot boundaries (cuts, fades, dissolves, wipes); split, export",
+                       description="Detect shots and transitions. Writes shots.json (always), shots.csv "
+                                   "(PySceneDetect list-scenes columns) and shots.edl (CMX 3600) into the output "
+                                   "folder; --stats adds per-frame scores, --split one file per shot, "
+                                   "--thumbnails the middle frame of each shot. Times come from PTS.")
+    p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files, folders or globs")
+    _add_output(p, help="output folder (default ./videolens-out/<input-stem>/; with several videos, "
+                        "DIR/<input-stem>/)")
+    _add_shot_detection(p)
+    p.add_argument("--format", default="json,csv,edl", metavar="F[,F...]",
+                   help="files to write: json, csv, edl or all (default json,csv,edl; json is always written)")
+    p.add_argument("--stats", action="store_true", help="also write stats.csv: every per-frame score")
+    p.add_argument("--split", action="store_true",
+                   help="write shots/NNN.mp4, one per shot, frame-accurate (stream copy where a shot starts "
+                        "on a keyframe, re-encoded otherwise)")
+    p.add_argument("--thumbnails", action="store_true", help="write thumbnails/NNN.jpg, each shot's middle frame")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    _add_quiet_json(p, json_help="print each video's result as one JSON object per line")
+    p.set_defaults(func=_run_shots)
+
+
+def _run_shots(args) -> int:
+    from pathlib import Path
+
+    from .shots.export import parse_formats
+    from .shots.run import shots_for_file
+    from .utils.batch import run_batch
+    from .utils.files import VIDEO_EXTENSIONS, default_output_dir, expand_inputs
+
+    formats = tuple(dict.fromkeys(("json", *parse_formats(args.format))))
+    inputs = expand_inputs(args.videos, VIDEO_EXTENSIONS)
+
+    def out_for(path: str) -> Path:
+        if args.output and len(inputs) == 1:
+            return Path(args.output)
+        return Path(args.output) / Path(path).stem if args.output else default_output_dir(path)
+
+    def one(path: str) -> dict:
+        return shots_for_file(path, out_for(path), detector=args.detector, threshold=args.threshold,
+                              min_shot_len=args.min_shot_len, formats=formats, stats=args.stats, split=args.split,
+                              thumbnails=args.thumbnails, overwrite=args.overwrite, device=args.device,
+                              quiet=args.quiet or args.json)
+
+    items = run_batch(inputs, one, desc="shots", quiet=args.quiet or args.json)
+    for item in items:
+        if not item.ok:
+            _error(item.error)
+            continue
+        if args.json:
+            _print_json(item.result)
+        elif not args.quiet:
+            print(_format_shots(item.result))
+    ok = sum(i.ok for i in items)
+    return _batch_exit(ok, len(items) - ok)
+
+
+def _format_shots(r: dict) -> str:
+    c = r["counts"]
+    kinds = ", ".join(f"{c[k]} {k}{'s' if c[k] != 1 else ''}" for k in ("cut", "dissolve", "fade", "wipe") if c[k])
+    lines = [f"{r['path']}: {c['shots']} shot{'s' if c['shots'] != 1 else ''}"
+             + (f", transitions: {kinds}" if kinds else "") + f" ({r['detector']}, {r['seconds']:.1f} s)",
+             "  shot  start          end            frames",
+             *(f"  {s['index']:4d}  {s['start_timecode']}  {s['end_timecode']}  "
+               f"{s['start_frame']}-{s['end_frame']}" for s in r["shots"])]
+    for t in r["transitions"]:
+        if t["type"] != "cut":
+            lines.append(f"  {t['type']:8s} frames {t['start']}-{t['end']} ({t['start_time']:.3f}-{t['end_time']:.3f} s)")
+    lines.append(f"  wrote {r['output_dir']}/ ({', '.join(os.path.basename(p) for p in r['outputs'])}"
+                 + (f", {len(r['pieces'])} pieces in shots/" if r.get("pieces") else "")
+                 + (f", {len(r['thumbnails'])} thumbnails" if r.get("thumbnails") else "") + ")")
+    return "\n".join(lines)
+
+
+def _add_shots_eval(sub) -> None:
+    p = sub.add_parser("shots-eval", help="score shot detection against ground truth (precision, recall, F1)",
+                       description="Detect shots and match the transitions 1-to-1 with the ground truth within "
+                                   "--tolerance frames, separately for cuts and gradual transitions. --truth takes "
+                                   "the transitions.json schema (one video, or a file keyed by file name such as "
+                                   "an edits dataset's transitions.json) or ../shared/data/shots/cuts.json.")
+    p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files, folders or globs")
+    p.add_argument("--truth", required=True, metavar="FILE", help="ground truth JSON")
+    p.add_argument("--tolerance", type=int, default=2, metavar="N", help="frames either side that still match "
+                                                                         "(default 2)")
+    _add_shot_detection(p)
+    _add_quiet_json(p, json_help="print the scores as one JSON document")
+    p.set_defaults(func=_run_shots_eval)
+
+
+def _run_shots_eval(args) -> int:
+    from .shots.evaluate import combine
+    from .shots.run import eval_file
+    from .utils.batch import run_batch
+    from .utils.files import VIDEO_EXTENSIONS, expand_inputs
+
+    if args.tolerance < 0:
+        raise VideolensError(f"--tolerance must be >= 0, not {args.tolerance}")
+    inputs = expand_inputs(args.videos, VIDEO_EXTENSIONS)
+
+    def one(path: str) -> dict:
+        return eval_file(path, args.truth, detector=args.detector, threshold=args.threshold,
+                         min_shot_len=args.min_shot_len, tolerance=args.tolerance, device=args.device,
+                         quiet=args.quiet or args.json)
+
+    items = run_batch(inputs, one, desc="shots-eval", quiet=args.quiet or args.json)
+    for item in items:
+        if not item.ok:
+            _error(item.error)
+    reports = [i.result for i in items if i.ok]
+    ok = len(reports)
+    if args.json:
+        doc = reports[0] if len(inputs) == 1 and reports else {"videos": reports, "total": combine(reports)}
+        if reports:
+            _print_json(doc)
+    elif not args.quiet:
+        for r in reports:
+            print(_format_eval(r["path"], r))
+        if len(reports) > 1:
+            print(_format_eval(f"all {len(reports)} videos", combine(reports)))
+    return _batch_exit(ok, len(items) - ok)
+
+
+def _format_eval(name: str, r: dict) -> str:
+    lines = [f"{name} (tolerance {r['tolerance']} frames)"]
+    for cat in ("cut", "gradual", "all"):
+        m = r[cat]
+        lines.append(f"  {cat:8s} P {m['precision']:.3f}  R {m['recall']:.3f}  F1 {m['f1']:.3f}  "
+                     f"(tp {m['tp']}, fp {m['fp']}, fn {m['fn']})")
+    for key, label in (("missed", "missed"), ("false_alarms", "false alarm")):
+        for t in r.get(key, []):
+            lines.append(f"  {label}: {t['type']} {t['start']}" + (f"-{t['end']}" if t["end"] != t["start"] else ""))
     return "\n".join(lines)
 
 
 # ---- entry point -----------------------------------------------------------------------------------------------
 
-_COMMANDS: list[Callable] = [_add_info, _add_contact_sheet, _add_datasets, _add_transcribe, _add_vad, _add_analyze]
+_COMMANDS: list[Callable] = [_add_info, _add_contact_sheet, _add_datasets, _add_shots, _add_shots_eval, _add_transcribe,
+                             _add_vad, _add_analyze]
 
 
 def build_parser() -> argparse.ArgumentParser:

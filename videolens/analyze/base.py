@@ -39,6 +39,8 @@ class Analyzer:
     - ``stride``: it sees frames whose index is a multiple of ``stride``.
     - ``gray``: set True to receive ``(N, H, W)`` luma instead of RGB.
     - ``batch_size``: how many frames per ``process`` call (default 16).
+    - ``interpolation``: optional scaler for this analyzer's frames ("area" against aliasing at tiny sizes);
+      None uses the reader's.
     - ``start(info)``: optional; called once before the first frame with the video's :class:`VideoInfo`.
     - A missing optional dependency should raise :class:`MissingExtra` from the constructor or ``start``.
     """
@@ -48,6 +50,7 @@ class Analyzer:
     stride: int = 1
     gray: bool = False
     batch_size: int = 16
+    interpolation: str | None = None
 
     def start(self, info: VideoInfo) -> None:  # noqa: B027 - optional hook
         """Called once with the video's facts before any frame arrives."""
@@ -76,6 +79,11 @@ class StreamRun:
     frames_decoded: int
     timings: dict[str, float] = field(default_factory=dict)   # seconds: "decode", then one per analyzer
     bad_frames: int = 0
+
+
+def _conversion_key(a: Analyzer) -> tuple:
+    size = tuple(a.size) if isinstance(a.size, list) else a.size
+    return size, bool(a.gray), getattr(a, "interpolation", None)
 
 
 def _due(stride: int, i: int) -> bool:
@@ -132,13 +140,13 @@ def run_analyzers(source: str | os.PathLike | VideoReader, analyzers: list[Analy
             converted: dict[tuple, np.ndarray] = {}
             wanting = [a for a in analyzers if _due(int(a.stride), i)]
             for a in wanting:
-                key = (a.size if not isinstance(a.size, list) else tuple(a.size), bool(a.gray))
+                key = _conversion_key(a)
                 if key not in converted:
-                    converted[key] = reader.convert(frame, a.size, a.gray)
+                    converted[key] = reader.convert(frame, a.size, a.gray, getattr(a, "interpolation", None))
             timings["decode"] += time.perf_counter() - t0
             decoded += 1
             for a in wanting:
-                key = (a.size if not isinstance(a.size, list) else tuple(a.size), bool(a.gray))
+                key = _conversion_key(a)
                 buf = buffers[a.name]
                 buf[0].append(converted[key])
                 buf[1].append(float(ts_all[i]))

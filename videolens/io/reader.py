@@ -499,6 +499,11 @@ class VideoReader:
         return self._timestamps
 
     @property
+    def keyframes(self) -> np.ndarray:
+        """Indices of the frames that decoding can start at (keyframes, from the packet scan)."""
+        return self._key_rank.copy()
+
+    @property
     def bad_frames(self) -> int:
         """How many frames failed to decode so far (each was replaced by the nearest earlier good frame)."""
         return len(self._bad)
@@ -664,7 +669,8 @@ class VideoReader:
             raise ValueError(f"size must be positive, not {size}")
         return tw, th
 
-    def _convert(self, frame, out_size: tuple[int, int] | None, gray: bool) -> np.ndarray:
+    def _convert(self, frame, out_size: tuple[int, int] | None, gray: bool,
+                 interpolation: str | None = None) -> np.ndarray:
         rot = self._index.rotation
         width = height = None
         if out_size is not None:
@@ -674,7 +680,7 @@ class VideoReader:
         fmt = "gray" if gray else "rgb24"
         if self._reformatter is None:
             self._reformatter, self._converter = VideoReformatter(), VideoReformatter()
-        interp = _INTERPOLATIONS[self.interpolation]
+        interp = _INTERPOLATIONS[interpolation or self.interpolation]
         if width is not None and not gray and frame.format.name in _PLANAR_YUV:
             # Scale the planes first, then convert the small frame to RGB: swscale's unscaled YUV->RGB path is
             # SIMD-fast, its scale-and-convert path is not (2-3x slower per frame; bench/decode.py).
@@ -775,9 +781,14 @@ class VideoReader:
         for i in range(int(start), end, step):
             yield i, self._decode_index(i)
 
-    def convert(self, frame, size=None, gray: bool = False) -> np.ndarray:
-        """A decoded frame from :meth:`iter_decoded` as an upright uint8 RGB (or gray) array at ``size``."""
-        return self._convert(frame, self._target_size(size), gray)
+    def convert(self, frame, size=None, gray: bool = False, interpolation: str | None = None) -> np.ndarray:
+        """A decoded frame from :meth:`iter_decoded` as an upright uint8 RGB (or gray) array at ``size``.
+
+        ``interpolation`` overrides the reader's own for this call (an analyzer that needs "area" at tiny sizes).
+        """
+        if interpolation is not None and interpolation not in _INTERPOLATIONS:
+            raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATIONS)}, not {interpolation!r}")
+        return self._convert(frame, self._target_size(size), gray, interpolation)
 
     def _batch(self, frames: list[np.ndarray], indices: list[int]) -> FrameBatch:
         arr = frames[0][None] if len(frames) == 1 else np.stack(frames)

