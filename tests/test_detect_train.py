@@ -107,3 +107,17 @@ def test_coco_weights_come_from_torch_home(tmp_path, monkeypatch):
     assert torch.equal(loaded["backbone.body.0.0.weight"], state["backbone.body.0.0.weight"])
     assert det.class_names[0] == "person" and len(det.class_names) == 90
     assert isinstance(det(np.zeros((120, 160, 3), np.uint8)), Detections)
+
+
+def test_same_seed_same_weights(tmp_path_factory, tmp_path):
+    from videolens.detect.train import TrainConfig, train
+
+    data = tiny_objects(tmp_path_factory.getbasetemp()) / "images" / "annotations.json"
+    states = []
+    for k in range(2):
+        run = tmp_path / f"run{k}"
+        train(TrainConfig(data=str(data), output=str(run), epochs=1, batch_size=4, imgsz=64, max_iters=2, seed=5,
+                          quiet=True))
+        states.append(torch.load(run / "last.pt", map_location="cpu", weights_only=True)["train_state"]["model"])
+    assert states[0].keys() == states[1].keys()
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])

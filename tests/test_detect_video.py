@@ -52,6 +52,21 @@ def test_faces_analyzer_contract(short_sample):
     json.dumps(d)
 
 
+def test_faces_analyzer_scales_boxes_back_to_the_video(short_sample, tmp_path):
+    import cv2
+
+    big = tmp_path / "big.mp4"
+    small = VideoReader(short_sample).get_frames(range(0, 20))
+    with VideoWriter(big, fps=25, size=(720, 576)) as w:
+        for f in small:
+            w.write(cv2.resize(f, (720, 576), interpolation=cv2.INTER_LINEAR))
+    a = run_analyzers(short_sample, [FacesAnalyzer(stride=10)], end=20, quiet=True).results["faces"].frames
+    b = run_analyzers(big, [FacesAnalyzer(stride=10, max_side=288)], quiet=True).results["faces"].frames
+    assert [len(d) for d in a] == [len(d) for d in b] == [1, 1]
+    # Detected at 360x288 both times; reported in each video's own pixels.
+    assert np.allclose(b[0].xyxy, a[0].xyxy * 2, atol=15)     # MTCNN is not exactly scale-invariant
+
+
 def test_detect_cli_faces_tracked_with_audio(short_sample, tmp_path, cli):
     out = tmp_path / "out"
     r = cli("detect", short_sample, "--model", "faces", "--tracker", "bytetrack", "--stride", "3", "-o", out,

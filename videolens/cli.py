@@ -352,6 +352,7 @@ def _add_detect_train(sub) -> None:
     p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
     p.add_argument("--patience", type=int, default=0, help="stop after N epochs without a better mAP (0: never)")
     p.add_argument("--max-iters", type=_positive_int, help="stop after this many optimiser steps")
+    p.add_argument("--cpu-minutes", type=float, help="stop once training has used this much CPU time")
     p.add_argument("--strict", action="store_true", help="unknown classes, broken files: errors, not warnings")
     p.add_argument("--resume", action="store_true", help="continue the run in -o from its last.pt")
     p.add_argument("--overwrite", action="store_true", help="start again over an existing run")
@@ -367,7 +368,8 @@ def _run_detect_train(args) -> int:
     cfg = TrainConfig(data=args.data, val=args.val, model=args.model, output=args.output, epochs=args.epochs,
                       batch_size=args.batch_size, lr=args.lr, imgsz=args.imgsz, scale=args.scale,
                       weights=args.weights, mosaic=0.0 if args.no_mosaic else 1.0, flip=not args.no_flip,
-                      workers=args.workers, patience=args.patience, max_iters=args.max_iters, strict=args.strict,
+                      workers=args.workers, patience=args.patience, max_iters=args.max_iters,
+                      cpu_minutes=args.cpu_minutes, strict=args.strict,
                       resume=args.resume, overwrite=args.overwrite, seed=args.seed, device=args.device,
                       quiet=args.quiet or args.json)
     summary = train(cfg)

@@ -98,27 +98,36 @@ class TorchDetector(Detector):
             self.model.set_size(self.imgsz)
 
     def _detect(self, frames):
+        out: list[Detections | None] = [None] * len(frames)
+        # Frames of one size are batched together (a video's always are).
+        by_shape: dict[tuple, list[int]] = {}
+        for k, f in enumerate(frames):
+            by_shape.setdefault(f.shape, []).append(k)
+        for idx in by_shape.values():
+            for k in range(0, len(idx), self.batch):
+                chunk = idx[k:k + self.batch]
+                for j, d in zip(chunk, self._detect_batch([frames[j] for j in chunk])):
+                    out[j] = d
+        return out
+
+    def _detect_batch(self, chunk: list[np.ndarray]) -> list[Detections]:
         import torch
 
+        if self.letterbox:
+            boxed = [A.letterbox(f, self.imgsz) for f in chunk]
+            arr = np.stack([b[0] for b in boxed])
+        else:   # torchvision models resize inside, to the same scale as a letterbox
+            boxed = [(None, 1.0, (0, 0)) for _ in chunk]
+            arr = np.stack(chunk)
+        x = torch.from_numpy(arr.transpose(0, 3, 1, 2).copy()).to(self.device).float().div_(255)
+        with torch.inference_mode():
+            preds = self.model.predict(x, self.conf, self.iou, self.max_det)
         out = []
-        for k in range(0, len(frames), self.batch):
-            chunk = frames[k:k + self.batch]
-            if self.letterbox:
-                boxed = [A.letterbox(f, self.imgsz) for f in chunk]
-                arr = np.stack([b[0] for b in boxed])
-            else:   # torchvision resizes inside the model, and frames of a video share one size
-                boxed = [(None, 1.0, (0, 0)) for _ in chunk]
-                arr = np.stack(chunk) if len({f.shape for f in chunk}) == 1 else None
-            if arr is None:
-                return [d for f in chunk for d in self._detect([f])] + self._detect(frames[k + self.batch:])
-            x = torch.from_numpy(arr.transpose(0, 3, 1, 2).copy()).to(self.device).float().div_(255)
-            with torch.inference_mode():
-                preds = self.model.predict(x, self.conf, self.iou, self.max_det)
-            for f, (_, r, pad), (bx, sc, lb) in zip(chunk, boxed, preds):
-                h, w = f.shape[:2]
-                lb = lb.cpu().numpy().astype(np.int64)
-                names = [self.class_names[c] if 0 <= c < len(self.class_names) else str(c) for c in lb.tolist()]
-                out.append(Detections(A.unletterbox(bx.cpu().numpy(), r, pad, w, h), sc.cpu().numpy(), lb, names))
+        for f, (_, r, pad), (bx, sc, lb) in zip(chunk, boxed, preds):
+            h, w = f.shape[:2]
+            lb = lb.cpu().numpy().astype(np.int64)
+            names = [self.class_names[c] if 0 <= c < len(self.class_names) else str(c) for c in lb.tolist()]
+            out.append(Detections(A.unletterbox(bx.cpu().numpy(), r, pad, w, h), sc.cpu().numpy(), lb, names))
         return out
 
 

@@ -72,6 +72,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     patience: int = 0                  # stop after this many epochs without a better mAP (0: never)
     max_iters: int | None = None       # stop after this many optimiser steps in total (quick runs, tests)
+    cpu_minutes: float | None = None   # stop once the process has used this much CPU time (then validate, save)
     eval_conf: float = 0.001
     quiet: bool = False
 
@@ -80,11 +81,11 @@ class TrainConfig:
 
 
 class TrainImages(torch.utils.data.Dataset):
-    """Letterboxed (validation) or augmented (training) images of a :class:`DetectionDataset` as tensors."""
+    """Augmented training images of a :class:`DetectionDataset` as ``(uint8 CHW tensor, target)`` pairs."""
 
-    def __init__(self, ds: DetectionDataset, imgsz: int, augment: bool, cfg: TrainConfig | None = None,
+    def __init__(self, ds: DetectionDataset, imgsz: int, cfg: TrainConfig | None = None,
                  cache_bytes: int = 2_000_000_000):
-        self.ds, self.imgsz, self.augment = ds, int(imgsz), augment
+        self.ds, self.imgsz = ds, int(imgsz)
         self.cfg = cfg or TrainConfig(data="")
         self.epoch = 0
         self.mosaic = 0.0
@@ -114,24 +115,19 @@ class TrainImages(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int):
         size = self.imgsz
-        if not self.augment:
-            img, boxes, labels = self.load(i)
-            img, r, (px, py) = A.letterbox(img, size)
-            boxes = boxes * r + np.float32([px, py, px, py])
+        rng = np.random.default_rng([self.cfg.seed, self.epoch, i])
+        jitter = (1 - self.cfg.scale_jitter, 1 + self.cfg.scale_jitter)
+        if rng.random() < self.mosaic:
+            items = [self.load(i)] + [self.load(int(j)) for j in rng.integers(0, len(self), 3)]
+            img, boxes, labels = A.mosaic(items, size, rng)
+            img, boxes, labels = A.random_affine(img, boxes, labels, size, rng, scale=jitter, translate=0.0)
         else:
-            rng = np.random.default_rng([self.cfg.seed, self.epoch, i])
-            jitter = (1 - self.cfg.scale_jitter, 1 + self.cfg.scale_jitter)
-            if rng.random() < self.mosaic:
-                items = [self.load(i)] + [self.load(int(j)) for j in rng.integers(0, len(self), 3)]
-                img, boxes, labels = A.mosaic(items, size, rng)
-                img, boxes, labels = A.random_affine(img, boxes, labels, size, rng, scale=jitter, translate=0.0)
-            else:
-                img, boxes, labels = self.load(i)
-                img, boxes, labels = A.random_affine(img, boxes, labels, size, rng, scale=jitter, translate=0.1)
-            if self.cfg.hsv:
-                img = A.hsv_jitter(img, rng)
-            if self.cfg.flip and rng.random() < 0.5:
-                img, boxes = A.hflip(img, boxes)
+            img, boxes, labels = self.load(i)
+            img, boxes, labels = A.random_affine(img, boxes, labels, size, rng, scale=jitter, translate=0.1)
+        if self.cfg.hsv:
+            img = A.hsv_jitter(img, rng)
+        if self.cfg.flip and rng.random() < 0.5:
+            img, boxes = A.hflip(img, boxes)
         image = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
         target = {"boxes": torch.from_numpy(np.asarray(boxes, np.float32).reshape(-1, 4)),
                   "labels": torch.from_numpy(np.asarray(labels, np.int64).reshape(-1))}
@@ -355,8 +351,7 @@ def train(cfg: TrainConfig) -> dict:
             _log(run_dir, f"warning: {name} set {ds.root}: {note}", cfg.quiet)
     _log(run_dir, f"data: {len(train_ds)} training images ({train_ds.num_boxes} boxes), {len(val_ds)} validation "
                   f"images, {len(class_names)} classes: {', '.join(class_names)}", cfg.quiet, to_stderr=False)
-    train_set = TrainImages(train_ds, cfg.imgsz, augment=True, cfg=cfg)
-    val_set = TrainImages(val_ds, cfg.imgsz, augment=False, cfg=cfg)
+    train_set = TrainImages(train_ds, cfg.imgsz, cfg)
 
     # 2. Model, optimiser, schedule, EMA.
     model = build_model(cfg.model, len(class_names), scale=cfg.scale, imgsz=cfg.imgsz, weights=cfg.weights,
@@ -392,8 +387,10 @@ def train(cfg: TrainConfig) -> dict:
     step = scheduler.last_epoch
     epochs_without_gain = 0
     epoch = start_epoch - 1
+    cpu_start = time.process_time()
+    out_of_time = False
     for epoch in range(start_epoch, cfg.epochs):
-        if step >= total_steps:
+        if step >= total_steps or out_of_time:
             break
         model.train()
         train_set.epoch = epoch
@@ -431,6 +428,10 @@ def train(cfg: TrainConfig) -> dict:
                 bar.set_postfix(loss=f"{float(loss.detach()):.3f}", img_s=f"{seen / (time.perf_counter() - t0):.1f}")
                 bar.update(1)
                 if step >= total_steps:
+                    break
+                if cfg.cpu_minutes and time.process_time() - cpu_start > 60 * cfg.cpu_minutes:
+                    out_of_time = True
+                    _log(run_dir, f"CPU budget of {cfg.cpu_minutes:g} min used up at step {step}", cfg.quiet)
                     break
         finally:
             bar.close()

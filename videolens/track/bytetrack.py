@@ -61,6 +61,8 @@ class TrackerBase:
     name = "tracker"
 
     def __init__(self, frame_rate: float = 30.0, class_aware: bool = True, smooth: bool = False):
+        """``frame_rate`` scales how long lost tracks are kept; ``class_aware`` keeps a track to its class;
+        ``smooth`` reports Kalman-filtered boxes instead of the detector's."""
         self.kf = KalmanXYAH()
         self.smooth = smooth
         self.frame_rate = float(frame_rate)
@@ -102,15 +104,8 @@ class TrackerBase:
         idx = np.asarray(idx, np.int64)
         mean, cov = self.kf.update(np.stack([t.mean for t in tracks]), np.stack([t.cov for t in tracks]),
                                    xyxy_to_xyah(det.xyxy[idx]))
-        if self.smooth == "size":
-            # The detection's centre, the filtered size: detectors' box sizes are noisier than their centres.
-            m = xyxy_to_xyah(det.xyxy[idx])
-            m[:, 2:] = mean[:, 2:4]
-            boxes = xyah_to_xyxy(m).astype(np.float32)
-        elif self.smooth:
-            boxes = xyah_to_xyxy(mean[:, :4]).astype(np.float32)
-        else:
-            boxes = det.xyxy[idx]
+        # The detector's own boxes, or with ``smooth`` the filtered ones (the ByteTrack paper's output).
+        boxes = xyah_to_xyxy(mean[:, :4]).astype(np.float32) if self.smooth else det.xyxy[idx]
         for t, m, c, b, i in zip(tracks, mean, cov, boxes, idx.tolist()):
             t.mean, t.cov, t.box = m, c, b.copy()
             t.score = float(det.scores[i])
@@ -127,7 +122,7 @@ class TrackerBase:
         """``1 - IoU`` between predicted track boxes and detections (times the score with ``fuse_score``)."""
         if not tracks or len(idx) == 0:
             return np.zeros((len(tracks), len(idx)))
-        boxes = np.stack([t.predicted_box for t in tracks])
+        boxes = xyah_to_xyxy(np.stack([t.mean[:4] for t in tracks]))
         iou = box_iou(boxes, det.xyxy[idx])
         if fuse_score:
             iou = iou * det.scores[idx][None, :]
@@ -151,7 +146,8 @@ class TrackerBase:
         lost = [t for t in self.tracks if t.state == LOST]
         if not followed or not lost:
             return
-        dist = 1 - box_iou(np.stack([t.predicted_box for t in followed]), np.stack([t.predicted_box for t in lost]))
+        dist = 1 - box_iou(xyah_to_xyxy(np.stack([t.mean[:4] for t in followed])),
+                           xyah_to_xyxy(np.stack([t.mean[:4] for t in lost])))
         for i, j in zip(*np.nonzero(dist < max_distance)):
             a, b = followed[i], lost[j]
             if a.last_frame - a.start_frame > b.last_frame - b.start_frame:

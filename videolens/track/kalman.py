@@ -24,6 +24,7 @@ class KalmanXYAH:
         self.F[:4, 4:] = np.eye(4)          # position += velocity, one step per update
         self.H = np.eye(4, 8)
         self.std_pos, self.std_vel = std_position, std_velocity
+        self._i8, self._i4 = np.eye(8), np.eye(4)
 
     def initiate(self, xyah: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         xyah = np.asarray(xyah, np.float64).reshape(-1, 4)
@@ -32,7 +33,7 @@ class KalmanXYAH:
         std = np.stack([2 * self.std_pos * h, 2 * self.std_pos * h, np.full_like(h, 1e-2), 2 * self.std_pos * h,
                         10 * self.std_vel * h, 10 * self.std_vel * h, np.full_like(h, 1e-5),
                         10 * self.std_vel * h], 1)
-        cov = np.einsum("ni,ij->nij", std ** 2, np.eye(8))
+        cov = np.einsum("ni,ij->nij", std ** 2, self._i8)
         return mean, cov
 
     def predict(self, mean: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -41,7 +42,7 @@ class KalmanXYAH:
         h = mean[:, 3]
         std = np.stack([self.std_pos * h, self.std_pos * h, np.full_like(h, 1e-2), self.std_pos * h,
                         self.std_vel * h, self.std_vel * h, np.full_like(h, 1e-5), self.std_vel * h], 1)
-        q = np.einsum("ni,ij->nij", std ** 2, np.eye(8))
+        q = np.einsum("ni,ij->nij", std ** 2, self._i8)
         mean = mean @ self.F.T
         cov = self.F @ cov @ self.F.T + q
         return mean, cov
@@ -51,7 +52,7 @@ class KalmanXYAH:
             return mean, cov
         h = mean[:, 3]
         std = np.stack([self.std_pos * h, self.std_pos * h, np.full_like(h, 1e-1), self.std_pos * h], 1)
-        r = np.einsum("ni,ij->nij", std ** 2, np.eye(4))
+        r = np.einsum("ni,ij->nij", std ** 2, self._i4)
         proj_mean = mean @ self.H.T
         proj_cov = self.H @ cov @ self.H.T + r                      # (N, 4, 4)
         pht = cov @ self.H.T                                         # (N, 8, 4)
@@ -64,13 +65,17 @@ class KalmanXYAH:
 
 def xyxy_to_xyah(xyxy: np.ndarray) -> np.ndarray:
     xyxy = np.asarray(xyxy, np.float64).reshape(-1, 4)
-    w = np.maximum(xyxy[:, 2] - xyxy[:, 0], 1e-6)
-    h = np.maximum(xyxy[:, 3] - xyxy[:, 1], 1e-6)
-    return np.stack([(xyxy[:, 0] + xyxy[:, 2]) / 2, (xyxy[:, 1] + xyxy[:, 3]) / 2, w / h, h], 1)
+    out = np.empty_like(xyxy)
+    wh = np.maximum(xyxy[:, 2:] - xyxy[:, :2], 1e-6)
+    out[:, :2] = (xyxy[:, :2] + xyxy[:, 2:]) / 2
+    out[:, 2] = wh[:, 0] / wh[:, 1]
+    out[:, 3] = wh[:, 1]
+    return out
 
 
 def xyah_to_xyxy(xyah: np.ndarray) -> np.ndarray:
     xyah = np.asarray(xyah, np.float64).reshape(-1, 4)
-    h = np.maximum(xyah[:, 3], 1e-6)
-    w = xyah[:, 2] * h
-    return np.stack([xyah[:, 0] - w / 2, xyah[:, 1] - h / 2, xyah[:, 0] + w / 2, xyah[:, 1] + h / 2], 1)
+    half = np.empty((len(xyah), 2))
+    half[:, 1] = np.maximum(xyah[:, 3], 1e-6) / 2
+    half[:, 0] = xyah[:, 2] * half[:, 1]
+    return np.concatenate([xyah[:, :2] - half, xyah[:, :2] + half], 1)

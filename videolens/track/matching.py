@@ -32,6 +32,7 @@ def linear_assignment(cost: np.ndarray, threshold: float) -> tuple[np.ndarray, n
         pairs = np.stack([r, c], 1).astype(np.int64)
     if len(pairs):
         pairs = pairs[cost[pairs[:, 0], pairs[:, 1]] <= threshold]
-    un_rows = np.setdiff1d(np.arange(n), pairs[:, 0])
-    un_cols = np.setdiff1d(np.arange(m), pairs[:, 1])
-    return pairs, un_rows, un_cols
+    free_rows, free_cols = np.ones(n, bool), np.ones(m, bool)
+    free_rows[pairs[:, 0]] = False
+    free_cols[pairs[:, 1]] = False
+    return pairs, np.flatnonzero(free_rows), np.flatnonzero(free_cols)
