@@ -35,6 +35,7 @@ _LAZY = {
     "AnalyzeConfig": "videolens.analyze",
     "MotionAnalyzer": "videolens.analyze",
     "detect_shots": "videolens.shots.detect",
+    "Detections": "videolens.detect.detections",
 }
 
 __all__ = ["NoAudioError", "OutputExistsError", "VideoError", "VideolensError", "__version__", *_LAZY]

@@ -621,8 +621,271 @@ def _format_eval(name: str, r: dict) -> str:
 
 # ---- entry point -----------------------------------------------------------------------------------------------
 
-_COMMANDS: list[Callable] = [_add_info, _add_contact_sheet, _add_datasets, _add_shots, _add_shots_eval, _add_transcribe,
-                             _add_vad, _add_analyze]
+
+# ---- detect ----------------------------------------------------------------------------------------------------
+
+
+def _numbers(text: str, what: str, count: int | None = None, min_count: int = 2) -> list[float]:
+    try:
+        vals = [float(v) for v in text.replace(" ", "").split(",") if v != ""]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what}: expected comma-separated numbers, not {text!r}") from None
+    if (count is not None and len(vals) != count) or len(vals) < min_count or len(vals) % 2:
+        need = f"{count} numbers" if count else "an even number of numbers (x,y pairs)"
+        raise argparse.ArgumentTypeError(f"{what}: expected {need}, not {text!r}")
+    return vals
+
+
+def _line(text: str):
+    x1, y1, x2, y2 = _numbers(text, "--line", 4)
+    if (x1, y1) == (x2, y2):
+        raise argparse.ArgumentTypeError(f"--line: the two points must differ ({text!r})")
+    return (x1, y1), (x2, y2)
+
+
+def _zone(text: str):
+    vals = _numbers(text, "--zone", None, 6)
+    return list(zip(vals[0::2], vals[1::2]))
+
+
+def _unit(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, not {text!r}") from None
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, not {v}")
+    return v
+
+
+def _formats(text: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    items = [f.strip().lower() for f in text.split(",") if f.strip()]
+    if "all" in items:
+        return allowed
+    bad = [f for f in items if f not in allowed]
+    if bad or not items:
+        raise argparse.ArgumentTypeError(f"--format: choose from {', '.join(allowed)} or all, not {text!r}")
+    return tuple(items)
+
+
+def _add_detect(sub) -> None:
+    p = sub.add_parser("detect", help="detect (and track, count, anonymise) objects or faces in videos",
+                       description="Run a detector over videos: detections.csv/json, tracks.txt (MOTChallenge), "
+                                   "counts.csv (lines, zones) and annotated.mp4 with the source's audio.")
+    p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files, folders or globs")
+    p.add_argument("--model", help="faces, people-hog, fasterrcnn, fasterrcnn-r50, fcos, retinanet, a detect-train "
+                                   "checkpoint (.pt) or onnx:PATH (default: faces with --anonymize)")
+    p.add_argument("--weights", help="checkpoint for a named model, or 'coco' (torchvision models' default)")
+    p.add_argument("--classes", help="comma-separated class names (or ids) to keep")
+    p.add_argument("--conf", type=_unit, help="score threshold (default 0.25; faces 0.9, people-hog 0.5)")
+    p.add_argument("--iou", type=_unit, default=0.45, help="NMS IoU threshold (default 0.45)")
+    p.add_argument("--imgsz", type=_positive_int, help="detector input size in pixels (default: the model's)")
+    p.add_argument("--stride", type=_positive_int, default=1, help="detect on every N-th frame (default 1)")
+    p.add_argument("--tracker", choices=["bytetrack", "sort"], help="turn tracking on")
+    p.add_argument("--line", type=_line, action="append", default=[], metavar="X1,Y1,X2,Y2",
+                   help="count tracks crossing this line (in = to its right seen from the first point); repeatable")
+    p.add_argument("--zone", type=_zone, action="append", default=[], metavar="X1,Y1,X2,Y2,X3,Y3,...",
+                   help="count tracks inside this polygon and their dwell time; repeatable")
+    p.add_argument("--anchor", default="center", choices=["center", "bottom-center", "top-center"],
+                   help="the point of a box that counts for lines and zones (default center)")
+    p.add_argument("--anonymize", action="store_true", help="blur every face in annotated.mp4")
+    p.add_argument("--anonymize-method", choices=["blur", "pixelate"], default="blur")
+    p.add_argument("--format", default="all", help="csv,json,mot,mp4 or all (default all)")
+    _add_output(p)
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    _add_device(p)
+    _add_quiet_json(p)
+    p.set_defaults(func=_run_detect)
+
+
+def _run_detect(args) -> int:
+    from pathlib import Path
+
+    from .detect.detectors import load_detector
+    from .detect.video import FORMATS, detect_video
+    from .utils.files import default_output_dir, expand_inputs
+
+    try:
+        formats = _formats(args.format, FORMATS)
+    except argparse.ArgumentTypeError as e:
+        raise VideolensError(str(e)) from None
+    model = args.model or ("faces" if args.anonymize else None)
+    if model is None:
+        raise VideolensError("detect: --model is required (faces, people-hog, fasterrcnn, a checkpoint .pt, "
+                             "onnx:PATH ...)")
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
+    inputs = expand_inputs(args.videos)
+    detector = load_detector(model, weights=args.weights, conf=args.conf, iou=args.iou, classes=classes,
+                             device=args.device, imgsz=args.imgsz)
+    ok = failed = 0
+    results = []
+    for path in inputs:
+        if args.output:
+            out = Path(args.output) / Path(path).stem if len(inputs) > 1 else Path(args.output)
+        else:
+            out = default_output_dir(path)
+        try:
+            r = detect_video(path, out, detector, tracker=args.tracker, stride=args.stride, lines=args.line,
+                             zones=args.zone, anonymize=args.anonymize, anonymize_method=args.anonymize_method,
+                             formats=formats, overwrite=args.overwrite, quiet=args.quiet, anchor=args.anchor)
+        except VideolensError as e:
+            _error(str(e))
+            failed += 1
+            results.append({"video": path, "error": str(e)})
+            continue
+        except Exception as e:  # noqa: BLE001 - one broken video must not stop the batch; its partial files stay
+            _error(f"{path}: {type(e).__name__}: {e} (partial results kept in {out})")
+            failed += 1
+            results.append({"video": path, "error": f"{type(e).__name__}: {e}"})
+            continue
+        ok += 1
+        results.append(r.to_dict())
+        if not args.json and not args.quiet:
+            print(_format_detect(r, out))
+    if args.json:
+        _print_json(results[0] if len(results) == 1 else results)
+    return _batch_exit(ok, failed)
+
+
+def _format_detect(r, out) -> str:
+    lines = [f"{r.video}: {r.detections} detections in {r.frames_analyzed} of {r.frames} frames "
+             f"({r.seconds:.1f} s) -> {out}"]
+    if r.classes:
+        lines.append("  classes  " + ", ".join(f"{k} {v}" for k, v in r.classes.items()))
+    if r.tracker:
+        lines.append(f"  tracks   {len(r.tracks)} ({r.tracker})")
+    for c in r.counts["lines"]:
+        lines.append(f"  {c['name']}    in {c['in']}, out {c['out']}")
+    for z in r.counts["zones"]:
+        lines.append(f"  {z['name']}    up to {z['max_count']} at once, {len(z['dwell'])} tracks entered")
+    if r.faces_hidden:
+        lines.append(f"  faces hidden on {r.faces_hidden} frame-boxes")
+    return "\n".join(lines)
+
+
+def _add_detect_train(sub) -> None:
+    p = sub.add_parser("detect-train", help="train a detector (yolo or fasterrcnn) on COCO, YOLO or VOC data",
+                       description="Train a detector. Writes last.pt, best.pt, metrics.csv, config.yaml, train.log "
+                                   "and TensorBoard events into the run folder.")
+    p.add_argument("--data", required=True, help="COCO .json, YOLO data.yaml or folder, Pascal VOC folder")
+    p.add_argument("--val", help="a separate validation set (default: the data's val/test split, else 10%%)")
+    p.add_argument("--model", default="yolo", choices=["yolo", "fasterrcnn", "fasterrcnn-r50"])
+    _add_output(p, required=True, help="run folder, e.g. runs/NAME")
+    p.add_argument("--epochs", type=_positive_int, default=30)
+    p.add_argument("--batch-size", type=_positive_int, default=16)
+    p.add_argument("--lr", type=float, default=2e-3, help="AdamW learning rate (default 0.002)")
+    p.add_argument("--imgsz", type=_positive_int, default=320, help="training image size, a multiple of 32")
+    p.add_argument("--scale", choices=["n", "s", "m"], default="n", help="yolo size (default n)")
+    p.add_argument("--weights", choices=["coco"], help="fasterrcnn: start from torchvision's COCO weights")
+    p.add_argument("--no-mosaic", action="store_true", help="yolo: no mosaic augmentation")
+    p.add_argument("--no-flip", action="store_true", help="no horizontal flips")
+    p.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
+    p.add_argument("--patience", type=int, default=0, help="stop after N epochs without a better mAP (0: never)")
+    p.add_argument("--max-iters", type=_positive_int, help="stop after this many optimiser steps")
+    p.add_argument("--cpu-minutes", type=float, help="stop once training has used this much CPU time")
+    p.add_argument("--strict", action="store_true", help="unknown classes, broken files: errors, not warnings")
+    p.add_argument("--resume", action="store_true", help="continue the run in -o from its last.pt")
+    p.add_argument("--overwrite", action="store_true", help="start again over an existing run")
+    _add_seed(p)
+    _add_device(p)
+    _add_quiet_json(p)
+    p.set_defaults(func=_run_detect_train)
+
+
+def _run_detect_train(args) -> int:
+    from .detect.train import TrainConfig, train
+
+    cfg = TrainConfig(data=args.data, val=args.val, model=args.model, output=args.output, epochs=args.epochs,
+                      batch_size=args.batch_size, lr=args.lr, imgsz=args.imgsz, scale=args.scale,
+                      weights=args.weights, mosaic=0.0 if args.no_mosaic else 1.0, flip=not args.no_flip,
+                      workers=args.workers, patience=args.patience, max_iters=args.max_iters,
+                      cpu_minutes=args.cpu_minutes, strict=args.strict,
+                      resume=args.resume, overwrite=args.overwrite, seed=args.seed, device=args.device,
+                      quiet=args.quiet or args.json)
+    summary = train(cfg)
+    if args.json:
+        _print_json(summary)
+    elif not args.quiet:
+        best = summary["best"]
+        print(f"trained {cfg.model} for {summary['epochs']} epochs: best mAP {best.get('map', 0):.4f}, "
+              f"mAP@.5 {best.get('map50', 0):.4f} -> {summary['best_checkpoint']}")
+    return 0
+
+
+def _add_detect_eval(sub) -> None:
+    p = sub.add_parser("detect-eval", help="COCO mAP of a detector on a labelled dataset",
+                       description="Evaluate a detector (checkpoint, name or onnx:PATH) on a COCO, YOLO or VOC "
+                                   "dataset: mAP@[.5:.95], mAP@.5, AP per class and per size -> metrics.json.")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", choices=["train", "val", "test"], help="which split of a split dataset (default "
+                                                                      "val/test)")
+    p.add_argument("--weights", help="checkpoint for a named model, or 'coco'")
+    p.add_argument("--conf", type=_unit, default=0.001, help="score threshold (default 0.001, as for mAP)")
+    p.add_argument("--imgsz", type=_positive_int)
+    p.add_argument("--strict", action="store_true")
+    p.add_argument("-o", "--output", metavar="DIR", help="write metrics.json here")
+    p.add_argument("--overwrite", action="store_true")
+    _add_device(p)
+    _add_quiet_json(p)
+    p.set_defaults(func=_run_detect_eval)
+
+
+def _run_detect_eval(args) -> int:
+    from pathlib import Path
+
+    from .detect.data import has_splits, load_dataset
+    from .detect.detectors import load_detector
+    from .detect.train import evaluate_detector
+    from .utils.files import check_writable, write_text
+
+    split = args.split or ("val" if has_splits(args.data) else None)
+    ds = load_dataset(args.data, split, strict=args.strict)
+    if ds.issues_summary() and not args.quiet:
+        sys.stderr.write(f"videolens: warning: {args.data}: {ds.issues_summary()}\n")
+    detector = load_detector(args.model, weights=args.weights, conf=args.conf, device=args.device,
+                             imgsz=args.imgsz)
+    target = Path(args.output) / "metrics.json" if args.output else None
+    if target is not None:
+        check_writable(target, args.overwrite)
+    result = evaluate_detector(detector, ds, quiet=args.quiet or args.json, desc="eval")
+    out = {"model": args.model, "data": args.data, "split": split, "images": len(ds), **result.to_dict()}
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        write_text(target, json.dumps(out, indent=1) + "\n")
+    if args.json:
+        _print_json(out)
+    elif not args.quiet:
+        print(result.summary())
+    return 0
+
+
+def _add_detect_export(sub) -> None:
+    p = sub.add_parser("detect-export", help="export a yolo checkpoint to ONNX (Ultralytics layout)")
+    p.add_argument("checkpoint", metavar="CKPT")
+    p.add_argument("-o", "--output", required=True, metavar="FILE.onnx")
+    p.add_argument("--imgsz", type=_positive_int, help="input size (default: the training size)")
+    p.add_argument("--overwrite", action="store_true")
+    _add_quiet_json(p)
+    p.set_defaults(func=_run_detect_export)
+
+
+def _run_detect_export(args) -> int:
+    from .detect.export import export_onnx
+
+    path = export_onnx(args.checkpoint, args.output, imgsz=args.imgsz, overwrite=args.overwrite)
+    if args.json:
+        _print_json({"output": path})
+    elif not args.quiet:
+        print(f"exported {args.checkpoint} -> {path} (run it with --model onnx:{path})")
+    return 0
+
+
+# ---- entry point -----------------------------------------------------------------------------------------------
+
+_COMMANDS: list[Callable] = [_add_info, _add_contact_sheet, _add_datasets, _add_shots, _add_shots_eval, _add_detect,
+                             _add_detect_train, _add_detect_eval, _add_detect_export, _add_transcribe, _add_vad,
+                             _add_analyze]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,263 @@
+"""Detection benchmarks: yolo and Faster R-CNN trained from scratch, speed in PyTorch and ONNX Runtime, real data,
+faces.
+
+Parts (each one under ~20 min on a quiet 2-core machine; run them one by one on a loaded one):
+
+- ``yolo``: ``objects`` stills, train and test made from disjoint seeds; yolo trained from scratch; COCO mAP on
+  the test set (target: mAP@.5 >= 0.9), and the same predictions scored by pycocotools beside.
+- ``fasterrcnn``: torchvision Faster R-CNN (MobileNetV3-FPN) from scratch on the same data within a CPU-time budget.
+- ``speed``: CPU frames/s at 640x640 per model, PyTorch vs ONNX Runtime.
+- ``trapedesveh``: yolo from scratch on TraPedesVeh train/ (184 real images), mAP per class on test/.
+- ``faces``: MTCNN on every frame of the GRID clips: share of frames with exactly one face (target >= 0.98), fps.
+- ``memory``: resident memory while ``detect`` streams a 5-minute 360p video with every output on: it stays flat.
+
+    .venv/bin/python bench/detect.py --part yolo        # or fasterrcnn, speed, trapedesveh, faces, all
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")   # a shared machine: spinning OpenMP threads starve the rest
+
+import numpy as np
+
+from _common import OUT, SHARED, save, table
+
+RUNS = OUT / "runs"
+
+
+def objects_data(n_train: int, n_test: int):
+    from videolens.datasets import make_dataset
+
+    train, test = OUT / f"objects_train_{n_train}", OUT / f"objects_test_{n_test}"
+    for path, seed, n in ((train, 11, n_train), (test, 12, n_test)):
+        if not (path / "images" / "annotations.json").exists():
+            make_dataset("objects", path, seed=seed, num=1, frames=2, images=n, progress=True)
+    return train / "images" / "annotations.json", test / "images" / "annotations.json"
+
+
+def pycocotools_map(detector, dataset) -> tuple[float, float]:
+    """The same predictions, scored by pycocotools (the reference)."""
+    import contextlib
+    import io
+
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    from videolens.detect.augment import read_image
+
+    gt = dataset.to_coco()
+    preds = []
+    for k, s in enumerate(dataset.samples):
+        preds += detector(read_image(s.path)).to_coco(k + 1, gt["categories"])
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco = COCO()
+        coco.dataset = gt
+        coco.createIndex()
+        e = COCOeval(coco, coco.loadRes(preds), "bbox")
+        e.evaluate()
+        e.accumulate()
+        e.summarize()
+    return float(e.stats[0]), float(e.stats[1])
+
+
+def train_and_test(name: str, model: str, train_data, test_data, **cfg) -> dict:
+    from videolens.detect import load_detector
+    from videolens.detect.data import load_dataset
+    from videolens.detect.train import TrainConfig, evaluate_detector, train
+
+    run = RUNS / name
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    summary = train(TrainConfig(data=str(train_data), val=str(test_data) if test_data else None, model=model,
+                                output=str(run), overwrite=True, quiet=False, **cfg))
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
+    test = load_dataset(test_data, "test" if os.path.isdir(test_data) else None,
+                        class_names=summary["classes"])
+    det = load_detector(str(run / "best.pt"), conf=0.001)
+    r = evaluate_detector(det, test, quiet=True)
+    ref_map, ref_map50 = pycocotools_map(det, test)
+    return {"model": model, "run": str(run), "epochs": summary["epochs"], "steps": summary["steps"],
+            "train_images": summary["train_images"], "test_images": len(test), "cpu_minutes": round(cpu / 60, 1),
+            "wall_minutes": round(wall / 60, 1), "map": round(r.map, 4), "map50": round(r.map50, 4),
+            "pycocotools_map": round(ref_map, 4), "pycocotools_map50": round(ref_map50, 4),
+            "per_class": {k: {"ap": round(v["ap"], 4), "ap50": round(v["ap50"], 4), "gt": v["gt"]}
+                          for k, v in r.per_class.items()}}
+
+
+def part_yolo(args) -> dict:
+    tr, te = objects_data(args.images, 300)
+    r = train_and_test("yolo_objects", "yolo", tr, te, epochs=args.epochs, imgsz=args.imgsz, batch_size=16,
+                       seed=0)
+    r["target_map50_ge_0.9"] = r["map50"] >= 0.9
+    print(table([r], ["model", "epochs", "train_images", "cpu_minutes", "wall_minutes", "map", "map50",
+                      "pycocotools_map", "pycocotools_map50"]))
+    return r
+
+
+def part_fasterrcnn(args) -> dict:
+    tr, te = objects_data(args.images, 300)
+    r = train_and_test("fasterrcnn_objects", "fasterrcnn", tr, te, epochs=args.epochs, imgsz=args.imgsz,
+                       batch_size=4, lr=1e-3, seed=0, cpu_minutes=args.cpu_minutes)
+    r["cpu_budget_minutes"] = args.cpu_minutes
+    print(table([r], ["model", "epochs", "steps", "cpu_minutes", "wall_minutes", "map", "map50"]))
+    return r
+
+
+def _fps(fn, n: int) -> float:
+    fn()   # warm-up
+    t = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return n / (time.perf_counter() - t)
+
+
+def part_speed(args) -> dict:
+    import torch
+
+    from videolens.detect import load_detector
+    from videolens.detect.export import export_onnx
+
+    frame = np.random.default_rng(0).integers(0, 255, (640, 640, 3), dtype=np.uint8)
+    rows = []
+    yolo_ckpt = RUNS / "yolo_objects" / "best.pt"
+    if yolo_ckpt.exists():
+        onnx_path = OUT / "yolo_objects_640.onnx"
+        export_onnx(yolo_ckpt, onnx_path, imgsz=640)
+        pt = load_detector(str(yolo_ckpt), imgsz=640)
+        ort = load_detector(f"onnx:{onnx_path}")
+        rows.append({"model": "yolo (n)", "input": "640x640", "pytorch_fps": round(_fps(lambda: pt(frame), 10), 2),
+                     "onnxruntime_fps": round(_fps(lambda: ort(frame), 10), 2)})
+    frcnn_ckpt = RUNS / "fasterrcnn_objects" / "best.pt"
+    if frcnn_ckpt.exists():
+        det = load_detector(str(frcnn_ckpt), imgsz=640)
+        row = {"model": "fasterrcnn (mobilenet_v3 fpn)", "input": "640x640",
+               "pytorch_fps": round(_fps(lambda: det(frame), 5), 2)}
+        try:
+            row["onnxruntime_fps"] = round(_frcnn_ort_fps(det, frame), 2)
+        except Exception as e:  # noqa: BLE001 - report why, keep the PyTorch number
+            row["onnxruntime_fps"] = f"export failed: {type(e).__name__}"
+        rows.append(row)
+    print(table(rows, ["model", "input", "pytorch_fps", "onnxruntime_fps"]))
+    return {"rows": rows, "threads": torch.get_num_threads()}
+
+
+def _frcnn_ort_fps(det, frame) -> float:
+    """torchvision's Faster R-CNN through the legacy ONNX exporter (opset 11, as torchvision documents)."""
+    import onnxruntime as ort
+    import torch
+
+    net = det.model.net.eval()
+    x = torch.from_numpy(frame.transpose(2, 0, 1).copy()).float().div(255)
+    path = OUT / "fasterrcnn_objects_640.onnx"
+    with torch.no_grad():
+        torch.onnx.export(net, ([x],), str(path), opset_version=11, input_names=["image"],
+                          output_names=["boxes", "labels", "scores"], dynamo=False)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    arr = x.numpy()
+    return _fps(lambda: sess.run(None, {name: arr}), 5)
+
+
+def part_trapedesveh(args) -> dict:
+    root = SHARED / "detection" / "TraPedesVeh"
+    r = train_and_test("yolo_trapedesveh", "yolo", root, root, epochs=args.tp_epochs, imgsz=args.tp_imgsz,
+                       batch_size=16, seed=0, scale=args.tp_scale)
+    rows = [{"class": k, "gt": v["gt"], "AP": v["ap"], "AP50": v["ap50"]} for k, v in r["per_class"].items()]
+    print(table(rows, ["class", "gt", "AP", "AP50"]))
+    print(f"all: mAP {r['map']}, mAP@.5 {r['map50']} ({r['cpu_minutes']} CPU min)")
+    r["vehicle_ap50_ge_0.05"] = r["per_class"]["vehicle"]["ap50"] >= 0.05
+    return r
+
+
+def part_faces(args) -> dict:
+    from videolens.detect import load_detector
+    from videolens.io.reader import VideoReader
+
+    det = load_detector("faces")
+    counts, frames_total, seconds = [], 0, 0.0
+    for clip in sorted((SHARED / "speech" / "GRID").glob("*.mpg")):
+        reader = VideoReader(clip)
+        for b in reader.iter_frames(batch=25):
+            t = time.perf_counter()
+            found = det.detect(list(b.frames))
+            seconds += time.perf_counter() - t
+            counts += [len(d) for d in found]
+            frames_total += len(b.frames)
+    share = float(np.mean(np.asarray(counts) == 1))
+    r = {"clips": len(list((SHARED / "speech" / "GRID").glob("*.mpg"))), "frames": frames_total,
+         "exactly_one_face": round(share, 4), "no_face": int(np.sum(np.asarray(counts) == 0)),
+         "more_than_one": int(np.sum(np.asarray(counts) > 1)), "fps": round(frames_total / seconds, 1),
+         "target_ge_0.98": share >= 0.98}
+    print(table([r], list(r)))
+    return r
+
+
+def part_memory(args) -> dict:
+    """RSS while ``detect`` streams a long video (all outputs, tracking, stride 5): it must stay flat."""
+    import threading
+
+    from _common import bench_video, rss_mb
+
+    from videolens.detect import detect_video, load_detector
+
+    video = bench_video("detect_long_360p.mp4", seconds=args.long_seconds, size=(640, 360))
+    ckpt = RUNS / "yolo_objects" / "best.pt"
+    det = load_detector(str(ckpt)) if ckpt.exists() else load_detector("people-hog")
+    samples: list[tuple[float, float]] = []
+    done = threading.Event()
+
+    def watch():
+        t0 = time.perf_counter()
+        while not done.wait(1.0):
+            samples.append((time.perf_counter() - t0, rss_mb()))
+    th = threading.Thread(target=watch, daemon=True)
+    th.start()
+    t = time.perf_counter()
+    r = detect_video(video, OUT / "detect_long", det, tracker="bytetrack", stride=5, overwrite=True, quiet=False,
+                     lines=[((0, 180), (640, 180))])
+    done.set()
+    th.join()
+    seconds = time.perf_counter() - t
+    n = len(samples)
+    early = max(v for _, v in samples[: max(1, n // 10)])
+    late = max(v for _, v in samples[-max(1, n // 10):])
+    out = {"video_seconds": args.long_seconds, "frames": r.frames, "detections": r.detections,
+           "wall_seconds": round(seconds, 1), "fps": round(r.frames / seconds, 1), "rss_mb_first_10pct": round(early),
+           "rss_mb_last_10pct": round(late), "rss_mb_peak": round(max(v for _, v in samples))}
+    print(table([out], list(out)))
+    return out
+
+
+PARTS = {"yolo": part_yolo, "fasterrcnn": part_fasterrcnn, "speed": part_speed, "trapedesveh": part_trapedesveh,
+         "faces": part_faces, "memory": part_memory}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--part", default="all", choices=[*PARTS, "all"])
+    p.add_argument("--images", type=int, default=3000, help="objects training images")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--imgsz", type=int, default=256)
+    p.add_argument("--cpu-minutes", type=float, default=30.0, help="fasterrcnn CPU budget")
+    p.add_argument("--tp-epochs", type=int, default=60)
+    p.add_argument("--tp-imgsz", type=int, default=320)
+    p.add_argument("--tp-scale", default="n")
+    p.add_argument("--long-seconds", type=float, default=300, help="memory: length of the generated video")
+    args = p.parse_args()
+    path = OUT / "detect.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    for name in (PARTS if args.part == "all" else [args.part]):
+        print(f"== {name}")
+        t = time.perf_counter()
+        results[name] = {**PARTS[name](args), "seconds": round(time.perf_counter() - t, 1),
+                         "command": " ".join([os.path.basename(sys.executable), *sys.argv])}
+        save("detect", {k: v for k, v in results.items() if k not in ("machine", "command")})
+
+
+if __name__ == "__main__":
+    main()

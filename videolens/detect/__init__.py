@@ -1,0 +1,56 @@
+"""Object and face detection on video: detectors by name or checkpoint, training, metrics, counting, annotation.
+
+Everything is imported on first use, so ``from videolens.detect import Detections`` stays numpy-only.
+
+>>> from videolens.detect import load_detector, detect_video          # doctest: +SKIP
+>>> detector = load_detector("faces")                                 # doctest: +SKIP
+>>> detector(frame)                                                   # doctest: +SKIP
+Detections(1 boxes)
+>>> detect_video("clip.mp4", "out/", detector, tracker="bytetrack")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "Detections": "videolens.detect.detections",
+    "box_iou": "videolens.detect.detections",
+    "evaluate": "videolens.detect.metrics",
+    "EvalResult": "videolens.detect.metrics",
+    "DetectionDataset": "videolens.detect.data",
+    "load_dataset": "videolens.detect.data",
+    "Detector": "videolens.detect.detectors",
+    "DETECTORS": "videolens.detect.detectors",
+    "load_detector": "videolens.detect.detectors",
+    "train": "videolens.detect.train",
+    "TrainConfig": "videolens.detect.train",
+    "evaluate_detector": "videolens.detect.train",
+    "export_onnx": "videolens.detect.export",
+    "BoxAnnotator": "videolens.detect.annotate",
+    "Anonymizer": "videolens.detect.annotate",
+    "LineCounter": "videolens.detect.zones",
+    "ZoneCounter": "videolens.detect.zones",
+    "FacesAnalyzer": "videolens.detect.analyzers",
+    "ObjectsAnalyzer": "videolens.detect.analyzers",
+    "FacesResult": "videolens.detect.analyzers",
+    "ObjectsResult": "videolens.detect.analyzers",
+    "write_tracks_mot": "videolens.detect.analyzers",
+    "detect_video": "videolens.detect.video",
+    "VideoDetectionResult": "videolens.detect.video",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'videolens.detect' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,234 @@
+"""Analyzers for ``videolens analyze`` (docs/analyzers.md): ``faces`` and ``objects``.
+
+Both follow :class:`videolens.analyze.base.Analyzer`: settings in the constructor, frames through ``process``,
+a result dataclass from ``finish`` whose ``to_dict()`` is what the report holds. Boxes are in the video's own
+pixels (upright), whatever size the analyzer asked the reader for.
+
+>>> from videolens.analyze import run_analyzers
+>>> run = run_analyzers("samples/sample.mp4", [FacesAnalyzer()])          # doctest: +SKIP
+>>> run.results["faces"].to_dict()["max_count"]                           # doctest: +SKIP
+1
+>>> objects = ObjectsAnalyzer("runs/shapes/best.pt", tracker="bytetrack")  # doctest: +SKIP
+>>> write_tracks_mot(run.results["objects"], "out/tracks.txt")            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..analyze.base import Analyzer
+from .detections import Detections
+
+
+def _r(x: float, nd: int = 3) -> float:
+    return round(float(x), nd)
+
+
+def _display_size(info) -> tuple[int, int]:
+    w, h = info.stored_size
+    return (h, w) if info.rotation in (90, 270) else (w, h)
+
+
+class _Scaled:
+    """Maps boxes from the analyzed (possibly smaller) frames back to the video's pixels."""
+
+    def __init__(self, max_side: int | None):
+        self.max_side = max_side
+        self.size: tuple[int, int] | int | None = None
+        self.full = (0, 0)
+
+    def start(self, info) -> None:
+        self.full = _display_size(info)
+        w, h = self.full
+        if self.max_side and min(w, h) > self.max_side:
+            self.size = int(self.max_side)          # the reader scales the short side at decode time
+        else:
+            self.size = None
+
+    def back(self, d: Detections, frame_shape) -> Detections:
+        fh, fw = frame_shape[:2]
+        w, h = self.full
+        if (fw, fh) == (w, h) or fw == 0:
+            return d
+        return d.scaled(w / fw, h / fh)
+
+
+# ---- faces ------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class FacesResult:
+    """Faces per analyzed frame. ``to_dict()``: ``counts``, ``max_count``, ``frames_with_faces``, ``detections``."""
+
+    frames: list[Detections] = field(default_factory=list)
+    stride: int = 1
+    model: str = "mtcnn"
+
+    def to_dict(self) -> dict:
+        counts = [{"index": d.frame_index, "time": _r(d.timestamp), "count": len(d)} for d in self.frames]
+        return {
+            "model": self.model, "stride": self.stride, "frames_analyzed": len(self.frames),
+            "counts": counts,
+            "max_count": max((c["count"] for c in counts), default=0),
+            "frames_with_faces": sum(1 for c in counts if c["count"] > 0),
+            "detections": [{"index": d.frame_index, "time": _r(d.timestamp),
+                            "boxes": [[_r(v, 1) for v in b] + [_r(s)] for b, s in zip(d.xyxy.tolist(),
+                                                                                     d.scores.tolist())]}
+                           for d in self.frames if len(d)],
+        }
+
+
+class FacesAnalyzer(Analyzer):
+    """Faces with MTCNN (facenet-pytorch).
+
+    ``stride`` (default 5: five looks a second at 25 fps, ~15 ms each at 360x288): analyze every N-th frame.
+    ``max_side``: frames whose short side is larger are scaled down to it before detection (default 480), so a
+    1080p video costs about what a 480p one does; faces smaller than ``min_face`` pixels at that size are missed.
+    ``conf``: MTCNN's final probability threshold.
+    """
+
+    name = "faces"
+    batch_size = 8
+
+    def __init__(self, stride: int = 5, max_side: int | None = 480, conf: float = 0.9, min_face: int = 20,
+                 device: str = "auto"):
+        from .detectors import FaceDetector
+
+        self.stride = int(stride)
+        self._scale = _Scaled(max_side)
+        self.size = None
+        self.detector = FaceDetector(conf=conf, device=device, min_face=min_face)
+        self._frames: list[Detections] = []
+
+    def start(self, info) -> None:
+        self._scale.start(info)
+        self.size = self._scale.size
+        self._frames = []
+
+    def process(self, frames: np.ndarray, timestamps: np.ndarray, indices: np.ndarray) -> None:
+        for f, d, t, i in zip(frames, self.detector.detect(list(frames)), timestamps, indices):
+            d = self._scale.back(d, f.shape)
+            d.frame_index, d.timestamp = int(i), float(t)
+            d.data = {}
+            self._frames.append(d)
+
+    def finish(self) -> FacesResult:
+        return FacesResult(self._frames, self.stride)
+
+
+# ---- objects ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ObjectsResult:
+    """Objects per analyzed frame, and tracks when a tracker ran.
+
+    ``to_dict()``: ``counts`` (per frame, with ``by_class``), ``classes`` (boxes per class over all analyzed
+    frames), ``detections``, and with a tracker ``tracks`` plus ``tracks_by_class`` (distinct tracked objects).
+    """
+
+    frames: list[Detections] = field(default_factory=list)
+    model: str = ""
+    tracker: str | None = None
+    stride: int = 1
+
+    def tracks(self) -> list[dict]:
+        info: dict[int, dict] = {}
+        for d in self.frames:
+            for tid, name in zip(d.track_ids.tolist(), d.class_names.tolist()):
+                if tid < 0:
+                    continue
+                t = info.get(tid)
+                if t is None:
+                    info[tid] = {"id": tid, "class": name, "first_frame": d.frame_index, "last_frame": d.frame_index,
+                                 "first_time": _r(d.timestamp), "last_time": _r(d.timestamp), "frames": 1}
+                else:
+                    t["last_frame"], t["last_time"] = d.frame_index, _r(d.timestamp)
+                    t["frames"] += 1
+        return [info[k] for k in sorted(info)]
+
+    def to_dict(self) -> dict:
+        classes: Counter = Counter()
+        counts = []
+        for d in self.frames:
+            by_class = Counter(d.class_names.tolist())
+            classes.update(by_class)
+            counts.append({"index": d.frame_index, "time": _r(d.timestamp), "count": len(d),
+                           "by_class": dict(sorted(by_class.items()))})
+        out = {
+            "model": self.model, "tracker": self.tracker, "stride": self.stride, "frames_analyzed": len(self.frames),
+            "counts": counts, "classes": dict(sorted(classes.items())),
+            "max_count": max((c["count"] for c in counts), default=0),
+            "detections": [{"index": d.frame_index, "time": _r(d.timestamp),
+                            "boxes": [[_r(v, 1) for v in b] + [_r(s), int(c), int(t)]
+                                      for b, s, c, t in zip(d.xyxy.tolist(), d.scores.tolist(), d.class_ids.tolist(),
+                                                            d.track_ids.tolist())]}
+                           for d in self.frames if len(d)],
+        }
+        if self.tracker:
+            tracks = self.tracks()
+            out["tracks"] = tracks
+            out["tracks_by_class"] = dict(sorted(Counter(t["class"] for t in tracks).items()))
+        return out
+
+
+class ObjectsAnalyzer(Analyzer):
+    """Objects with any detector of :func:`~videolens.detect.detectors.load_detector`, optionally tracked.
+
+    ``model``: a name, a checkpoint path, ``onnx:PATH`` or a ready :class:`~videolens.detect.detectors.Detector`.
+    ``tracker``: None, ``bytetrack`` or ``sort`` (ids stay stable across ``stride``). ``conf``: score threshold.
+    ``classes``: names (or ids) to keep. ``max_side``: scale frames down so their short side is at most this
+    before detection (None: as stored; the detector letterboxes to its own input size anyway).
+    """
+
+    name = "objects"
+    batch_size = 8
+
+    def __init__(self, model, tracker: str | None = None, conf: float = 0.25, stride: int = 1,
+                 classes=None, device: str = "auto", max_side: int | None = None, **tracker_settings):
+        from .detectors import Detector, load_detector
+
+        self.stride = int(stride)
+        self.detector = model if isinstance(model, Detector) else load_detector(str(model), conf=conf,
+                                                                                classes=classes, device=device)
+        self.tracker_name = tracker
+        self.tracker_settings = tracker_settings
+        self.tracker = None
+        if tracker:
+            from ..track import create_tracker
+
+            self.tracker = create_tracker(tracker, **tracker_settings)
+        self._scale = _Scaled(max_side)
+        self.size = None
+        self._frames: list[Detections] = []
+
+    def start(self, info) -> None:
+        self._scale.start(info)
+        self.size = self._scale.size
+        self._frames = []
+        if self.tracker is not None:
+            self.tracker.reset()
+            self.tracker.frame_rate = float(info.fps or 30.0)
+
+    def process(self, frames: np.ndarray, timestamps: np.ndarray, indices: np.ndarray) -> None:
+        for f, d, t, i in zip(frames, self.detector.detect(list(frames)), timestamps, indices):
+            d = self._scale.back(d, f.shape)
+            d.frame_index, d.timestamp = int(i), float(t)
+            if self.tracker is not None:
+                d = self.tracker.update(d)
+            d.data = {}
+            self._frames.append(d)
+
+    def finish(self) -> ObjectsResult:
+        return ObjectsResult(self._frames, self.detector.name, self.tracker_name, self.stride)
+
+
+def write_tracks_mot(result: ObjectsResult, path: str | os.PathLike) -> None:
+    """Write an :class:`ObjectsResult`'s tracked boxes as MOTChallenge ``tracks.txt`` (1-based frames and pixels)."""
+    from ..track.mot import write_mot
+
+    write_mot(result.frames, path)

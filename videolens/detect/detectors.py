@@ -1,0 +1,426 @@
+"""Detectors by name or path, all returning :class:`~videolens.detect.detections.Detections`.
+
+| spec | what |
+|---|---|
+| ``PATH.pt`` | a checkpoint written by ``videolens detect-train`` (``yolo`` or a Faster R-CNN) |
+| ``yolo`` | needs ``weights=PATH.pt`` (it has no pretrained weights: train one) |
+| ``fasterrcnn``, ``fasterrcnn-r50``, ``fcos``, ``retinanet`` | torchvision with its COCO weights (``weights="coco"``, the default) or a checkpoint |
+| ``onnx:PATH`` (or ``PATH.onnx``) | a YOLOv8 / YOLO11 model exported to ONNX by Ultralytics (or by ``videolens detect-export``) |
+| ``faces`` | MTCNN from facenet-pytorch (weights ship inside the wheel) |
+| ``people-hog`` | OpenCV's HOG + linear SVM pedestrian detector, the classical fallback |
+
+>>> detector = load_detector("faces")                      # doctest: +SKIP
+>>> detector(frame)                                        # doctest: +SKIP
+Detections(1 boxes)
+>>> detector.detect(frames)                                # a list of frames -> a list of Detections  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import VideolensError
+from . import augment as A
+from .detections import Detections
+
+Frames = "np.ndarray | Sequence[np.ndarray]"
+
+
+class Detector:
+    """Base class: ``detect(frames) -> [Detections]``; calling it on one frame returns one ``Detections``.
+
+    Frames are uint8 RGB ``(H, W, 3)``; boxes come back in that frame's pixels. ``conf`` is the score threshold
+    and ``classes`` (names or ids) keeps only those classes.
+    """
+
+    name: str = "detector"
+    class_names: list[str] = []
+
+    def __init__(self, conf: float = 0.25, classes: Sequence[str | int] | None = None):
+        if not 0.0 <= float(conf) <= 1.0:
+            raise VideolensError(f"--conf must be between 0 and 1, not {conf}")
+        self.conf = float(conf)
+        self.classes = list(classes) if classes else None
+        if self.classes and self.class_names:
+            known = {n.lower() for n in self.class_names} | {str(i) for i in range(len(self.class_names))}
+            unknown = [c for c in self.classes if str(c).lower() not in known]
+            if unknown:
+                raise VideolensError(f"--classes {', '.join(map(str, unknown))}: not a class of {self.name} "
+                                     f"(it knows: {', '.join(self.class_names[:30])}"
+                                     f"{'...' if len(self.class_names) > 30 else ''})")
+
+    def _detect(self, frames: list[np.ndarray]) -> list[Detections]:
+        raise NotImplementedError
+
+    def detect(self, frames) -> list[Detections]:
+        frames = [np.asarray(f) for f in frames]
+        for f in frames:
+            if f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8:
+                raise ValueError(f"frames must be uint8 RGB (H, W, 3), got {f.dtype} {f.shape}")
+        if not frames:
+            return []
+        out = self._detect(frames)
+        if self.classes:
+            out = [d.filter(classes=self.classes) for d in out]
+        return out
+
+    def __call__(self, frame_or_frames):
+        if isinstance(frame_or_frames, np.ndarray) and frame_or_frames.ndim == 3:
+            return self.detect([frame_or_frames])[0]
+        return self.detect(frame_or_frames)
+
+    def describe(self) -> dict:
+        return {"name": self.name, "classes": list(self.class_names), "conf": self.conf}
+
+
+# ---- torch models (ours and torchvision's) ----------------------------------------------------------------------
+
+
+class TorchDetector(Detector):
+    """A :class:`~videolens.detect.models.DetectorModel` (``yolo`` or torchvision) with letterboxed input."""
+
+    def __init__(self, model, class_names: list[str], imgsz: int, name: str, conf: float = 0.25, iou: float = 0.45,
+                 classes=None, device: str = "auto", batch: int = 8, max_det: int = 300,
+                 letterbox: bool = True):
+        from ..utils.device import resolve_device
+
+        self.name, self.class_names = name, list(class_names)
+        super().__init__(conf, classes)
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval()
+        self.imgsz, self.iou, self.batch, self.max_det = int(imgsz), float(iou), int(batch), int(max_det)
+        self.letterbox = letterbox
+        if hasattr(self.model, "set_size"):
+            self.model.set_size(self.imgsz)
+
+    def _detect(self, frames):
+        out: list[Detections | None] = [None] * len(frames)
+        # Frames of one size are batched together (a video's always are).
+        by_shape: dict[tuple, list[int]] = {}
+        for k, f in enumerate(frames):
+            by_shape.setdefault(f.shape, []).append(k)
+        for idx in by_shape.values():
+            for k in range(0, len(idx), self.batch):
+                chunk = idx[k:k + self.batch]
+                for j, d in zip(chunk, self._detect_batch([frames[j] for j in chunk])):
+                    out[j] = d
+        return out
+
+    def _detect_batch(self, chunk: list[np.ndarray]) -> list[Detections]:
+        import torch
+
+        if self.letterbox:
+            boxed = [A.letterbox(f, self.imgsz) for f in chunk]
+            arr = np.stack([b[0] for b in boxed])
+        else:   # torchvision models resize inside, to the same scale as a letterbox
+            boxed = [(None, 1.0, (0, 0)) for _ in chunk]
+            arr = np.stack(chunk)
+        x = torch.from_numpy(arr.transpose(0, 3, 1, 2).copy()).to(self.device).float().div_(255)
+        with torch.inference_mode():
+            preds = self.model.predict(x, self.conf, self.iou, self.max_det)
+        out = []
+        for f, (_, r, pad), (bx, sc, lb) in zip(chunk, boxed, preds):
+            h, w = f.shape[:2]
+            lb = lb.cpu().numpy().astype(np.int64)
+            names = [self.class_names[c] if 0 <= c < len(self.class_names) else str(c) for c in lb.tolist()]
+            out.append(Detections(A.unletterbox(bx.cpu().numpy(), r, pad, w, h), sc.cpu().numpy(), lb, names))
+        return out
+
+
+def _checkpoint_detector(path: str, conf, iou, classes, device, imgsz=None, **_) -> TorchDetector:
+    from .train import load_checkpoint, model_from_checkpoint
+
+    ckpt = load_checkpoint(path)
+    model = model_from_checkpoint(ckpt)
+    size = int(imgsz or ckpt["preprocess"]["imgsz"])
+    return TorchDetector(model, ckpt["class_names"], size, f"{ckpt['model']}:{Path(path).name}", conf, iou, classes,
+                         device, letterbox=ckpt["model"] == "yolo")
+
+
+def _torchvision_detector(arch: str, weights, conf, iou, classes, device, imgsz=None, **_) -> TorchDetector:
+    from .models import build_model
+
+    if weights in (None, "coco"):
+        model = build_model(arch, num_classes=0, imgsz=imgsz or 640, weights="coco")
+        names = [n for n in model.coco_categories[1:]]    # label k+1 -> name; "N/A" marks unused COCO ids
+        return TorchDetector(model, names, imgsz or 640, f"{arch}:coco", conf, iou, classes, device,
+                             letterbox=False)
+    return _checkpoint_detector(weights, conf, iou, classes, device, imgsz)
+
+
+# ---- ONNX (Ultralytics YOLOv8 / YOLO11 export) --------------------------------------------------------------------
+
+
+class OnnxYoloDetector(Detector):
+    """An Ultralytics YOLO detection model exported to ONNX, run with ONNX Runtime.
+
+    Input ``images (1, 3, H, W)`` RGB in ``[0, 1]``, letterboxed with grey 114; output ``(1, 4 + C, N)``: box
+    centre, width and height in input pixels, then C class scores. Class names come from the ``names`` metadata
+    that Ultralytics writes (a Python dict literal). The NMS-included export (``(1, K, 6)``: x1, y1, x2, y2,
+    score, class) is read too.
+    """
+
+    def __init__(self, path: str, conf: float = 0.25, iou: float = 0.45, classes=None, imgsz: int | None = None,
+                 max_det: int = 300, threads: int = 0):
+        import onnxruntime as ort
+
+        self.path = os.fspath(path)
+        if not os.path.isfile(self.path):
+            raise VideolensError(f"{self.path}: no such ONNX file")
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        if threads:
+            so.intra_op_num_threads = threads
+        try:
+            self.session = ort.InferenceSession(self.path, so, providers=["CPUExecutionProvider"])
+        except Exception as e:  # noqa: BLE001 - ORT raises its own types for truncated or invalid files
+            first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            raise VideolensError(f"{self.path}: not a loadable ONNX model ({first[:200]})") from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1 or len(inputs[0].shape) != 4:
+            raise VideolensError(f"{self.path}: expected one image input (1, 3, H, W), found "
+                                 f"{[(i.name, i.shape) for i in inputs]}")
+        self.input_name = inputs[0].name
+        shape = inputs[0].shape
+        fixed = [d if isinstance(d, int) else None for d in shape[2:]]
+        size = _meta_size(meta.get("imgsz")) or (fixed if all(fixed) else None) or [imgsz or 640] * 2
+        self.input_hw = (int(fixed[0] or size[0]), int(fixed[1] or size[1])) if all(fixed) else \
+            (int(size[0]), int(size[1]))
+        if imgsz and not all(fixed):
+            self.input_hw = (int(imgsz), int(imgsz))
+        out_shape = outputs[0].shape
+        names = None
+        if "names" in meta:
+            from .data import parse_names_literal
+
+            try:
+                names = parse_names_literal(meta["names"])
+            except (ValueError, SyntaxError):
+                names = None
+        self.layout = _onnx_layout(out_shape, names)
+        if self.layout is None:
+            raise VideolensError(f"{self.path}: output {outputs[0].name} has shape {out_shape}; expected an "
+                                 "Ultralytics YOLO detection output (1, 4 + classes, boxes) or (1, boxes, 6)")
+        if names is None:
+            n_cls = (out_shape[1] - 4) if self.layout == "raw" and isinstance(out_shape[1], int) else 80
+            names = [str(i) for i in range(n_cls)]
+        if self.layout == "raw" and isinstance(out_shape[1], int) and out_shape[1] - 4 != len(names):
+            raise VideolensError(f"{self.path}: output has {out_shape[1] - 4} class scores but the metadata names "
+                                 f"{len(names)} classes")
+        self.name = f"onnx:{Path(self.path).name}"
+        self.class_names = names
+        self.task = meta.get("task", "detect")
+        if self.task not in ("detect", ""):
+            raise VideolensError(f"{self.path}: a YOLO '{self.task}' model; only detection models are supported")
+        self.iou, self.max_det = float(iou), int(max_det)
+        super().__init__(conf, classes)
+
+    def _detect(self, frames):
+        import torch
+        from torchvision.ops import batched_nms
+
+        out = []
+        th, tw = self.input_hw
+        for f in frames:
+            img, r, pad = A.letterbox(f, (tw, th))
+            x = (img.transpose(2, 0, 1)[None].astype(np.float32) / 255.0)
+            try:
+                y = self.session.run(None, {self.input_name: x})[0]
+            except Exception as e:  # noqa: BLE001
+                raise VideolensError(f"{self.path}: inference failed ({str(e).splitlines()[0][:200]})") from None
+            h, w = f.shape[:2]
+            if self.layout == "nms":
+                p = y[0]
+                p = p[p[:, 4] >= self.conf]
+                boxes, scores, labels = p[:, :4], p[:, 4], p[:, 5].astype(np.int64)
+            else:
+                p = y[0].T                                             # (N, 4 + C)
+                cls = p[:, 4:]
+                labels = cls.argmax(1)
+                scores = cls[np.arange(len(cls)), labels]
+                keep = scores >= self.conf
+                p, scores, labels = p[keep], scores[keep], labels[keep]
+                cxcy, wh = p[:, :2], p[:, 2:4]
+                boxes = np.concatenate([cxcy - wh / 2, cxcy + wh / 2], 1)
+                if len(boxes):
+                    idx = batched_nms(torch.from_numpy(boxes).float(), torch.from_numpy(scores).float(),
+                                      torch.from_numpy(labels), self.iou).numpy()[:self.max_det]
+                    boxes, scores, labels = boxes[idx], scores[idx], labels[idx]
+            names = [self.class_names[c] if 0 <= c < len(self.class_names) else str(c) for c in labels.tolist()]
+            out.append(Detections(A.unletterbox(boxes, r, pad, w, h), scores, labels, names))
+        return out
+
+
+def _meta_size(text: str | None):
+    if not text:
+        return None
+    import ast
+
+    try:
+        v = ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return None
+    if isinstance(v, int):
+        return [v, v]
+    if isinstance(v, (list, tuple)) and len(v) == 2:
+        return [int(v[0]), int(v[1])]
+    return None
+
+
+def _onnx_layout(shape, names) -> str | None:
+    if len(shape) != 3:
+        return None
+    a, b = shape[1], shape[2]
+    if isinstance(b, int) and b == 6 and (not isinstance(a, int) or a != 10):
+        return "nms"
+    if isinstance(a, int) and a > 4 and (names is None or a == 4 + len(names)):
+        return "raw"
+    if isinstance(a, int) and a > 4 and names is not None:
+        return "raw"    # checked against the names afterwards, with a message that says so
+    return None
+
+
+# ---- faces (MTCNN) --------------------------------------------------------------------------------------------
+
+
+class FaceDetector(Detector):
+    """MTCNN (facenet-pytorch 2.5.3; its weights ship in the wheel). Landmarks go to ``data["landmarks"]``.
+
+    ``min_face`` is the smallest face side in pixels it looks for; frames are searched at their own size.
+    """
+
+    name = "faces"
+    class_names = ["face"]
+
+    def __init__(self, conf: float = 0.9, classes=None, device: str = "auto", min_face: int = 20,
+                 thresholds=(0.6, 0.7, 0.7)):
+        super().__init__(conf, classes)
+        try:
+            from facenet_pytorch import MTCNN
+        except ImportError:
+            raise VideolensError("faces: needs facenet-pytorch (pip install 'facenet-pytorch==2.5.3')") from None
+        from ..utils.device import resolve_device
+
+        self.device = resolve_device(device)
+        # MTCNN's own batching needs equal sizes; frames of one video have them.
+        self.mtcnn = MTCNN(keep_all=True, min_face_size=int(min_face), thresholds=list(thresholds),
+                           device=self.device, post_process=False)
+
+    def _detect(self, frames):
+        shapes = {f.shape for f in frames}
+        groups = [frames] if len(shapes) == 1 else [[f] for f in frames]
+        out = []
+        for group in groups:
+            boxes, probs, points = self.mtcnn.detect(np.stack(group), landmarks=True)
+            for b, p, lm in zip(boxes, probs, points):
+                if b is None:
+                    out.append(Detections.empty())
+                    continue
+                b = np.asarray(b, np.float64).reshape(-1, 4)   # numpy 2: may come back as an object array
+                p = np.asarray(p, np.float64).reshape(-1)
+                lm = np.asarray(lm, np.float64).reshape(-1, 5, 2)
+                keep = p >= self.conf
+                h, w = group[0].shape[:2]
+                d = Detections(np.clip(b[keep], 0, [w, h, w, h]), p[keep], np.zeros(int(keep.sum()), np.int64),
+                               ["face"] * int(keep.sum()), data={"landmarks": lm[keep].astype(np.float32)})
+                out.append(d)
+        return out
+
+
+# ---- people (OpenCV HOG) --------------------------------------------------------------------------------------
+
+
+class HogPeopleDetector(Detector):
+    """OpenCV's HOG pedestrian detector (Dalal & Triggs). Scores are the SVM margins squashed to ``(0, 1)``.
+
+    Frames are scaled so their short side is ``size`` (HOG's window is 64x128: people about 100 px tall and up).
+    """
+
+    name = "people-hog"
+    class_names = ["person"]
+
+    def __init__(self, conf: float = 0.5, classes=None, size: int = 480, win_stride: int = 8, scale: float = 1.05):
+        super().__init__(conf, classes)
+        import cv2
+
+        self.hog = cv2.HOGDescriptor()
+        self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        self.size, self.win_stride, self.scale = int(size), int(win_stride), float(scale)
+
+    def _detect(self, frames):
+        import cv2
+        import torch
+        from torchvision.ops import nms
+
+        out = []
+        for f in frames:
+            h, w = f.shape[:2]
+            r = min(1.0, self.size / min(h, w)) if self.size else 1.0
+            img = cv2.resize(f, (int(round(w * r)), int(round(h * r)))) if r != 1.0 else f
+            gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+            rects, weights = self.hog.detectMultiScale(gray, winStride=(self.win_stride, self.win_stride),
+                                                       padding=(8, 8), scale=self.scale)
+            if len(rects) == 0:
+                out.append(Detections.empty())
+                continue
+            rects = np.asarray(rects, np.float32).reshape(-1, 4)
+            boxes = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], 1) / r
+            scores = 1.0 / (1.0 + np.exp(-np.asarray(weights, np.float32).reshape(-1)))
+            keep = nms(torch.from_numpy(boxes), torch.from_numpy(scores), 0.45).numpy()
+            keep = keep[scores[keep] >= self.conf]
+            out.append(Detections(np.clip(boxes[keep], 0, [w, h, w, h]), scores[keep],
+                                  np.zeros(len(keep), np.int64), ["person"] * len(keep)))
+        return out
+
+
+# ---- registry ---------------------------------------------------------------------------------------------------
+
+
+def _yolo(weights=None, **kw) -> Detector:
+    if not weights or weights == "coco":
+        raise VideolensError("yolo has no pretrained weights: train one with 'videolens detect-train --model yolo' "
+                             "and pass its checkpoint (runs/NAME/best.pt), or use onnx:PATH for an Ultralytics model")
+    return _checkpoint_detector(weights, **kw)
+
+
+def _tv(arch: str) -> Callable[..., Detector]:
+    def make(weights=None, **kw) -> Detector:
+        return _torchvision_detector(arch, weights, **kw)
+    return make
+
+
+DETECTORS: dict[str, Callable[..., Detector]] = {
+    "yolo": _yolo,
+    "fasterrcnn": _tv("fasterrcnn"),
+    "fasterrcnn-r50": _tv("fasterrcnn-r50"),
+    "fcos": _tv("fcos"),
+    "retinanet": _tv("retinanet"),
+    "faces": lambda conf=None, classes=None, device="auto", **kw: FaceDetector(
+        0.9 if conf is None else conf, classes, device, **{k: v for k, v in kw.items() if k == "min_face"}),
+    "people-hog": lambda conf=None, classes=None, **kw: HogPeopleDetector(0.5 if conf is None else conf, classes),
+}
+
+
+def load_detector(spec: str, *, weights: str | None = None, conf: float | None = None, iou: float = 0.45,
+                  classes: Sequence[str | int] | None = None, device: str = "auto", imgsz: int | None = None,
+                  **kwargs) -> Detector:
+    """A detector from a registry name (see the module table), a ``detect-train`` checkpoint path, or
+    ``onnx:PATH``. ``conf`` defaults to 0.25 (0.9 for faces, 0.5 for people-hog)."""
+    spec = str(spec)
+    common = {"iou": iou, "classes": classes, "device": device, "imgsz": imgsz}
+    if spec.startswith("onnx:") or spec.lower().endswith(".onnx"):
+        path = spec[5:] if spec.startswith("onnx:") else spec
+        return OnnxYoloDetector(path, 0.25 if conf is None else conf, iou, classes, imgsz)
+    if spec in DETECTORS:
+        if spec in ("faces", "people-hog"):
+            return DETECTORS[spec](conf=conf, classes=classes, device=device, **kwargs)
+        return DETECTORS[spec](weights=weights, conf=0.25 if conf is None else conf, **common)
+    if spec.lower().endswith((".pt", ".pth")) or os.path.isfile(spec):
+        return _checkpoint_detector(spec, conf=0.25 if conf is None else conf, **common)
+    raise VideolensError(f"--model {spec}: not a detector name ({', '.join(DETECTORS)}), a checkpoint file or "
+                         "onnx:PATH")

@@ -1,0 +1,243 @@
+"""ByteTrack (Zhang et al., 2022): associate every detection box, the low-scoring ones too.
+
+Per update: predict every track with a Kalman filter; match confirmed and lost tracks to the high-score detections
+by IoU (scaled by the detection score) with the Hungarian method; match the tracks still unmatched to the
+low-score detections (occluded objects score low, and are still the object); match tentative tracks to the high
+detections left over; start tentative tracks from the remaining high detections, confirm them on their second hit,
+and remove lost tracks after ``track_buffer`` frames.
+
+Track states: ``tentative`` (seen once, no id shown yet), ``confirmed``, ``lost`` (kept for re-association, not
+shown), ``removed``. Ids are given out at confirmation, so they count 1, 2, 3... without gaps, and ``reset()``
+starts again at 1 for the next video. Times are in frames from ``Detections.frame_index``, so ``--stride N`` keeps
+ids stable: a track is lost after the same stretch of video whatever the stride.
+
+>>> import numpy as np
+>>> from videolens.detect.detections import Detections
+>>> tracker = ByteTrack()
+>>> for i in range(3):
+...     out = tracker.update(Detections([[10 + 2 * i, 10, 50 + 2 * i, 90]], [0.9], frame_index=i))
+>>> out.track_ids.tolist()
+[1]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..detect.detections import Detections, box_iou
+from .kalman import KalmanXYAH, xyah_to_xyxy, xyxy_to_xyah
+from .matching import linear_assignment
+
+TENTATIVE, CONFIRMED, LOST, REMOVED = "tentative", "confirmed", "lost", "removed"
+
+
+@dataclass
+class Track:
+    """One object's track: Kalman state, last box and class, and bookkeeping."""
+
+    mean: np.ndarray
+    cov: np.ndarray
+    box: np.ndarray
+    score: float
+    class_id: int
+    class_name: str
+    start_frame: int
+    last_frame: int
+    state: str = TENTATIVE
+    id: int = -1
+    hits: int = 1
+    data: dict = field(default_factory=dict)
+
+    @property
+    def predicted_box(self) -> np.ndarray:
+        return xyah_to_xyxy(self.mean[None, :4])[0]
+
+
+class TrackerBase:
+    """What ByteTrack and SORT share: the Kalman filter, track bookkeeping, ids and the output."""
+
+    name = "tracker"
+
+    def __init__(self, frame_rate: float = 30.0, class_aware: bool = True, smooth: bool = False):
+        """``frame_rate`` scales how long lost tracks are kept; ``class_aware`` keeps a track to its class;
+        ``smooth`` reports Kalman-filtered boxes instead of the detector's."""
+        self.kf = KalmanXYAH()
+        self.smooth = smooth
+        self.frame_rate = float(frame_rate)
+        self.class_aware = class_aware
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every track and start ids at 1 again (call between videos)."""
+        self.tracks: list[Track] = []
+        self.next_id = 1
+        self.updates = 0
+        self.frame = -1
+
+    # ---- helpers ----------------------------------------------------------------------------------------
+    def _frame_of(self, det: Detections) -> int:
+        return int(det.frame_index) if det.frame_index is not None else self.frame + 1
+
+    def _predict(self, tracks: list[Track]) -> None:
+        if not tracks:
+            return
+        mean = np.stack([t.mean for t in tracks])
+        cov = np.stack([t.cov for t in tracks])
+        # A track that was not seen has no reliable height velocity (as in ByteTrack's multi_predict).
+        lost = np.array([t.state != CONFIRMED for t in tracks])
+        mean[lost, 7] = 0
+        mean, cov = self.kf.predict(mean, cov)
+        for t, m, c in zip(tracks, mean, cov):
+            t.mean, t.cov = m, c
+
+    def _new_track(self, det: Detections, i: int, frame: int) -> Track:
+        mean, cov = self.kf.initiate(xyxy_to_xyah(det.xyxy[i:i + 1]))
+        return Track(mean[0], cov[0], det.xyxy[i].copy(), float(det.scores[i]), int(det.class_ids[i]),
+                     str(det.class_names[i]), frame, frame)
+
+    def _update_tracks(self, tracks: list[Track], det: Detections, idx, frame: int) -> None:
+        """Kalman-update several tracks with their matched detections in one vectorised step."""
+        if not len(tracks):
+            return
+        idx = np.asarray(idx, np.int64)
+        mean, cov = self.kf.update(np.stack([t.mean for t in tracks]), np.stack([t.cov for t in tracks]),
+                                   xyxy_to_xyah(det.xyxy[idx]))
+        # The detector's own boxes, or with ``smooth`` the filtered ones (the ByteTrack paper's output).
+        boxes = xyah_to_xyxy(mean[:, :4]).astype(np.float32) if self.smooth else det.xyxy[idx]
+        for t, m, c, b, i in zip(tracks, mean, cov, boxes, idx.tolist()):
+            t.mean, t.cov, t.box = m, c, b.copy()
+            t.score = float(det.scores[i])
+            t.last_frame = frame
+            t.hits += 1
+
+    def _confirm(self, t: Track) -> None:
+        if t.id < 0:
+            t.id = self.next_id
+            self.next_id += 1
+        t.state = CONFIRMED
+
+    def _cost(self, tracks: list[Track], det: Detections, idx: np.ndarray, fuse_score: bool) -> np.ndarray:
+        """``1 - IoU`` between predicted track boxes and detections (times the score with ``fuse_score``)."""
+        if not tracks or len(idx) == 0:
+            return np.zeros((len(tracks), len(idx)))
+        boxes = xyah_to_xyxy(np.stack([t.mean[:4] for t in tracks]))
+        iou = box_iou(boxes, det.xyxy[idx])
+        if fuse_score:
+            iou = iou * det.scores[idx][None, :]
+        cost = 1.0 - iou
+        if self.class_aware:
+            same = np.array([t.class_id for t in tracks])[:, None] == det.class_ids[idx][None, :]
+            cost = np.where(same, cost, 1.0 + 1e-3)
+        return cost
+
+    def _output(self, frame: int, det: Detections) -> Detections:
+        shown = [t for t in self.tracks if t.state == CONFIRMED and t.last_frame == frame]
+        shown.sort(key=lambda t: t.id)
+        if not shown:
+            return Detections.empty(det.frame_index, det.timestamp)
+        return Detections(np.stack([t.box for t in shown]), [t.score for t in shown], [t.class_id for t in shown],
+                          [t.class_name for t in shown], [t.id for t in shown], det.frame_index, det.timestamp)
+
+    def _remove_duplicates(self, max_distance: float = 0.15) -> None:
+        """A followed track and a lost one on the same spot are one object twice: drop the younger (ByteTrack)."""
+        followed = [t for t in self.tracks if t.state == CONFIRMED]
+        lost = [t for t in self.tracks if t.state == LOST]
+        if not followed or not lost:
+            return
+        dist = 1 - box_iou(xyah_to_xyxy(np.stack([t.mean[:4] for t in followed])),
+                           xyah_to_xyxy(np.stack([t.mean[:4] for t in lost])))
+        for i, j in zip(*np.nonzero(dist < max_distance)):
+            a, b = followed[i], lost[j]
+            if a.last_frame - a.start_frame > b.last_frame - b.start_frame:
+                b.state = REMOVED
+            else:
+                a.state = REMOVED
+
+    def active_tracks(self) -> list[Track]:
+        """Confirmed and lost tracks (for drawing predicted positions between detections)."""
+        return [t for t in self.tracks if t.state in (CONFIRMED, LOST)]
+
+
+class ByteTrack(TrackerBase):
+    """ByteTrack with the paper's settings except a looser first gate.
+
+    - ``high_thresh``: detections at or above it are matched first (0.5); those between ``low_thresh`` (0.1)
+      and it are used only to continue existing tracks.
+    - ``new_track_thresh``: score needed to start a track (0.6).
+    - ``match_thresh``: the largest ``1 - IoU * score`` cost accepted in the first association (0.9: about the
+      reference tracker's IoU >= 0.1; the paper's 0.8 was set for 30 fps, and with ``--stride`` or at low frame
+      rates boxes move further between updates); the second (low scores) accepts up to 0.5, tentative tracks 0.7.
+    - ``smooth``: report the Kalman-filtered boxes (as the paper does) instead of the detector's.
+    - ``track_buffer``: how long a lost track is kept, in frames at 30 fps (scaled by ``frame_rate``).
+    - ``class_aware``: a track only continues with detections of its own class.
+    """
+
+    name = "bytetrack"
+
+    def __init__(self, high_thresh: float = 0.5, low_thresh: float = 0.1, new_track_thresh: float = 0.6,
+                 match_thresh: float = 0.9, track_buffer: int = 30, frame_rate: float = 30.0,
+                 fuse_score: bool = True, class_aware: bool = True, smooth: bool = False):
+        self.high_thresh, self.low_thresh = float(high_thresh), float(low_thresh)
+        self.new_track_thresh = float(new_track_thresh)
+        self.match_thresh, self.fuse_score = float(match_thresh), fuse_score
+        self.track_buffer = int(track_buffer)
+        super().__init__(frame_rate, class_aware, smooth)
+
+    @property
+    def max_lost_frames(self) -> int:
+        return max(1, int(round(self.track_buffer * self.frame_rate / 30.0)))
+
+    def update(self, detections: Detections) -> Detections:
+        """Associate one frame's detections; returns the confirmed tracks seen in it, with ``track_ids``."""
+        det = detections
+        frame = self._frame_of(det)
+        first_update = self.updates == 0
+        self.updates += 1
+        self.frame = frame
+        scores = det.scores
+        high = np.flatnonzero(scores >= self.high_thresh)
+        low = np.flatnonzero((scores > self.low_thresh) & (scores < self.high_thresh))
+
+        tentative = [t for t in self.tracks if t.state == TENTATIVE]
+        pool = [t for t in self.tracks if t.state in (CONFIRMED, LOST)]
+        self._predict(pool + tentative)
+
+        # 1. Confirmed and lost tracks with the high-score detections.
+        cost = self._cost(pool, det, high, self.fuse_score)
+        matches, un_tracks, un_high = linear_assignment(cost, self.match_thresh)
+        self._update_tracks([pool[i] for i in matches[:, 0]], det, high[matches[:, 1]], frame)
+        for ti in matches[:, 0]:
+            self._confirm(pool[ti])
+        unmatched = [pool[i] for i in un_tracks]
+        # 2. Tracks that were being followed (not lost ones) with the low-score detections.
+        remaining = [t for t in unmatched if t.state == CONFIRMED]
+        cost = self._cost(remaining, det, low, False)
+        matches, un_remaining, _ = linear_assignment(cost, 0.5)
+        self._update_tracks([remaining[i] for i in matches[:, 0]], det, low[matches[:, 1]], frame)
+        for i in un_remaining:
+            remaining[i].state = LOST
+        # 3. Tentative tracks with the high detections nobody took.
+        left = high[un_high]
+        cost = self._cost(tentative, det, left, self.fuse_score)
+        matches, un_tentative, un_left = linear_assignment(cost, 0.7)
+        self._update_tracks([tentative[i] for i in matches[:, 0]], det, left[matches[:, 1]], frame)
+        for ti in matches[:, 0]:
+            self._confirm(tentative[ti])
+        for i in un_tentative:
+            tentative[i].state = REMOVED
+        # 4. New tracks from confident leftovers (confirmed at once on the very first frame, as ByteTrack does).
+        for di in left[un_left]:
+            if scores[di] >= self.new_track_thresh:
+                t = self._new_track(det, di, frame)
+                if first_update:
+                    self._confirm(t)
+                self.tracks.append(t)
+        # 5. Forget tracks lost for too long, and lost tracks that duplicate a followed one.
+        for t in self.tracks:
+            if t.state == LOST and frame - t.last_frame > self.max_lost_frames:
+                t.state = REMOVED
+        self._remove_duplicates()
+        self.tracks = [t for t in self.tracks if t.state != REMOVED]
+        return self._output(frame, det)
