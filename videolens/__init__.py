@@ -27,6 +27,7 @@ _LAZY = {
     "random_clip": "videolens.io.sampling",
     "sliding_windows": "videolens.io.sampling",
     "sliding_windows_seconds": "videolens.io.sampling",
+    "ActionsAnalyzer": "videolens.classify.analyzer",
 }
 
 __all__ = ["NoAudioError", "OutputExistsError", "VideoError", "VideolensError", "__version__", *_LAZY]
