@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import csv
 import gc
-import io
 import os
 import re
 import warnings
@@ -159,10 +158,10 @@ def _rows(list_file: Path) -> list[dict]:
     lines = [(n, ln) for n, ln in enumerate(text.splitlines(), 1) if ln.strip() and not ln.lstrip().startswith("#")]
     if not lines:
         return []
-    comma = "," in lines[0][1] or "\t" in lines[0][1]
-    if comma:
-        dialect = csv.Sniffer().sniff(lines[0][1], delimiters=",\t;") if "\t" in lines[0][1] else csv.excel
-        parsed = [(n, next(csv.reader(io.StringIO(ln), dialect))) for n, ln in lines]
+    first = lines[0][1]
+    if "," in first or "\t" in first:
+        delimiter = "\t" if "\t" in first else ","
+        parsed = [(n, next(csv.reader([ln], delimiter=delimiter))) for n, ln in lines]
     else:
         # whitespace-separated: "path label [start end]" (paths with spaces need the CSV form)
         parsed = [(n, ln.split()) for n, ln in lines]
