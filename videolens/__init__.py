@@ -36,6 +36,7 @@ _LAZY = {
     "MotionAnalyzer": "videolens.analyze",
     "detect_shots": "videolens.shots.detect",
     "Detections": "videolens.detect.detections",
+    "ActionsAnalyzer": "videolens.classify.analyzer",
 }
 
 __all__ = ["NoAudioError", "OutputExistsError", "VideoError", "VideolensError", "__version__", *_LAZY]

@@ -442,6 +442,7 @@ class VideoReader:
         self.path = os.fspath(path)
         self._index = _index_for(self.path)
         self.threads = int(threads)
+        self._sws_threads = 1 if self.threads == 1 else None   # threads=1: no scaler thread pool either
         if interpolation not in _INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATIONS)}, not {interpolation!r}")
         self.interpolation = interpolation
@@ -684,10 +685,12 @@ class VideoReader:
         if width is not None and not gray and frame.format.name in _PLANAR_YUV:
             # Scale the planes first, then convert the small frame to RGB: swscale's unscaled YUV->RGB path is
             # SIMD-fast, its scale-and-convert path is not (2-3x slower per frame; bench/decode.py).
-            small = self._reformatter.reformat(frame, width=width, height=height, interpolation=interp)
-            out = self._converter.reformat(small, format=fmt)
+            small = self._reformatter.reformat(frame, width=width, height=height, interpolation=interp,
+                                               threads=self._sws_threads)
+            out = self._converter.reformat(small, format=fmt, threads=self._sws_threads)
         else:
-            out = self._reformatter.reformat(frame, width=width, height=height, format=fmt, interpolation=interp)
+            out = self._reformatter.reformat(frame, width=width, height=height, format=fmt, interpolation=interp,
+                                             threads=self._sws_threads)
         arr = out.to_ndarray()
         if rot:
             arr = np.ascontiguousarray(np.rot90(arr, k=-(rot // 90)))

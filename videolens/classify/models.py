@@ -1,0 +1,472 @@
+"""The action-recognition model zoo: a registry from name to factory. Every model takes ``(B, C, T, H, W)``.
+
+| name | what it is |
+|---|---|
+| ``tsn`` | 2D CNN per frame + average consensus over time (the frame-level baseline: blind to the order of frames) |
+| ``cnn_lstm``, ``cnn_gru`` | 2D CNN features per frame -> LSTM / GRU |
+| ``tcn`` | 2D CNN features per frame -> dilated temporal convolutions |
+| ``c3d`` | a CPU-sized 3D CNN (four conv blocks) |
+| ``c3d_classic`` | the C3D layout of Tran et al. (2015): 8 conv layers, fc6/fc7 of 4096 |
+| ``r2plus1d`` | a small R(2+1)D residual network for CPU (torchvision's (2+1)D blocks, narrow and shallow) |
+| ``r2plus1d_18`` | torchvision's ``r2plus1d_18`` (Kinetics-400 weights with ``pretrained=True``) |
+| ``transformer`` | a small TimeSformer-style Transformer: divided space-time attention over patch tokens |
+
+The 2D-CNN families take ``backbone="small"`` (default, a 3-block CNN for CPU) or ``backbone="resnet18"``
+(torchvision's ResNet-18; ImageNet weights with ``pretrained=True``). Per-frame features keep a coarse spatial grid
+(4x4 or 2x2) instead of a global average, so that the temporal models can see *where* things move; models are
+built for their ``size``.
+
+``pretrained=True`` goes through torchvision's own weights mechanism: the file in ``$TORCH_HOME/hub/checkpoints/``
+(``~/.cache/torch/hub/checkpoints/`` by default), downloaded there when the network allows. Offline and without the
+file, :class:`~videolens.errors.VideolensError` names the exact path to put it at.
+
+>>> import torch
+>>> from videolens.classify import create_model
+>>> model = create_model("c3d", num_classes=5, frames=8, size=32)
+>>> model(torch.zeros(2, 3, 8, 32, 32)).shape
+torch.Size([2, 5])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from ..errors import VideolensError
+
+# ---------------------------------------------------------------------------------------------------------------
+# per-frame 2D backbones
+
+
+def _halved(size: int, times: int) -> int:
+    for _ in range(times):
+        size = (size + 1) // 2
+    return size
+
+
+class GridPool(nn.Module):
+    """Average pooling to a coarse ``grid`` x ``grid`` layout of cells, for a known input size.
+
+    What ``AdaptiveAvgPool2d(grid)`` does, with a fixed kernel instead: ONNX export of adaptive pooling to more than
+    one cell fails once the batch dimension is dynamic. ``cells`` is the side of the output (``grid`` or a little
+    less for tiny inputs).
+    """
+
+    def __init__(self, size: int, grid: int):
+        super().__init__()
+        k = max(1, -(-size // grid))
+        self.pool = nn.AvgPool2d(k, stride=k, ceil_mode=True, count_include_pad=False)
+        self.cells = -(-size // k)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pool(x)
+
+
+class SmallCNN(nn.Module):
+    """Three strided conv blocks, then a 4x4 average grid flattened into a ``dim``-vector per frame."""
+
+    def __init__(self, dim: int = 256, width: int = 32, grid: int = 4, size: int = 112):
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            nn.Conv2d(3, w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
+            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * w), nn.ReLU(inplace=True),
+            nn.Conv2d(2 * w, 4 * w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(4 * w), nn.ReLU(inplace=True),
+        )
+        self.pool = GridPool(_halved(size, 3), grid)
+        self.proj = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * self.pool.cells ** 2, dim), nn.ReLU(inplace=True))
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.pool(self.features(x)))
+
+
+class ResNet18Features(nn.Module):
+    """torchvision's ResNet-18 without its classifier; a 2x2 grid of the last stage, projected to ``dim``."""
+
+    def __init__(self, dim: int = 256, pretrained: bool = False, size: int = 112):
+        super().__init__()
+        from torchvision.models import ResNet18_Weights, resnet18
+
+        net = resnet18()
+        if pretrained:
+            net.load_state_dict(_torchvision_state_dict(ResNet18_Weights.IMAGENET1K_V1, "resnet18 (ImageNet)"))
+        self.body = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3,
+                                  net.layer4)
+        self.pool = GridPool(_halved(size, 5), 2)
+        self.proj = nn.Sequential(nn.Flatten(), nn.Linear(512 * self.pool.cells ** 2, dim), nn.ReLU(inplace=True))
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.pool(self.body(x)))
+
+
+def _backbone(name: str, dim: int, width: int, pretrained: bool, size: int) -> nn.Module:
+    if name == "small":
+        if pretrained:
+            raise VideolensError("the 'small' backbone has no pretrained weights (use backbone='resnet18' for "
+                                 "torchvision's ImageNet weights)")
+        return SmallCNN(dim=dim, width=width, size=size)
+    if name == "resnet18":
+        return ResNet18Features(dim=dim, pretrained=pretrained, size=size)
+    raise VideolensError(f"unknown backbone {name!r} (choose small or resnet18)")
+
+
+class _FrameModel(nn.Module):
+    """Runs a 2D backbone on every frame: ``(B, C, T, H, W)`` -> ``(B, T, D)``."""
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+
+    def frame_features(self, x: torch.Tensor) -> torch.Tensor:
+        # int(): constants in an exported ONNX graph, where only the batch dimension (-1) stays dynamic
+        c, t, h, w = (int(v) for v in x.shape[1:])
+        frames = x.transpose(1, 2).reshape(-1, c, h, w)
+        return self.backbone(frames).reshape(-1, t, self.backbone.dim)
+
+
+class TSN(_FrameModel):
+    """Temporal Segment Network: classify each sampled frame, average the scores (consensus) over time."""
+
+    def __init__(self, num_classes: int, backbone: nn.Module, dropout: float = 0.2):
+        super().__init__(backbone)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(backbone.dim, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.frame_features(x)).mean(dim=1)
+
+
+class CNNRNN(_FrameModel):
+    """Per-frame CNN features -> an LSTM or GRU -> the last hidden state -> classes (LRCN-style)."""
+
+    def __init__(self, num_classes: int, backbone: nn.Module, cell: str = "lstm", hidden: int = 128,
+                 layers: int = 1, dropout: float = 0.2):
+        super().__init__(backbone)
+        rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
+        self.rnn = rnn(backbone.dim, hidden, num_layers=layers, batch_first=True)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out, _ = self.rnn(self.frame_features(x))
+        return self.head(out[:, -1])
+
+
+class TCN(_FrameModel):
+    """Per-frame CNN features -> residual blocks of dilated 1D convolutions over time -> mean -> classes."""
+
+    def __init__(self, num_classes: int, backbone: nn.Module, channels: int = 128, dilations=(1, 2, 4),
+                 dropout: float = 0.2):
+        super().__init__(backbone)
+        self.inp = nn.Conv1d(backbone.dim, channels, 1)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Conv1d(channels, channels, 3, padding=d, dilation=d), nn.BatchNorm1d(channels),
+                          nn.ReLU(inplace=True), nn.Conv1d(channels, channels, 1))
+            for d in dilations)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(channels, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.inp(self.frame_features(x).transpose(1, 2))      # (B, channels, T)
+        for block in self.blocks:
+            y = torch.relu(y + block(y))
+        return self.head(y.mean(dim=2))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# 3D CNNs
+
+
+def _conv3d_block(cin: int, cout: int, pool: tuple[int, int, int] | None) -> list[nn.Module]:
+    layers: list[nn.Module] = [nn.Conv3d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm3d(cout),
+                               nn.ReLU(inplace=True)]
+    if pool:
+        layers.append(nn.MaxPool3d(pool, stride=pool))
+    return layers
+
+
+class C3DSmall(nn.Module):
+    """A CPU-sized C3D: four 3x3x3 conv blocks (BN, ReLU), pooling space first and time later, global average."""
+
+    def __init__(self, num_classes: int, width: int = 32, dropout: float = 0.2):
+        super().__init__()
+        w = width
+        self.features = nn.Sequential(
+            *_conv3d_block(3, w, (1, 2, 2)), *_conv3d_block(w, 2 * w, (2, 2, 2)),
+            *_conv3d_block(2 * w, 4 * w, (2, 2, 2)), *_conv3d_block(4 * w, 4 * w, None),
+            nn.AdaptiveAvgPool3d(1), nn.Flatten())
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(4 * w, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class C3DClassic(nn.Module):
+    """The C3D network of Tran et al. (ICCV 2015): 16x112x112 clips, conv1..conv5b, fc6/fc7 (4096), dropout 0.5.
+
+    Other input sizes are pooled to pool5's 1x4x4 grid so the fc layers keep their shape.
+    """
+
+    def __init__(self, num_classes: int, dropout: float = 0.5):
+        super().__init__()
+
+        def conv(cin: int, cout: int) -> list[nn.Module]:
+            return [nn.Conv3d(cin, cout, 3, padding=1), nn.ReLU(inplace=True)]
+
+        self.features = nn.Sequential(
+            *conv(3, 64), nn.MaxPool3d((1, 2, 2), (1, 2, 2), ceil_mode=True),
+            *conv(64, 128), nn.MaxPool3d(2, 2, ceil_mode=True),
+            *conv(128, 256), *conv(256, 256), nn.MaxPool3d(2, 2, ceil_mode=True),
+            *conv(256, 512), *conv(512, 512), nn.MaxPool3d(2, 2, ceil_mode=True),
+            *conv(512, 512), *conv(512, 512), nn.MaxPool3d(2, 2, padding=(0, 1, 1), ceil_mode=True),
+            nn.AdaptiveAvgPool3d((1, 4, 4)), nn.Flatten())
+        self.head = nn.Sequential(
+            nn.Linear(8192, 4096), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(4096, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+class R2Plus1DSmall(nn.Module):
+    """A narrow, shallow R(2+1)D for CPU, built from torchvision's ``Conv2Plus1D`` and ``BasicBlock``.
+
+    Stem (1x3x3 then 3x1x1), then one residual block per stage at widths ``width * (1, 2, 4, 8)``.
+    """
+
+    def __init__(self, num_classes: int, width: int = 16, dropout: float = 0.2):
+        super().__init__()
+        from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D
+
+        w = width
+        self.stem = nn.Sequential(
+            nn.Conv3d(3, w, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), bias=False), nn.BatchNorm3d(w),
+            nn.ReLU(inplace=True),
+            nn.Conv3d(w, w, (3, 1, 1), padding=(1, 0, 0), bias=False), nn.BatchNorm3d(w), nn.ReLU(inplace=True))
+        stages, cin = [], w
+        for k, cout in enumerate((w, 2 * w, 4 * w, 8 * w)):
+            stride = 1 if k == 0 else 2
+            down = None
+            if stride != 1 or cin != cout:
+                down = nn.Sequential(nn.Conv3d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm3d(cout))
+            stages.append(BasicBlock(cin, cout, Conv2Plus1D, stride, down))
+            cin = cout
+        self.stages = nn.Sequential(*stages)
+        self.pool = nn.AdaptiveAvgPool3d(1)
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.pool(self.stages(self.stem(x))))
+
+
+def _r2plus1d_18(num_classes: int, pretrained: bool) -> nn.Module:
+    from torchvision.models.video import R2Plus1D_18_Weights, r2plus1d_18
+
+    model = r2plus1d_18(num_classes=400 if pretrained else num_classes)
+    if pretrained:
+        model.load_state_dict(_torchvision_state_dict(R2Plus1D_18_Weights.KINETICS400_V1, "r2plus1d_18 (Kinetics-400)"))
+        if num_classes != 400:
+            model.fc = nn.Linear(model.fc.in_features, num_classes)   # a new head for the new classes
+    return model
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Transformer
+
+
+class _DividedBlock(nn.Module):
+    """TimeSformer's divided attention: each patch attends over time, then each frame over space, then an MLP."""
+
+    def __init__(self, dim: int, heads: int, mlp: float = 2.0, dropout: float = 0.0):
+        super().__init__()
+        self.norm_t, self.norm_s, self.norm_m = nn.LayerNorm(dim), nn.LayerNorm(dim), nn.LayerNorm(dim)
+        self.attn_t = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.attn_s = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.mlp = nn.Sequential(nn.Linear(dim, int(dim * mlp)), nn.GELU(), nn.Dropout(dropout),
+                                 nn.Linear(int(dim * mlp), dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t, n, d = (int(v) for v in x.shape[1:])   # only the batch stays dynamic in an exported graph
+        xt = x.transpose(1, 2).reshape(-1, t, d)                        # one sequence per patch position
+        h = self.norm_t(xt)
+        xt = xt + self.attn_t(h, h, h, need_weights=False)[0]
+        xs = xt.reshape(-1, n, t, d).transpose(1, 2).reshape(-1, n, d)  # one sequence per frame
+        h = self.norm_s(xs)
+        xs = xs + self.attn_s(h, h, h, need_weights=False)[0]
+        xs = xs + self.mlp(self.norm_m(xs))
+        return xs.reshape(-1, t, n, d)
+
+
+class SpaceTimeTransformer(nn.Module):
+    """A small TimeSformer: non-overlapping patches per frame, learned space and time position embeddings,
+    ``depth`` blocks of divided space-time attention, mean of all tokens, linear classifier."""
+
+    def __init__(self, num_classes: int, frames: int, size: int, dim: int = 96, depth: int = 4, heads: int = 4,
+                 patch: int | None = None, dropout: float = 0.1):
+        super().__init__()
+        patch = patch or max(2, size // 8)
+        if size % patch:
+            raise VideolensError(f"transformer: size {size} is not a multiple of the patch size {patch}")
+        grid = size // patch
+        self.patch_embed = nn.Conv2d(3, dim, patch, stride=patch)
+        self.pos_space = nn.Parameter(torch.zeros(1, 1, grid * grid, dim))
+        self.pos_time = nn.Parameter(torch.zeros(1, frames, 1, dim))
+        nn.init.trunc_normal_(self.pos_space, std=0.02)
+        nn.init.trunc_normal_(self.pos_time, std=0.02)
+        self.blocks = nn.ModuleList(_DividedBlock(dim, heads, dropout=dropout) for _ in range(depth))
+        self.norm = nn.LayerNorm(dim)
+        self.head = nn.Linear(dim, num_classes)
+        self.frames = frames
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c, t, h, w = (int(v) for v in x.shape[1:])
+        tokens = self.patch_embed(x.transpose(1, 2).reshape(-1, c, h, w))   # (B*T, D, gh, gw)
+        dim, n = int(tokens.shape[1]), int(tokens.shape[2] * tokens.shape[3])
+        tokens = tokens.flatten(2).transpose(1, 2).reshape(-1, t, n, dim)
+        pos_time = self.pos_time
+        if t != self.frames:   # other clip lengths: interpolate the time embedding
+            pos_time = nn.functional.interpolate(pos_time[0, :, 0].T[None], size=t, mode="linear",
+                                                 align_corners=False)[0].T[None, :, None]
+        x = tokens + self.pos_space + pos_time
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.norm(x.mean(dim=(1, 2))))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# pretrained weights through torchvision
+
+
+def hub_checkpoint_path(weights) -> str:
+    """Where torchvision looks for a weights file: ``$TORCH_HOME/hub/checkpoints/<file name from the URL>``."""
+    return os.path.join(torch.hub.get_dir(), "checkpoints", os.path.basename(weights.url))
+
+
+@contextlib.contextmanager
+def _socket_timeout(seconds: float):
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(seconds)
+    try:
+        yield
+    finally:
+        socket.setdefaulttimeout(old)
+
+
+def _offline() -> bool:
+    return any(os.environ.get(k, "") not in ("", "0") for k in ("VIDEOLENS_OFFLINE", "HF_HUB_OFFLINE"))
+
+
+def _torchvision_state_dict(weights, what: str) -> dict:
+    """torchvision's weights: the cached file when present, else a download; offline, an error naming the path."""
+    path = hub_checkpoint_path(weights)
+    hint = f"pretrained weights for {what} are not available: put {os.path.basename(path)} at {path} " \
+           f"(download it from {weights.url})"
+    if not os.path.exists(path) and _offline():
+        raise VideolensError(hint + "; offline mode is on")
+    try:
+        with _socket_timeout(30):
+            # weights_only: a file dropped into the cache folder is never unpickled as code
+            return weights.get_state_dict(progress=False, weights_only=True, map_location="cpu")
+    except (OSError, ConnectionError, TimeoutError) as e:   # URLError is an OSError
+        raise VideolensError(f"{hint} ({getattr(e, 'reason', e)})") from None
+    except Exception as e:  # noqa: BLE001 - a damaged or foreign file in the cache folder
+        raise VideolensError(f"{path}: not a usable weights file for {what} ({type(e).__name__}: "
+                             f"{str(e).splitlines()[0] if str(e) else ''})") from None
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the registry
+
+
+def _frame_family(build: Callable[[int, nn.Module, dict], nn.Module]):
+    def factory(num_classes: int, frames: int, size: int, pretrained: bool, backbone: str = "small",
+                dim: int = 256, width: int = 32, **kw) -> nn.Module:
+        return build(num_classes, _backbone(backbone, dim, width, pretrained, size), kw)
+    return factory
+
+
+def _no_weights(name: str, pretrained: bool) -> None:
+    if pretrained:
+        raise VideolensError(f"{name} has no pretrained weights (models with weights: r2plus1d_18 from "
+                             f"Kinetics-400; tsn, cnn_lstm, cnn_gru and tcn with backbone=resnet18 from ImageNet)")
+
+
+def _c3d(num_classes, frames, size, pretrained, **kw):
+    _no_weights("c3d", pretrained)
+    return C3DSmall(num_classes, **kw)
+
+
+def _c3d_classic(num_classes, frames, size, pretrained, **kw):
+    _no_weights("c3d_classic", pretrained)
+    return C3DClassic(num_classes, **kw)
+
+
+def _r2plus1d(num_classes, frames, size, pretrained, **kw):
+    _no_weights("r2plus1d (the small variant; r2plus1d_18 has Kinetics-400 weights)", pretrained)
+    return R2Plus1DSmall(num_classes, **kw)
+
+
+def _r2plus1d18(num_classes, frames, size, pretrained, **kw):
+    if kw:
+        raise VideolensError(f"r2plus1d_18 takes no model arguments, got {sorted(kw)}")
+    return _r2plus1d_18(num_classes, pretrained)
+
+
+def _transformer(num_classes, frames, size, pretrained, **kw):
+    _no_weights("transformer", pretrained)
+    return SpaceTimeTransformer(num_classes, frames, size, **kw)
+
+
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "tsn": _frame_family(lambda n, bb, kw: TSN(n, bb, **kw)),
+    "cnn_lstm": _frame_family(lambda n, bb, kw: CNNRNN(n, bb, cell="lstm", **kw)),
+    "cnn_gru": _frame_family(lambda n, bb, kw: CNNRNN(n, bb, cell="gru", **kw)),
+    "tcn": _frame_family(lambda n, bb, kw: TCN(n, bb, **kw)),
+    "c3d": _c3d,
+    "c3d_classic": _c3d_classic,
+    "r2plus1d": _r2plus1d,
+    "r2plus1d_18": _r2plus1d18,
+    "transformer": _transformer,
+}
+
+# Which models see the order of frames (the rest is tsn).
+TEMPORAL = ("cnn_lstm", "cnn_gru", "tcn", "c3d", "c3d_classic", "r2plus1d", "r2plus1d_18", "transformer")
+
+
+def list_models() -> list[str]:
+    """Registered model names, in the order of the table above."""
+    return list(MODELS)
+
+
+def create_model(name: str, num_classes: int, frames: int, size: int, pretrained: bool = False,
+                 **kwargs) -> nn.Module:
+    """Build model ``name`` for clips of ``frames`` frames of ``size`` x ``size`` pixels, ``num_classes`` outputs.
+
+    ``kwargs`` are the family's own settings (``backbone``, ``width``, ``dim``, ``depth``, ``hidden``, ``dropout``...).
+
+    >>> create_model("transformer", 4, frames=8, size=32, depth=2).__class__.__name__
+    'SpaceTimeTransformer'
+    """
+    if name not in MODELS:
+        raise VideolensError(f"unknown model {name!r} (choose from {', '.join(MODELS)})")
+    if num_classes < 2:
+        raise VideolensError(f"a classifier needs at least 2 classes, not {num_classes}")
+    if frames < 1 or size < 8:
+        raise VideolensError(f"frames must be >= 1 and size >= 8, not frames={frames}, size={size}")
+    try:
+        return MODELS[name](num_classes, int(frames), int(size), bool(pretrained), **kwargs)
+    except TypeError as e:
+        raise VideolensError(f"{name}: bad model arguments {kwargs} ({e})") from None
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+__all__ = ["MODELS", "TEMPORAL", "count_parameters", "create_model", "hub_checkpoint_path", "list_models"]
+
