@@ -262,28 +262,20 @@ def validate_report(report: dict) -> None:
 # ---- standard files through the parts' own writers ----------------------------------------------------------------
 
 
-def _first_function(modules: tuple[str, ...], name: str):
-    import importlib
-
-    for module in modules:
-        try:
-            fn = getattr(importlib.import_module(module), name, None)
-        except ImportError:
-            continue
-        if fn is not None:
-            return fn
-    return None
-
-
 def write_part_files(results: dict, out_dir: Path) -> None:
     """``shots.csv``, ``tracks.txt`` and ``transcript.srt``/``.vtt``, with the same code the standalone commands use."""
-    if "shots" in results and (fn := _first_function(("videolens.shots",), "write_outputs")):
-        fn(results["shots"], out_dir, formats=("csv",))
-    tracked = "objects" in results and result_dict(results["objects"]).get("tracks") is not None
-    if tracked and (fn := _first_function(("videolens.track", "videolens.detect"), "write_tracks_mot")):
-        fn(results["objects"], out_dir / "tracks.txt")
-    if "speech" in results and (fn := _first_function(("videolens.speech",), "write_subtitles")):
-        fn(results["speech"], out_dir, formats=("srt", "vtt"))
+    if "shots" in results:
+        from ..shots.export import write_outputs
+
+        write_outputs(results["shots"], out_dir, formats=("csv",))
+    if "objects" in results and result_dict(results["objects"]).get("tracks") is not None:
+        from ..detect.analyzers import write_tracks_mot
+
+        write_tracks_mot(results["objects"], out_dir / "tracks.txt")
+    if "speech" in results:
+        from ..speech import write_subtitles
+
+        write_subtitles(results["speech"], out_dir, formats=("srt", "vtt"))
 
 
 # ---- one video -----------------------------------------------------------------------------------------------------

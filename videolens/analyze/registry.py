@@ -17,7 +17,6 @@ Adding an analyzer means writing one class and registering a factory for it::
 from __future__ import annotations
 
 import importlib
-import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -51,52 +50,36 @@ def register_analyzer(name: str, factory: Callable[[AnalyzeConfig], Analyzer], *
     REGISTRY[name] = AnalyzerEntry(name, factory, module, extra)
 
 
-def _construct(cls, **options):
-    """Build ``cls`` with the options its constructor accepts (parts add settings over time; None = its default)."""
-    try:
-        params = inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        params = {}
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    kwargs = {k: v for k, v in options.items() if v is not None and (takes_any or k in params)}
-    obj = cls(**kwargs)
-    if options.get("stride") is not None and "stride" not in kwargs:
-        obj.stride = int(options["stride"])     # stride is part of the analyzer interface
-    return obj
-
-
-def _part(module: str, *names: str):
-    """The first of ``names`` that ``module`` defines (parts are imported only here, when an analyzer is built)."""
-    mod = importlib.import_module(module)
-    for n in names:
-        if hasattr(mod, n):
-            return getattr(mod, n)
-    raise ImportError(f"{module} has no {' or '.join(names)}", name=module)
-
-
 def _shots(config: AnalyzeConfig) -> Analyzer:
+    from ..shots import make_detector
+
     # Shot boundaries are frame-exact only on every frame: --stride does not apply.
-    return _construct(_part("videolens.shots", "make_detector", "ShotAnalyzer", "ShotsAnalyzer"),
-                      device=config.device)
+    return make_detector("auto", device=config.device)
 
 
 def _faces(config: AnalyzeConfig) -> Analyzer:
-    return _construct(_part("videolens.detect", "FaceAnalyzer", "FacesAnalyzer"), device=config.device,
-                      stride=config.stride)
+    from ..detect import FacesAnalyzer
+
+    stride = {"stride": config.stride} if config.stride else {}     # else the analyzer's own default
+    return FacesAnalyzer(device=config.device, **stride)
 
 
 def _objects(config: AnalyzeConfig) -> Analyzer:
-    return _construct(_part("videolens.detect", "ObjectAnalyzer", "ObjectsAnalyzer"), model=config.objects,
-                      tracker=config.tracker, device=config.device, stride=config.stride)
+    from ..detect import ObjectsAnalyzer
+
+    return ObjectsAnalyzer(config.objects, tracker=config.tracker, device=config.device, stride=config.stride or 1)
 
 
 def _actions(config: AnalyzeConfig) -> Analyzer:
-    return _construct(_part("videolens.classify", "ActionAnalyzer", "ActionsAnalyzer"), checkpoint=config.actions,
-                      device=config.device)
+    from ..classify import ActionsAnalyzer
+
+    return ActionsAnalyzer(config.actions, device=config.device)
 
 
 def _speech(config: AnalyzeConfig) -> Analyzer:
-    return _construct(_part("videolens.speech", "SpeechAnalyzer"), device=config.device)
+    from ..speech import SpeechAnalyzer
+
+    return SpeechAnalyzer(device=config.device)
 
 
 def _motion(config: AnalyzeConfig) -> Analyzer:
