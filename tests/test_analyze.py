@@ -144,6 +144,13 @@ def test_parallel_jobs_give_the_same_reports(small_videos, tmp_path):
     assert [v["summary"] for v in r1.json()["videos"]] == [v["summary"] for v in r2.json()["videos"]]
 
 
+def test_human_summary_names_each_report(small_videos, tmp_path):
+    _, (a, _), _ = small_videos
+    r = run_cli("analyze", a, "-o", tmp_path, "--no-shots", "--no-faces")
+    assert r.code == 0, r
+    assert r.out.splitlines()[0].startswith("a: 2.0 s") and f"report: {tmp_path / 'a' / 'report.html'}" in r.out
+
+
 def test_proxy_for_a_source_the_browser_cannot_play(tmp_path):
     """MPEG-4 Part 2 in AVI: the report plays a frame-exact H.264 proxy instead."""
     src = make_index_video(tmp_path / "old.avi", 50, size=(160, 96), codec="mpeg4", fps=25)

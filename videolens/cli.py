@@ -458,6 +458,9 @@ def _format_analyze(run) -> str:
         lines.append(f"not analyzed: {sk['name']}: {sk['reason']}" + (f" ({sk['install']})" if sk["install"] else ""))
     if run.index:
         lines.append(f"{len(run.videos)} videos: {run.ok} done, {run.failed} failed; index: {run.index}")
+    return "\n".join(lines)
+
+
 # ---- shots -----------------------------------------------------------------------------------------------------
 
 _SHOT_DETECTORS = ("auto", "content", "adaptive", "histogram", "fade", "learned")
