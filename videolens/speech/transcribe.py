@@ -3,8 +3,10 @@
 Only speech reaches the recogniser: settled VAD segments (padded by ``AUDIO_PAD``) are concatenated into batches of
 at least ``chunk_seconds`` of speech that end at a pause of ``BATCH_PAUSE`` s (at most ``MAX_BATCH`` s), and each
 batch is one ``WhisperModel.transcribe`` call (Whisper's own 30 s windows inside) whose times are mapped back to the
-file's clock. Silence and music therefore produce no invented text, and memory holds
-one batch of speech, not the whole file.
+file's clock. Silence and music therefore produce no invented text, and memory holds one batch of speech, not the
+whole file. A chunk of a batch where Whisper repeated the previous chunk's text (or said nothing) is decoded again
+alone. Each segment's ``avg_logprob`` is its own (the mean log probability of its words); ``no_speech_prob`` is
+that of the Whisper window it came from.
 
 >>> import videolens
 >>> t = videolens.transcribe("talk.mp4")                       # doctest: +SKIP
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import bisect
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +36,7 @@ AUDIO_PAD = 0.2         # seconds of audio kept around each VAD segment for the 
 CHUNK_SECONDS = 30.0    # speech per recogniser call, at least (Whisper's window) ...
 BATCH_PAUSE = 2.0       # ... ended at a pause this long ...
 MAX_BATCH = 120.0       # ... or at this much speech
+REDECODE_EMPTY = 1.0    # a chunk with at least this much speech that got no words from its batch is decoded alone
 
 
 class Transcriber:
@@ -124,14 +128,41 @@ class _Run:
         if not self.pending:
             return
         chunks, self.pending, self.pending_samples = self.pending, [], 0
+        by_chunk = self._recognise(chunks, self.prompt)
+        # Whisper decodes a window as one token sequence, so when it loses its place it repeats the previous
+        # sentence over the next chunk's audio (with the times of that audio) and that chunk's own words are lost:
+        # plain faster-whisper does the same on samples/sample.mp4 (tiny.en says "Bin blue F2 now." twice and never
+        # "bin red by k seven now"). A chunk whose text repeats the chunk before it, or that got no words at all,
+        # is therefore decoded again alone, in its own window and without a prompt (the previous text as prompt
+        # invites exactly this repetition). That costs one more window only where the batch went wrong. A short
+        # empty chunk is left alone: its one word may just have been timed into the neighbouring chunk (decoding
+        # it again would say that word twice), or it is a noise burst.
+        previous = _norm(self.segments[-1].text) if self.segments else ""
+        for k, chunk in enumerate(chunks):
+            text = _norm(" ".join(s.text for s in by_chunk[k]))
+            lost = not text and chunk.segment.end - chunk.segment.start >= REDECODE_EMPTY
+            if lost or (text and text == previous):
+                alone = self._recognise([chunk], None)[0]
+                if alone or not text:    # an empty re-decoding does not replace a real (if repeated) text
+                    by_chunk[k] = alone
+                text = _norm(" ".join(s.text for s in by_chunk[k]))
+            self.segments.extend(by_chunk[k])
+            previous = text or previous
+        if any(by_chunk):
+            self.prompt = " ".join(s.text for ss in by_chunk for s in ss)[-400:]
+
+    def _recognise(self, chunks: list[VadChunk], prompt: str | None) -> list[list[Segment]]:
+        """One ``WhisperModel.transcribe`` call on the chunks' audio put end to end: the segments found in each
+        chunk, on the file's clock."""
         audio = np.concatenate([c.audio for c in chunks])
         lengths = [len(c.audio) / SAMPLE_RATE for c in chunks]
         starts = np.concatenate([[0.0], np.cumsum(lengths)[:-1]]).tolist()    # where each chunk sits in `audio`
         t = time.perf_counter()
-        # Words always: they place segment ends precisely and let long segments be split into cues at words.
+        # Words always: they place segment ends precisely, let long segments be split into cues at words, tell
+        # which chunk a segment belongs to, and give each segment its own score.
         segs, info = self.tr.model.transcribe(
             audio, language=self.language, beam_size=self.tr.beam_size, word_timestamps=True, vad_filter=False,
-            initial_prompt=self.prompt, condition_on_previous_text=True)
+            initial_prompt=prompt, condition_on_previous_text=True)
         segs = list(segs)
         self.asr_seconds += time.perf_counter() - t
         if self.language is None:   # detected on the first batch, then kept (as Whisper does for a file)
@@ -147,25 +178,40 @@ class _Run:
             t = c.audio_start + min(max(float(x) - starts[k], 0.0), lengths[k])
             return float(min(max(t, c.segment.start), c.segment.end))
 
-        def word(w) -> Word:
-            k = chunk_of((w.start + w.end) / 2)     # a word belongs to the chunk that holds its middle
-            return Word(to_file(w.start, k), to_file(w.end, k), w.word, float(w.probability))
-
+        out: list[list[Segment]] = [[] for _ in chunks]
         for s in segs:
             if not s.text.strip():
                 continue
-            words = [word(w) for w in (s.words or [])]
-            if not words:
-                a, b = to_file(s.start, chunk_of(s.start)), to_file(s.end, max(0, bisect.bisect_left(starts, s.end) - 1))
-                self.segments.append(Segment(a, max(a, b), s.text.strip(), float(s.avg_logprob),
-                                             float(s.no_speech_prob)))
+            # faster-whisper's avg_logprob and no_speech_prob belong to the whole 30 s decoding window: every
+            # segment of a window carries the same two numbers. no_speech_prob only exists per window (it is the
+            # probability of <|nospeech|> at the window's start), so it stays; the segment's own confidence is the
+            # mean log probability of its words (each word's probability is the mean of its tokens' probabilities).
+            if not s.words:
+                k = chunk_of(s.start)
+                a, b = to_file(s.start, k), to_file(s.end, max(0, bisect.bisect_left(starts, s.end) - 1))
+                out[k].append(Segment(a, max(a, b), s.text.strip(), float(s.avg_logprob), float(s.no_speech_prob)))
                 continue
+            placed = []
+            for w in s.words:
+                k = chunk_of((w.start + w.end) / 2)     # a word belongs to the chunk that holds its middle
+                placed.append((k, Word(to_file(w.start, k), to_file(w.end, k), w.word, float(w.probability))))
+            words = [w for _, w in placed]
             for part in _split_at_pauses(words):
+                k = next(k for k, w in placed if w is part[0])
                 text = "".join(w.word for w in part).strip() if len(part) < len(words) else s.text.strip()
-                self.segments.append(Segment(part[0].start, max(part[-1].end, part[0].start), text,
-                                             float(s.avg_logprob), float(s.no_speech_prob), part))
-        if segs:
-            self.prompt = " ".join(s.text.strip() for s in segs)[-400:]
+                out[k].append(Segment(part[0].start, max(part[-1].end, part[0].start), text, _mean_log(part),
+                                      float(s.no_speech_prob), part))
+        return out
+
+
+def _mean_log(words: list[Word]) -> float:
+    """A segment's own avg_logprob: the mean natural log of its words' probabilities."""
+    return float(np.mean(np.log(np.clip([w.probability for w in words], 1e-6, 1.0))))
+
+
+def _norm(text: str) -> str:
+    """Text compared for repetition: lower case, letters and digits only."""
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def _split_at_pauses(words: list[Word], pause: float = PAUSE_SPLIT) -> list[list[Word]]:
