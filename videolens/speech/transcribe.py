@@ -195,12 +195,18 @@ class _Run:
             for w in s.words:
                 k = chunk_of((w.start + w.end) / 2)     # a word belongs to the chunk that holds its middle
                 placed.append((k, Word(to_file(w.start, k), to_file(w.end, k), w.word, float(w.probability))))
-            words = [w for _, w in placed]
-            for part in _split_at_pauses(words):
-                k = next(k for k, w in placed if w is part[0])
-                text = "".join(w.word for w in part).strip() if len(part) < len(words) else s.text.strip()
-                out[k].append(Segment(part[0].start, max(part[-1].end, part[0].start), text, _mean_log(part),
-                                      float(s.no_speech_prob), part))
+            # A segment is cut where its words change chunk, so each chunk's text is its own (and can be checked
+            # and decoded again alone without saying a neighbour's words twice), and at long pauses.
+            runs: list[tuple[int, list[Word]]] = []
+            for k, w in placed:
+                if not runs or runs[-1][0] != k:
+                    runs.append((k, []))
+                runs[-1][1].append(w)
+            for k, run in runs:
+                for part in _split_at_pauses(run):
+                    text = "".join(w.word for w in part).strip() if len(part) < len(placed) else s.text.strip()
+                    out[k].append(Segment(part[0].start, max(part[-1].end, part[0].start), text, _mean_log(part),
+                                          float(s.no_speech_prob), part))
         return out
 
 
