@@ -186,29 +186,35 @@ class LearnedDetector(ShotDetector):
     network call (memory ~ 0.2 MB per frame). ``device``: cpu, or cuda with onnxruntime-gpu. ``threads``: ONNX
     Runtime's threads (default 1: the network runs beside the decoder, which keeps the other core busy).
     ``background``: run the network in a worker thread while decoding goes on. ``min_gradual``: shortest gradual
-    transition reported, in frames. ``cut_threshold``: the probability a cut must reach (default: ``threshold``).
+    transition reported, in frames (default 6). ``cut_threshold``: the probability a cut must reach (default 0.9;
+    never below ``threshold``): fast motion inside a shot looks to the network like a short gradual transition or a
+    weak cut. The defaults are the values chosen on the development set (scripts/select_shots.py).
     Per-frame scores: ``transition_prob`` and the type probabilities.
     """
 
     detector = "learned"
     default_threshold = 0.4           # chosen on the development set (scripts/select_shots.py)
+    default_min_gradual = 6           # ditto
+    default_cut_threshold = 0.9       # ditto
     size = DETECT_SIZE
 
     def __init__(self, threshold: float | None = None, min_shot_len: float = 0.5,
                  model: str | os.PathLike | None = None, chunk: int = 400, device: str = "cpu", threads: int = 1,
-                 background: bool = True, min_gradual: int = 1, cut_threshold: float | None = None):
+                 background: bool = True, min_gradual: int | None = None, cut_threshold: float | None = None):
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, not {chunk}")
         if threshold is not None and not 0 < threshold <= 1:
             raise ValueError(f"threshold is a probability: between 0 and 1, not {threshold}")
         self.model = Path(model) if model is not None else DEFAULT_MODEL
         self.chunk, self.device, self.threads, self.background = int(chunk), device, int(threads), bool(background)
-        self.min_gradual = int(min_gradual)
+        min_gradual = self.default_min_gradual if min_gradual is None else int(min_gradual)
+        cut_threshold = self.default_cut_threshold if cut_threshold is None else cut_threshold
+        self.min_gradual = min_gradual
         if min_gradual < 1:
             raise ValueError(f"min_gradual is a number of frames (1 or more), not {min_gradual}")
-        if cut_threshold is not None and not 0 < cut_threshold <= 1:
+        if not 0 < cut_threshold <= 1:
             raise ValueError(f"cut_threshold is a probability: between 0 and 1, not {cut_threshold}")
-        self.cut_threshold = None if cut_threshold is None else float(cut_threshold)
+        self.cut_threshold = float(cut_threshold)
         super().__init__(threshold, min_shot_len)
 
     def settings(self) -> dict:
@@ -243,4 +249,4 @@ class LearnedDetector(ShotDetector):
         for k, name in enumerate(TYPES):
             scores[f"{name}_prob"] = types[:, k]
         return transitions_from_probs(prob, types, self.threshold, min_gradual=self.min_gradual,
-                                      cut_threshold=self.cut_threshold)
+                                      cut_threshold=max(self.threshold, self.cut_threshold))
