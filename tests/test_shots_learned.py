@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, SAMPLE
-from videolens.shots import detect, evaluate
+from videolens.shots import detect, evaluate, make_detector
 from videolens.shots.learned import DEFAULT_MODEL, TYPES, LearnedDetector, model_info, transitions_from_probs
 
 
@@ -23,6 +23,11 @@ def test_weights_ship_with_the_package_and_say_how_they_were_trained():
     assert '"**/*.onnx"' in (ROOT / "pyproject.toml").read_text()
     auto = json.loads((DEFAULT_MODEL.parent / "auto.json").read_text())
     assert auto["members"][0]["detector"] and "development" in auto["chosen_on"]
+    # The default detector is built from that file, member by member, with the settings chosen there.
+    settings = make_detector("auto").settings()
+    assert [m["detector"] for m in settings["members"]] == [m["detector"] for m in auto["members"]]
+    for member, spec in zip(settings["members"], auto["members"]):
+        assert all(member[k] == v for k, v in spec.items()), (member, spec)
 
 
 def test_min_gradual_and_cut_threshold_filter_the_probability_runs():
