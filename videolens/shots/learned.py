@@ -81,12 +81,15 @@ def load_session(path: str | os.PathLike = DEFAULT_MODEL, device: str = "cpu", t
 
 
 def transitions_from_probs(prob: np.ndarray, type_prob: np.ndarray, threshold: float = 0.5,
-                           low: float | None = None) -> list[Transition]:
+                           low: float | None = None, min_gradual: int = 1,
+                           cut_threshold: float | None = None) -> list[Transition]:
     """Per-frame transition probabilities (and type probabilities ``(T, 4)``) -> transitions.
 
     Hysteresis keeps a gradual transition in one piece: a transition is a run of frames at or above ``low``
     (default ``threshold / 2``) that reaches ``threshold`` somewhere. Its type is the one with the highest mean
-    probability over the run; a cut is placed at the run's most probable frame.
+    probability over the run; a cut is placed at the run's most probable frame. Gradual transitions shorter than
+    ``min_gradual`` frames are dropped (a dissolve over one or two frames is motion, not an edit), and so are cuts
+    whose peak stays under ``cut_threshold`` (default ``threshold``; fast motion looks like a weak cut).
 
     >>> p = np.array([0, 0, .9, 0, 0, .3, .6, .7, .4, 0], dtype=float)
     >>> types = np.tile([[1.0, 0, 0, 0]], (10, 1)); types[5:9] = [0, 1, 0, 0]
@@ -94,6 +97,7 @@ def transitions_from_probs(prob: np.ndarray, type_prob: np.ndarray, threshold: f
     [('cut', 2, 2), ('dissolve', 5, 8)]
     """
     low = threshold / 2 if low is None else low
+    cut_threshold = threshold if cut_threshold is None else cut_threshold
     n = len(prob)
     out = []
     i = 0
@@ -111,9 +115,11 @@ def transitions_from_probs(prob: np.ndarray, type_prob: np.ndarray, threshold: f
             continue
         kind = TYPES[int(np.argmax((type_prob[a:b + 1] * seg[:, None]).sum(axis=0)))]
         if kind == "cut":
+            if seg.max() < cut_threshold:
+                continue
             peak = a + int(np.argmax(seg))
             out.append(Transition("cut", peak, peak, float(seg.max())))
-        else:
+        elif b - a + 1 >= min_gradual:
             out.append(Transition(kind, a, b, float(seg.max())))
     return out
 
@@ -179,27 +185,41 @@ class LearnedDetector(ShotDetector):
     belong to the transition). ``model``: another ONNX file with the same input and output. ``chunk``: frames per
     network call (memory ~ 0.2 MB per frame). ``device``: cpu, or cuda with onnxruntime-gpu. ``threads``: ONNX
     Runtime's threads (default 1: the network runs beside the decoder, which keeps the other core busy).
-    ``background``: run the network in a worker thread while decoding goes on.
+    ``background``: run the network in a worker thread while decoding goes on. ``min_gradual``: shortest gradual
+    transition reported, in frames (default 6). ``cut_threshold``: the probability a cut must reach (default 0.9;
+    never below ``threshold``): fast motion inside a shot looks to the network like a short gradual transition or a
+    weak cut. The defaults are the values chosen on the development set (scripts/select_shots.py).
     Per-frame scores: ``transition_prob`` and the type probabilities.
     """
 
     detector = "learned"
     default_threshold = 0.4           # chosen on the development set (scripts/select_shots.py)
+    default_min_gradual = 6           # ditto
+    default_cut_threshold = 0.9       # ditto
     size = DETECT_SIZE
 
     def __init__(self, threshold: float | None = None, min_shot_len: float = 0.5,
                  model: str | os.PathLike | None = None, chunk: int = 400, device: str = "cpu", threads: int = 1,
-                 background: bool = True):
+                 background: bool = True, min_gradual: int | None = None, cut_threshold: float | None = None):
         if chunk < 1:
             raise ValueError(f"chunk must be >= 1, not {chunk}")
         if threshold is not None and not 0 < threshold <= 1:
             raise ValueError(f"threshold is a probability: between 0 and 1, not {threshold}")
         self.model = Path(model) if model is not None else DEFAULT_MODEL
         self.chunk, self.device, self.threads, self.background = int(chunk), device, int(threads), bool(background)
+        min_gradual = self.default_min_gradual if min_gradual is None else int(min_gradual)
+        cut_threshold = self.default_cut_threshold if cut_threshold is None else cut_threshold
+        self.min_gradual = min_gradual
+        if min_gradual < 1:
+            raise ValueError(f"min_gradual is a number of frames (1 or more), not {min_gradual}")
+        if not 0 < cut_threshold <= 1:
+            raise ValueError(f"cut_threshold is a probability: between 0 and 1, not {cut_threshold}")
+        self.cut_threshold = float(cut_threshold)
         super().__init__(threshold, min_shot_len)
 
     def settings(self) -> dict:
-        return {**super().settings(), "model": self.model.name}
+        return {**super().settings(), "model": self.model.name, "min_gradual": self.min_gradual,
+                "cut_threshold": self.cut_threshold}
 
     def _reset(self, info) -> None:
         super()._reset(info)
@@ -228,4 +248,5 @@ class LearnedDetector(ShotDetector):
         scores["transition_prob"] = prob
         for k, name in enumerate(TYPES):
             scores[f"{name}_prob"] = types[:, k]
-        return transitions_from_probs(prob, types, self.threshold)
+        return transitions_from_probs(prob, types, self.threshold, min_gradual=self.min_gradual,
+                                      cut_threshold=max(self.threshold, self.cut_threshold))

@@ -141,6 +141,93 @@ def write_single_shots(footage: list[tuple], out: Path, min_frames: int = 16,
     return sorted(out.glob("*.mp4"))
 
 
+def _photo_frames(photo: np.ndarray, other: np.ndarray, rng: np.random.Generator, n: int, w: int,
+                  h: int) -> list[np.ndarray]:
+    """One single shot made from a still photo: a hand-held camera (pan, zoom, shake, motion blur) and, often,
+    big things moving through the picture (patches of another photo with soft edges, like a hand or a passer-by
+    close to the lens). Nothing in it is a transition: these teach the network what motion inside a shot looks like.
+    """
+    import cv2
+
+    ph, pw = photo.shape[:2]
+    min_scale = max(w / pw, h / ph) * 1.03                          # output px per photo px; above it: no border
+    zoom = rng.choice([0.0, rng.uniform(-0.006, 0.006)])
+    scales = min_scale * rng.uniform(1.1, 1.6) * (1 + zoom) ** np.arange(n)
+    scales *= max(1.0, min_scale / scales.min())                   # a zoom-out must not reach the border
+    # The view's centre may wander where even the widest view (smallest scale) stays inside the photo.
+    mx, my = (pw - w / scales.min()) / 2, (ph - h / scales.min()) / 2
+    speed = rng.uniform(0, 1) ** 2 * 12.0 / scales.mean()         # photo px per frame (up to ~12 output px)
+    ang = rng.uniform(0, 2 * np.pi)
+    travel = np.array([np.cos(ang), np.sin(ang) * 0.5]) * speed * n
+    travel = np.clip(travel, [-2 * mx, -2 * my], [2 * mx, 2 * my])
+    lo = np.array([-mx, -my]) - np.minimum(travel, 0)
+    hi = np.array([mx, my]) - np.maximum(travel, 0)
+    start = rng.uniform(lo, np.maximum(hi, lo))
+    shake = rng.uniform(0, 4) if rng.random() < 0.5 else 0.0
+    out_speed = float(np.hypot(*travel) / max(n, 1) * scales.mean())
+    occluders = []
+    for _ in range(int(rng.choice([0, 1, 1, 2]))):
+        size = rng.uniform(0.3, 1.1) * h
+        oy, ox = int(rng.integers(0, max(1, other.shape[0] - 64))), int(rng.integers(0, max(1, other.shape[1] - 64)))
+        patch = cv2.resize(other[oy:oy + other.shape[0] // 3, ox:ox + other.shape[1] // 3],
+                           (int(size * rng.uniform(0.5, 1.2)) + 2, int(size) + 2)).astype(np.float32)
+        yy, xx = np.mgrid[0:patch.shape[0], 0:patch.shape[1]]
+        cy, cx = (patch.shape[0] - 1) / 2, (patch.shape[1] - 1) / 2
+        r = ((yy - cy) / (cy + 1)) ** 2 + ((xx - cx) / (cx + 1)) ** 2
+        mask = np.clip((1 - r) * 4, 0, 1)[..., None].astype(np.float32)
+        start = np.array([rng.uniform(-0.5, 1.5) * w, rng.uniform(0, 1) * h])
+        vel = rng.uniform(-1, 1, 2) * rng.uniform(2, 30)
+        occluders.append((patch, mask, start, vel))
+    out = []
+    jitter = np.zeros(2)
+    for i in range(n):
+        jitter = 0.7 * jitter + rng.normal(0, shake, 2)
+        sc = scales[i]
+        c = start + travel * (i / max(n - 1, 1))
+        cx = pw / 2 + float(np.clip(c[0] + jitter[0] / sc, -mx, mx))
+        cy = ph / 2 + float(np.clip(c[1] + jitter[1] / sc, -my, my))
+        m = np.array([[sc, 0, w / 2 - sc * cx], [0, sc, h / 2 - sc * cy]], np.float32)
+        frame = cv2.warpAffine(photo, m, (w, h), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT).astype(
+            np.float32)
+        blur = int(min(9, out_speed * 0.6 + abs(jitter).max() * 0.5))
+        if blur >= 2:
+            frame = cv2.blur(frame, (blur, 1) if abs(travel[0]) >= abs(travel[1]) else (1, blur))
+        for patch, mask, start, vel in occluders:
+            x0, y0 = (start + vel * i - np.array(patch.shape[1::-1]) / 2).astype(int)
+            xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + patch.shape[1], w), min(y0 + patch.shape[0], h)
+            if xa < xb and ya < yb:
+                p = patch[ya - y0:yb - y0, xa - x0:xb - x0]
+                a = mask[ya - y0:yb - y0, xa - x0:xb - x0]
+                frame[ya:yb, xa:xb] = frame[ya:yb, xa:xb] * (1 - a) + p * a
+        out.append(np.clip(frame, 0, 255).astype(np.uint8))
+    return out
+
+
+def write_photo_shots(images: list[Path], out: Path, num: int, seed: int, size: tuple[int, int] = (320, 180),
+                      frames: tuple[int, int] = (40, 120), fps: float = 25.0) -> list[Path]:
+    """``num`` single-shot H.264 clips made from still photos (see :func:`_photo_frames`), for ``edits --source``
+    and the composer. Skipped when ``out`` exists (built atomically)."""
+    from PIL import Image
+
+    from ..io.writer import VideoWriter
+    from ..utils.files import atomic_dir
+
+    out = Path(out)
+    if out.exists():
+        return sorted(out.glob("*.mp4"))
+    rng = np.random.default_rng(seed)
+    with atomic_dir(out) as tmp:
+        for k in range(num):
+            a, b = rng.choice(len(images), 2, replace=False)
+            photo = np.asarray(Image.open(images[a]).convert("RGB"))
+            other = np.asarray(Image.open(images[b]).convert("RGB"))
+            n = int(rng.integers(frames[0], frames[1] + 1))
+            with VideoWriter(tmp / f"photo_{k:03d}.mp4", fps=fps, size=size, crf=20) as wr:
+                for f in _photo_frames(photo, other, rng, n, *size):
+                    wr.write(f)
+    return sorted(out.glob("*.mp4"))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # composing sequences from single shots
 
