@@ -111,7 +111,7 @@ def random_access(path) -> dict:
 
 
 MEMORY_PROBE = """
-import sys, threading, time, json, resource
+import sys, threading, time, json
 import psutil
 sys.path.insert(0, sys.argv[3])
 from videolens import VideoReader
@@ -129,7 +129,9 @@ n = 0
 for b in VideoReader(sys.argv[1]).iter_frames(size=size, batch=8):
     n += len(b.frames)
 done = True; th.join()
-print(json.dumps({"frames": n, "samples": samples, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+# VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss over exec, so it would report the parent's peak.
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"frames": n, "samples": samples, "peak_rss_mb": hwm / 1024}))
 """
 
 
