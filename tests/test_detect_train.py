@@ -99,7 +99,7 @@ def test_coco_weights_come_from_torch_home(tmp_path, monkeypatch):
     state = {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
     torch.manual_seed(0)
     state["roi_heads.box_predictor.cls_score.bias"] = torch.randn(91)
-    path.parent.mkdir(parents=True)
+    path.parent.mkdir(parents=True, exist_ok=True)   # the failed download attempt made the folder
     torch.save(state, path)
     det = load_detector("fasterrcnn", weights="coco", imgsz=160)
     loaded = det.model.net.state_dict()
