@@ -147,7 +147,9 @@ def resolve_datasets(cfg: TrainConfig) -> tuple[DetectionDataset, DetectionDatas
     """(train, val): an explicit ``--val``, the data's own split, or a seeded 10 % split."""
     if cfg.val:
         train_ds = load_dataset(cfg.data, "train" if has_splits(cfg.data) else None, strict=cfg.strict)
-        val_ds = load_dataset(cfg.val, None, class_names=train_ds.class_names, strict=cfg.strict)
+        # A --val folder with splits gives its validation (or test) split, not its training one.
+        val_ds = load_dataset(cfg.val, "val" if has_splits(cfg.val) else None, class_names=train_ds.class_names,
+                              strict=cfg.strict)
     elif has_splits(cfg.data):
         train_ds = load_dataset(cfg.data, "train", strict=cfg.strict)
         val_ds = load_dataset(cfg.data, "val", class_names=train_ds.class_names, strict=cfg.strict)
