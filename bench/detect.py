@@ -69,22 +69,28 @@ def pycocotools_map(detector, dataset) -> tuple[float, float]:
 def train_and_test(name: str, model: str, train_data, test_data, **cfg) -> dict:
     from videolens.detect import load_detector
     from videolens.detect.data import load_dataset
-    from videolens.detect.train import TrainConfig, evaluate_detector, train
+    from videolens.detect.train import TrainConfig, evaluate_detector, model_detector, train
 
     run = RUNS / name
     cpu0, t0 = time.process_time(), time.perf_counter()
+    resume = bool(cfg.pop("resume", False)) and (run / "last.pt").is_file()
     summary = train(TrainConfig(data=str(train_data), val=str(test_data) if test_data else None, model=model,
-                                output=str(run), overwrite=True, quiet=False, **cfg))
+                                output=str(run), overwrite=not resume, resume=resume, quiet=False, **cfg))
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - t0
     test = load_dataset(test_data, "test" if os.path.isdir(test_data) else None,
                         class_names=summary["classes"])
     det = load_detector(str(run / "best.pt"), conf=0.001)
     r = evaluate_detector(det, test, quiet=True)
     ref_map, ref_map50 = pycocotools_map(det, test)
-    return {"model": model, "run": str(run), "epochs": summary["epochs"], "steps": summary["steps"],
+    extra = {}
+    if model == "yolo":
+        # The validation protocol of training (and of Ultralytics' val): multi-label NMS at IoU 0.6, conf 0.001.
+        v = evaluate_detector(model_detector(det.model, summary["classes"], det.imgsz, det.device), test)
+        extra = {"val_protocol_map": round(v.map, 4), "val_protocol_map50": round(v.map50, 4)}
+    return {"model": model, "run": str(run), "resumed": resume, "epochs": summary["epochs"], "steps": summary["steps"],
             "train_images": summary["train_images"], "test_images": len(test), "cpu_minutes": round(cpu / 60, 1),
             "wall_minutes": round(wall / 60, 1), "map": round(r.map, 4), "map50": round(r.map50, 4),
-            "pycocotools_map": round(ref_map, 4), "pycocotools_map50": round(ref_map50, 4),
+            "pycocotools_map": round(ref_map, 4), "pycocotools_map50": round(ref_map50, 4), **extra,
             "per_class": {k: {"ap": round(v["ap"], 4), "ap50": round(v["ap50"], 4), "gt": v["gt"]}
                           for k, v in r.per_class.items()}}
 
@@ -92,10 +98,10 @@ def train_and_test(name: str, model: str, train_data, test_data, **cfg) -> dict:
 def part_yolo(args) -> dict:
     tr, te = objects_data(args.images, 300)
     r = train_and_test("yolo_objects", "yolo", tr, te, epochs=args.epochs, imgsz=args.imgsz, batch_size=16,
-                       seed=0)
+                       seed=0, resume=args.resume)
     r["target_map50_ge_0.9"] = r["map50"] >= 0.9
     print(table([r], ["model", "epochs", "train_images", "cpu_minutes", "wall_minutes", "map", "map50",
-                      "pycocotools_map", "pycocotools_map50"]))
+                      "pycocotools_map", "pycocotools_map50", "val_protocol_map", "val_protocol_map50"]))
     return r
 
 
@@ -166,7 +172,7 @@ def _frcnn_ort_fps(det, frame) -> float:
 def part_trapedesveh(args) -> dict:
     root = SHARED / "detection" / "TraPedesVeh"
     r = train_and_test("yolo_trapedesveh", "yolo", root, root, epochs=args.tp_epochs, imgsz=args.tp_imgsz,
-                       batch_size=16, seed=0, scale=args.tp_scale)
+                       batch_size=16, seed=0, scale=args.tp_scale, resume=args.resume)
     rows = [{"class": k, "gt": v["gt"], "AP": v["ap"], "AP50": v["ap50"]} for k, v in r["per_class"].items()]
     print(table(rows, ["class", "gt", "AP", "AP50"]))
     print(f"all: mAP {r['map']}, mAP@.5 {r['map50']} ({r['cpu_minutes']} CPU min)")
@@ -247,15 +253,19 @@ def main() -> None:
     p.add_argument("--tp-epochs", type=int, default=60)
     p.add_argument("--tp-imgsz", type=int, default=320)
     p.add_argument("--tp-scale", default="n")
+    p.add_argument("--resume", action="store_true",
+                   help="yolo/trapedesveh: continue an interrupted run from its last.pt (times then cover the rest only)")
     p.add_argument("--long-seconds", type=float, default=300, help="memory: length of the generated video")
     args = p.parse_args()
     path = OUT / "detect.json"
-    results = json.loads(path.read_text()) if path.exists() else {}
     for name in (PARTS if args.part == "all" else [args.part]):
         print(f"== {name}")
         t = time.perf_counter()
-        results[name] = {**PARTS[name](args), "seconds": round(time.perf_counter() - t, 1),
-                         "command": " ".join([os.path.basename(sys.executable), *sys.argv])}
+        r = {**PARTS[name](args), "seconds": round(time.perf_counter() - t, 1),
+             "command": " ".join([os.path.basename(sys.executable), *sys.argv])}
+        # re-read just before writing: parts may run in parallel processes
+        results = json.loads(path.read_text()) if path.exists() else {}
+        results[name] = r
         save("detect", {k: v for k, v in results.items() if k not in ("machine", "command")})
 
 

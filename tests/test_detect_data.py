@@ -40,6 +40,11 @@ def test_trapedesveh_voc_with_label_map_skips_the_unknown_truck():
     assert np.all(s.boxes[:, [0, 2]] <= s.width) and np.all(s.boxes[:, [1, 3]] <= s.height)
     with pytest.raises(VideolensError, match="truck"):
         load_dataset(root, "train", strict=True)
+    # Training on it with --val pointing at the same folder validates on test/, not on train/ again.
+    from videolens.detect.train import TrainConfig, resolve_datasets
+
+    tr, va = resolve_datasets(TrainConfig(data=str(root), val=str(root), output="unused"))
+    assert (len(tr), len(va)) == (184, 46)
 
 
 def test_voc_clips_out_of_range_drops_degenerate_and_skips_broken_xml(tmp_path):

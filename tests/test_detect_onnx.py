@@ -102,9 +102,24 @@ def test_exported_yolo_checkpoint_agrees_with_pytorch(tmp_path_factory, cli):
     from videolens.detect.augment import read_image
 
     frame = read_image(str(tiny_objects(base) / "images" / "000001.jpg"))
+    # The exported graph computes what the PyTorch network does, on the same letterboxed input.
+    import torch
+
+    from videolens.detect import augment as A
+    from videolens.detect.export import UltralyticsLayout
+
+    th, tw = ort_det.input_hw
+    img, _, _ = A.letterbox(frame, (tw, th))
+    x = img.transpose(2, 0, 1)[None].astype(np.float32) / 255.0
+    raw_ort = ort_det.session.run(None, {ort_det.input_name: x})[0]
+    with torch.no_grad():
+        raw_pt = UltralyticsLayout(pt_det.model.net.cpu()).eval()(torch.from_numpy(x)).numpy()
+    assert raw_pt.shape == raw_ort.shape and raw_pt.shape[1] == 4 + 3
+    assert np.allclose(raw_pt, raw_ort, atol=1e-3)
+    # End to end. A barely trained model scores hundreds of boxes in a near tie just above 0.001, so float
+    # differences decide a few of them (and NMS among them) either way: about as many boxes, the same best score.
     a, b = pt_det(frame), ort_det(frame)
-    assert isinstance(b, Detections) and len(a) == len(b) and len(a) > 0
-    oa, ob = np.argsort(-a.scores)[:20], np.argsort(-b.scores)[:20]
-    assert np.allclose(a.scores[oa], b.scores[ob], atol=1e-3)
-    assert np.allclose(a.xyxy[oa], b.xyxy[ob], atol=0.05)
-    assert a.class_ids[oa].tolist() == b.class_ids[ob].tolist()
+    assert isinstance(b, Detections) and len(a) > 0
+    assert abs(len(a) - len(b)) <= 0.1 * len(a)
+    assert abs(a.scores.max() - b.scores.max()) < 1e-4
+    assert (a.area > 0).all() and (b.area > 0).all()

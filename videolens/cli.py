@@ -1128,6 +1128,10 @@ def _run_detect_eval(args) -> int:
         sys.stderr.write(f"videolens: warning: {args.data}: {ds.issues_summary()}\n")
     detector = load_detector(args.model, weights=args.weights, conf=args.conf, device=args.device,
                              imgsz=args.imgsz)
+    shared = set(detector.class_names) & set(ds.class_names)
+    if not shared and not all(str(n).isdigit() for n in detector.class_names):
+        raise VideolensError(f"{args.model} knows none of the dataset's classes ({', '.join(ds.class_names[:10])}); "
+                             "classes are matched by name")
     target = Path(args.output) / "metrics.json" if args.output else None
     if target is not None:
         check_writable(target, args.overwrite)

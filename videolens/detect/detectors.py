@@ -127,8 +127,15 @@ class TorchDetector(Detector):
             h, w = f.shape[:2]
             lb = lb.cpu().numpy().astype(np.int64)
             names = [self.class_names[c] if 0 <= c < len(self.class_names) else str(c) for c in lb.tolist()]
-            out.append(Detections(A.unletterbox(bx.cpu().numpy(), r, pad, w, h), sc.cpu().numpy(), lb, names))
+            out.append(_visible(Detections(A.unletterbox(bx.cpu().numpy(), r, pad, w, h), sc.cpu().numpy(), lb,
+                                           names)))
         return out
+
+
+def _visible(d: Detections) -> Detections:
+    """Drop boxes that clipping to the frame left without area (a box predicted wholly in the letterbox padding)."""
+    keep = d.area > 0
+    return d if keep.all() else d[keep]
 
 
 def _checkpoint_detector(path: str, conf, iou, classes, device, imgsz=None, **_) -> TorchDetector:
@@ -252,7 +259,7 @@ class OnnxYoloDetector(Detector):
                                       torch.from_numpy(labels), self.iou).numpy()[:self.max_det]
                     boxes, scores, labels = boxes[idx], scores[idx], labels[idx]
             names = [self.class_names[c] if 0 <= c < len(self.class_names) else str(c) for c in labels.tolist()]
-            out.append(Detections(A.unletterbox(boxes, r, pad, w, h), scores, labels, names))
+            out.append(_visible(Detections(A.unletterbox(boxes, r, pad, w, h), scores, labels, names)))
         return out
 
 

@@ -147,7 +147,9 @@ def resolve_datasets(cfg: TrainConfig) -> tuple[DetectionDataset, DetectionDatas
     """(train, val): an explicit ``--val``, the data's own split, or a seeded 10 % split."""
     if cfg.val:
         train_ds = load_dataset(cfg.data, "train" if has_splits(cfg.data) else None, strict=cfg.strict)
-        val_ds = load_dataset(cfg.val, None, class_names=train_ds.class_names, strict=cfg.strict)
+        # A --val folder with splits gives its validation (or test) split, not its training one.
+        val_ds = load_dataset(cfg.val, "val" if has_splits(cfg.val) else None, class_names=train_ds.class_names,
+                              strict=cfg.strict)
     elif has_splits(cfg.data):
         train_ds = load_dataset(cfg.data, "train", strict=cfg.strict)
         val_ds = load_dataset(cfg.data, "val", class_names=train_ds.class_names, strict=cfg.strict)
@@ -233,6 +235,7 @@ def evaluate_detector(detect, dataset: DetectionDataset, batch: int = 16, quiet:
     """COCO metrics of ``detect`` (a :class:`~videolens.detect.detectors.Detector` or any ``frames ->
     [Detections]`` callable) on a dataset; classes are matched by name."""
     gt = dataset.to_coco()
+    cat_ids = {c["name"]: c["id"] for c in gt["categories"]}
     preds = []
     bar = progress(total=len(dataset), desc=desc, quiet=quiet, unit="img")
     try:
@@ -241,26 +244,26 @@ def evaluate_detector(detect, dataset: DetectionDataset, batch: int = 16, quiet:
             frames = [A.read_image(s.path) for s in items]
             fn = getattr(detect, "detect", detect)
             for j, d in enumerate(fn(frames)):
-                img = frames[j]
-                s = items[j]
+                img, s = frames[j], items[j]
                 if img.shape[:2] != (s.height, s.width):
                     d = d.scaled(s.width / img.shape[1], s.height / img.shape[0])
-                preds.extend(d.to_coco(k + j + 1, gt["categories"]) if _names_known(d, gt) else
-                             _by_id(d, k + j + 1))
+                preds.extend(_to_categories(d, k + j + 1, cat_ids))
             bar.update(len(items))
     finally:
         bar.close()
     return evaluate(preds, gt, class_names=dataset.class_names)
 
 
-def _names_known(d: Detections, gt: dict) -> bool:
-    names = {c["name"] for c in gt["categories"]}
-    return all(str(n) in names for n in d.class_names)
-
-
-def _by_id(d: Detections, image_id: int) -> list[dict]:
-    # Predicted class names differ from the dataset's (e.g. another model): match by class index.
-    return [{**r, "category_id": int(c) + 1} for r, c in zip(d.to_coco(image_id), d.class_ids.tolist())]
+def _to_categories(d: Detections, image_id: int, cat_ids: dict[str, int]) -> list[dict]:
+    """COCO results for the dataset's categories, matched by class name; a model without names (``"0"``, ``"1"``,
+    e.g. an ONNX file without metadata) is matched by class index; boxes of other classes are left out."""
+    out = []
+    for rec, name in zip(d.to_coco(image_id), d.class_names.tolist()):
+        if name in cat_ids:
+            out.append({**rec, "category_id": cat_ids[name]})
+        elif str(name).isdigit() and int(name) < len(cat_ids):
+            out.append({**rec, "category_id": int(name) + 1})
+    return out
 
 
 # ---- checkpoints ------------------------------------------------------------------------------------------------

@@ -118,12 +118,25 @@ class TrackerBase:
             self.next_id += 1
         t.state = CONFIRMED
 
-    def _cost(self, tracks: list[Track], det: Detections, idx: np.ndarray, fuse_score: bool) -> np.ndarray:
-        """``1 - IoU`` between predicted track boxes and detections (times the score with ``fuse_score``)."""
+    def _cost(self, tracks: list[Track], det: Detections, idx: np.ndarray, fuse_score: bool,
+              buffer: np.ndarray | None = None) -> np.ndarray:
+        """``1 - IoU`` between predicted track boxes and detections (times the score with ``fuse_score``).
+
+        ``buffer`` (per track, a fraction of the box size): both boxes grow by it on every side before the IoU
+        (C-BIoU), so a track without a velocity yet still overlaps its object after a gap of several frames.
+        """
         if not tracks or len(idx) == 0:
             return np.zeros((len(tracks), len(idx)))
         boxes = xyah_to_xyxy(np.stack([t.mean[:4] for t in tracks]))
-        iou = box_iou(boxes, det.xyxy[idx])
+        dets = det.xyxy[idx]
+        if buffer is not None and np.any(buffer > 0):
+            b = np.asarray(buffer, np.float64)
+            wh = boxes[:, 2:] - boxes[:, :2]
+            boxes = np.concatenate([boxes[:, :2] - b[:, None] * wh, boxes[:, 2:] + b[:, None] * wh], 1)
+            # Detections grow by the largest buffer asked for (one per call in practice: the frame gap).
+            dwh = dets[:, 2:] - dets[:, :2]
+            dets = np.concatenate([dets[:, :2] - b.max() * dwh, dets[:, 2:] + b.max() * dwh], 1)
+        iou = box_iou(boxes, dets)
         if fuse_score:
             iou = iou * det.scores[idx][None, :]
         cost = 1.0 - iou
@@ -220,7 +233,10 @@ class ByteTrack(TrackerBase):
             remaining[i].state = LOST
         # 3. Tentative tracks with the high detections nobody took.
         left = high[un_high]
-        cost = self._cost(tentative, det, left, self.fuse_score)
+        # A tentative track has no velocity yet: with --stride its object has moved by several frames' worth, so
+        # the boxes are buffered by 0.3 of their size per skipped frame (nothing changes at stride 1).
+        gaps = np.array([frame - t.last_frame for t in tentative], np.float64)
+        cost = self._cost(tentative, det, left, self.fuse_score, np.clip(0.3 * (gaps - 1), 0.0, 1.0))
         matches, un_tentative, un_left = linear_assignment(cost, 0.7)
         self._update_tracks([tentative[i] for i in matches[:, 0]], det, left[matches[:, 1]], frame)
         for ti in matches[:, 0]:

@@ -91,6 +91,8 @@ def mot_metrics(ground_truth: dict[int, Detections], tracks: dict[int, Detection
     """MOTA, IDF1, ID switches and friends from ``motmetrics`` (the reference implementation).
 
     Frames present in either input are evaluated; a pair matches at IoU >= ``iou`` (MOTChallenge uses 0.5).
+    Ground-truth boxes whose score is 0 are MOTChallenge's "ignore" rows (column 7 of ``gt.txt`` is 0) and are
+    left out, as py-motmetrics' MOTChallenge evaluation does (``loadtxt(min_confidence=1)``).
     """
     try:
         import motmetrics as mm
@@ -100,6 +102,8 @@ def mot_metrics(ground_truth: dict[int, Detections], tracks: dict[int, Detection
     frames = sorted(set(ground_truth) | set(tracks))
     for f in frames:
         g = ground_truth.get(f, Detections.empty())
+        if len(g) and (g.scores == 0).any():
+            g = g[g.scores != 0]
         t = tracks.get(f, Detections.empty())
         # motmetrics' own iou_matrix uses np.asfarray, gone in numpy 2: the same distances, computed here.
         dist = 1.0 - box_iou(g.xyxy, t.xyxy)
