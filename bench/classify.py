@@ -37,7 +37,8 @@ MODELS = {   # the same budget for all: see BUDGET; sizes picked for CPU
     "r2plus1d": {"width": 16},
     "transformer": {"dim": 64, "depth": 2, "heads": 4},
 }
-BUDGET = dict(frames=8, stride=2, size=64, epochs=12, batch_size=8, lr=2e-3, flip=False, patience=0, seed=0)
+BUDGET = dict(frames=8, stride=2, size=64, epochs=12, batch_size=4, lr=2e-3, flip=False, crop_area=1.0, patience=0,
+              seed=0)
 
 
 def dataset() -> str:

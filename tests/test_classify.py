@@ -234,6 +234,22 @@ def test_folder_layout_without_lists_and_txt_list(motion, tmp_path):
     assert [Path(s.path).name.startswith("move_right") for s in ds.train + ds.val] == \
            [s.label == 1 for s in ds.train + ds.val]
 
+    # tab-separated with a header, and CSV with a quoted path that holds a comma and a space
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    odd = lists / "odd, name 1.mp4"
+    odd.symlink_to(motion / "grow" / "grow_0000.mp4")
+    tsv = ["video\tclass\tsplit"] + [f"{motion}/move_left/move_left_{k:04d}.mp4\tleft\ttrain" for k in range(3)]
+    tsv += [f"{odd}\tgrow\ttrain", f"{motion}/grow/grow_0001.mp4\tgrow\ttrain", f"{motion}/grow/grow_0002.mp4\tgrow\tval"]
+    (lists / "list.tsv").write_text("\n".join(tsv) + "\n")
+    ds = load_dataset(lists / "list.tsv")
+    assert ds.classes == ["grow", "left"] and len(ds.train) == 5 and len(ds.val) == 1
+    assert str(odd) in {s.path for s in ds.train}
+    (lists / "quoted.csv").write_text(f'"{odd}",grow\n' + "".join(
+        f"{motion}/move_left/move_left_{k:04d}.mp4,left\n" for k in range(3)) + f"{motion}/grow/grow_0001.mp4,grow\n")
+    ds = load_dataset(lists / "quoted.csv", seed=0)
+    assert ds.classes == ["grow", "left"] and str(odd) in {s.path for s in ds.train + ds.val}
+
 
 def test_list_trimming_by_seconds(motion, tmp_path):
     clip = motion / "static" / "static_0000.mp4"           # 8 frames at 25 fps: 0.00, 0.04, ... 0.28 s
