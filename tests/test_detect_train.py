@@ -42,8 +42,9 @@ def test_cli_train_resume_and_eval(tmp_path_factory, tmp_path, cli):
     run = tmp_path / "run"
     args = ["detect-train", "--data", data, "-o", run, "--epochs", "2", "--batch-size", "8", "--imgsz", "128",
             "--max-iters", "3", "--quiet", "--seed", "1"]
-    r = cli(*args)
+    r = cli(*args, "--json")
     assert r.code == 0, r
+    assert r.json()["epochs"] == 1      # stopped inside epoch 1: one epoch run, not two
     first = torch.load(run / "last.pt", map_location="cpu", weights_only=True)
     # Stopped after 3 optimiser steps (inside epoch 1); the same command again refuses to overwrite the run.
     r = cli(*args)

@@ -479,7 +479,7 @@ def train(cfg: TrainConfig) -> dict:
         tb.close()
     best = load_checkpoint(best_path)["metrics"] if best_path.is_file() else {}
     return {"output": str(run_dir), "best_checkpoint": str(best_path), "last_checkpoint": str(last_path),
-            "epochs": epoch + 1, "steps": step, "classes": class_names, "best": best,
+            "epochs": len(history), "steps": step, "classes": class_names, "best": best,
             "history": history, "train_images": len(train_ds), "val_images": len(val_ds),
             "warnings": [s for s in (train_ds.issues_summary(), val_ds.issues_summary()) if s]}
 
