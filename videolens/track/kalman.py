@@ -59,28 +59,28 @@ class KalmanXYAH:
         if len(mean) == 0:
             return mean, cov
         n = len(mean)
-        dt = np.broadcast_to(np.maximum(np.asarray(dt, np.float64), 0.0), (n,))
         h = mean[:, 3]
-        q_pos = np.stack([self.std_pos * h, self.std_pos * h, np.full_like(h, 1e-2), self.std_pos * h], 1) ** 2
-        sv = self.std_vel * float(velocity_noise)
-        q_vel = np.stack([sv * h, sv * h, np.full_like(h, 1e-5), sv * h], 1) ** 2
-        if np.all(dt == 1.0):
-            f = self.F
-        else:
-            f = np.broadcast_to(self._i8, (n, 8, 8)).copy()
-            f[:, :4, 4:] = dt[:, None, None] * self._i4
+        sp, sv = self.std_pos * h, self.std_vel * float(velocity_noise) * h
+        q_pos = np.stack([sp, sp, np.full_like(h, 1e-2), sp], 1) ** 2
+        q_vel = np.stack([sv, sv, np.full_like(h, 1e-5), sv], 1) ** 2
+        dt = np.maximum(np.asarray(dt, np.float64), 0.0)
+        if dt.ndim == 0 and dt == 1.0:                   # one frame: the usual step
+            mean = mean @ self.F.T
+            cov = self.F @ cov @ self.F.T + np.einsum("ni,ij->nij", np.concatenate([q_pos, q_vel], 1), self._i8)
+            return mean, cov
+        dt = np.broadcast_to(dt, (n,))[:, None]
+        f = np.broadcast_to(self._i8, (n, 8, 8)).copy()
+        f[:, :4, 4:] = dt[:, :, None] * self._i4
         mean = mean.copy()
-        mean[:, :4] += dt[:, None] * mean[:, 4:]
-        cov = f @ cov @ np.swapaxes(f, -1, -2)
+        mean[:, :4] += dt * mean[:, 4:]
         # sum over k = 0..dt-1 of F(k) Q F(k)': positions get dt*q_pos + sum(k^2)*q_vel, the position-velocity
-        # cross terms sum(k)*q_vel, velocities dt*q_vel (all zero extra terms at dt = 1).
-        s1 = np.maximum(dt * (dt - 1) / 2, 0.0)[:, None]
-        s2 = np.maximum((dt - 1) * dt * (2 * dt - 1) / 6, 0.0)[:, None]
+        # cross terms sum(k)*q_vel, velocities dt*q_vel.
+        s1 = np.maximum(dt * (dt - 1) / 2, 0.0)
+        s2 = np.maximum((dt - 1) * dt * (2 * dt - 1) / 6, 0.0)
+        q = np.einsum("ni,ij->nij", np.concatenate([dt * q_pos + s2 * q_vel, dt * q_vel], 1), self._i8)
         d = np.arange(4)
-        cov[:, d, d] += dt[:, None] * q_pos + s2 * q_vel
-        cov[:, d, d + 4] += s1 * q_vel
-        cov[:, d + 4, d] += s1 * q_vel
-        cov[:, d + 4, d + 4] += dt[:, None] * q_vel
+        q[:, d, d + 4] = q[:, d + 4, d] = s1 * q_vel
+        cov = f @ cov @ f.transpose(0, 2, 1) + q
         return mean, cov
 
     def update(self, mean: np.ndarray, cov: np.ndarray, xyah: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
