@@ -8,8 +8,9 @@ and remove lost tracks after ``track_buffer`` frames.
 
 Track states: ``tentative`` (seen once, no id shown yet), ``confirmed``, ``lost`` (kept for re-association, not
 shown), ``removed``. Ids are given out at confirmation, so they count 1, 2, 3... without gaps, and ``reset()``
-starts again at 1 for the next video. Times are in frames from ``Detections.frame_index``, so ``--stride N`` keeps
-ids stable: a track is lost after the same stretch of video whatever the stride.
+starts again at 1 for the next video. Times are in frames from ``Detections.frame_index`` (or ``timestamp``), so
+``--stride N`` keeps ids stable: the Kalman filter predicts over the real gap of N frames (velocities are per
+frame), and a track is lost after the same stretch of video whatever the stride.
 
 >>> import numpy as np
 >>> from videolens.detect.detections import Detections
@@ -61,8 +62,8 @@ class TrackerBase:
     name = "tracker"
 
     def __init__(self, frame_rate: float = 30.0, class_aware: bool = True, smooth: bool = False):
-        """``frame_rate`` scales how long lost tracks are kept; ``class_aware`` keeps a track to its class;
-        ``smooth`` reports Kalman-filtered boxes instead of the detector's."""
+        """``frame_rate`` scales how long lost tracks are kept and the Kalman velocity noise; ``class_aware``
+        keeps a track to its class; ``smooth`` reports Kalman-filtered boxes instead of the detector's."""
         self.kf = KalmanXYAH()
         self.smooth = smooth
         self.frame_rate = float(frame_rate)
@@ -75,12 +76,39 @@ class TrackerBase:
         self.next_id = 1
         self.updates = 0
         self.frame = -1
+        self._last_timestamp: float | None = None
+
+    @property
+    def velocity_noise(self) -> float:
+        """How much faster velocities per frame change than at 30 fps, for which the Kalman noise is set:
+        ``30 / frame_rate`` (a 10 fps frame lasts three 30 fps frames). Measured on PETS09 at 10 fps: 1 leaves
+        7 id switches at ``--stride 3`` with perfect detections, 3 none (see BENCHMARKS.md)."""
+        return 30.0 / self.frame_rate
 
     # ---- helpers ----------------------------------------------------------------------------------------
-    def _frame_of(self, det: Detections) -> int:
-        return int(det.frame_index) if det.frame_index is not None else self.frame + 1
+    def _frame_of(self, det: Detections) -> float:
+        """The frame this update is at: ``frame_index``; without it, the time since the previous update times
+        ``frame_rate`` (from ``timestamp``); without either, the next frame."""
+        if det.frame_index is not None:
+            return int(det.frame_index)
+        if det.timestamp is not None and self._last_timestamp is not None and self.updates:
+            return self.frame + max(0.0, float(det.timestamp) - self._last_timestamp) * self.frame_rate
+        return self.frame + 1
 
-    def _predict(self, tracks: list[Track]) -> None:
+    def _advance(self, det: Detections) -> tuple[float, float]:
+        """Move the clock to this update: returns ``(frame, gap)``, the gap in frames since the previous update
+        (1 on the first update, and when frames do not go forward)."""
+        frame = self._frame_of(det)
+        gap = frame - self.frame if self.updates else 1
+        if not gap > 0:
+            gap = 1
+        self.updates += 1
+        self.frame = frame
+        self._last_timestamp = float(det.timestamp) if det.timestamp is not None else None
+        return frame, float(gap)
+
+    def _predict(self, tracks: list[Track], gap: float = 1.0) -> None:
+        """Kalman-predict ``gap`` frames ahead (with ``--stride N``, N frames: velocities stay per frame)."""
         if not tracks:
             return
         mean = np.stack([t.mean for t in tracks])
@@ -88,12 +116,12 @@ class TrackerBase:
         # A track that was not seen has no reliable height velocity (as in ByteTrack's multi_predict).
         lost = np.array([t.state != CONFIRMED for t in tracks])
         mean[lost, 7] = 0
-        mean, cov = self.kf.predict(mean, cov)
+        mean, cov = self.kf.predict(mean, cov, gap, self.velocity_noise)
         for t, m, c in zip(tracks, mean, cov):
             t.mean, t.cov = m, c
 
     def _new_track(self, det: Detections, i: int, frame: int) -> Track:
-        mean, cov = self.kf.initiate(xyxy_to_xyah(det.xyxy[i:i + 1]))
+        mean, cov = self.kf.initiate(xyxy_to_xyah(det.xyxy[i:i + 1]), self.velocity_noise)
         return Track(mean[0], cov[0], det.xyxy[i].copy(), float(det.scores[i]), int(det.class_ids[i]),
                      str(det.class_names[i]), frame, frame)
 
@@ -205,17 +233,15 @@ class ByteTrack(TrackerBase):
     def update(self, detections: Detections) -> Detections:
         """Associate one frame's detections; returns the confirmed tracks seen in it, with ``track_ids``."""
         det = detections
-        frame = self._frame_of(det)
         first_update = self.updates == 0
-        self.updates += 1
-        self.frame = frame
+        frame, gap = self._advance(det)
         scores = det.scores
         high = np.flatnonzero(scores >= self.high_thresh)
         low = np.flatnonzero((scores > self.low_thresh) & (scores < self.high_thresh))
 
         tentative = [t for t in self.tracks if t.state == TENTATIVE]
         pool = [t for t in self.tracks if t.state in (CONFIRMED, LOST)]
-        self._predict(pool + tentative)
+        self._predict(pool + tentative, gap)
 
         # 1. Confirmed and lost tracks with the high-score detections.
         cost = self._cost(pool, det, high, self.fuse_score)

@@ -37,13 +37,10 @@ class Sort(TrackerBase):
     def update(self, detections: Detections) -> Detections:
         """Associate one frame's detections; returns the shown tracks matched in it, with ``track_ids``."""
         det = detections
-        frame = self._frame_of(det)
-        gap = frame - self.frame if self.updates else 1
-        self.updates += 1
-        self.frame = frame
+        frame, gap = self._advance(det)
         warm_up = self.updates <= self.min_hits        # SORT shows every track during its first frames
         keep = np.flatnonzero(det.scores >= self.min_score)
-        self._predict(self.tracks)
+        self._predict(self.tracks, gap)
         cost = self._cost(self.tracks, det, keep, fuse_score=False)
         matches, un_tracks, un_dets = linear_assignment(cost, 1.0 - self.iou_thresh)
         matched = [self.tracks[i] for i in matches[:, 0]]
