@@ -564,10 +564,12 @@ class VideoReader:
     def _start_run(self, key_i: int) -> None:
         """Position the decoder at keyframe ``key_i`` (or earlier)."""
         self.stats["seeks"] += 1
+        fresh = self._container is None or self._pid != os.getpid()
         self._ensure_open()
         if key_i == 0:
-            self.close()        # reopening is the one seek every format supports exactly
-            self._ensure_open()
+            if not fresh:       # a container opened just now is already at the start
+                self.close()    # reopening is the one seek every format supports exactly
+                self._ensure_open()
         else:
             try:
                 target = int(self._key_seek[key_i][1 if self._seek_dts else 0])
