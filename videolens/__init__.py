@@ -9,9 +9,8 @@ Heavy libraries (PyAV, torch) load on first use, so ``import videolens`` and ``v
 
 from __future__ import annotations
 
-import importlib
-
 from .errors import NoAudioError, OutputExistsError, VideoError, VideolensError
+from .utils.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -42,14 +41,4 @@ _LAZY = {
 __all__ = ["NoAudioError", "OutputExistsError", "VideoError", "VideolensError", "__version__", *_LAZY]
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'videolens' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

@@ -11,7 +11,7 @@ Detections(1 boxes)
 
 from __future__ import annotations
 
-import importlib
+from ..utils.lazy import lazy_exports
 
 _LAZY = {
     "Detections": "videolens.detect.detections",
@@ -43,14 +43,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'videolens.detect' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)

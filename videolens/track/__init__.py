@@ -10,9 +10,8 @@ ones with ``track_ids`` set; ``reset()`` forgets everything (call it between vid
 
 from __future__ import annotations
 
-import importlib
-
 from ..errors import VideolensError
+from ..utils.lazy import lazy_exports
 
 TRACKERS = ("bytetrack", "sort")
 
@@ -44,10 +43,4 @@ def create_tracker(name: str, **settings):
     raise VideolensError(f"--tracker {name}: unknown tracker (choose from {', '.join(TRACKERS)})")
 
 
-def __getattr__(name: str):
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'videolens.track' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
