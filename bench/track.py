@@ -25,19 +25,10 @@ from _common import SHARED, save, table
 
 from videolens.detect.detections import Detections
 from videolens.io.reader import VideoReader
-from videolens.track import create_tracker, mot_metrics, read_mot
+from videolens.track import create_tracker, mot_metrics, read_mot, track_sequence
 
 PETS = SHARED / "tracking" / "PETS09-S2L1"
 SCALE = 0.625     # MOT15 coordinates are for 768x576; vtest.avi is 480x360
-
-
-def run_ours(tracker, dets: dict, frames: int, stride: int = 1) -> dict:
-    out = {}
-    for f in range(0, frames, stride):
-        d = dets.get(f, Detections.empty(f)).copy()
-        d.frame_index, d.track_ids[:] = f, -1
-        out[f] = tracker.update(d)
-    return out
 
 
 def run_reference(tracker, dets: dict, frames: int) -> dict:
@@ -61,14 +52,14 @@ def pets() -> list[dict]:
     gt = read_mot(PETS / "gt" / "gt.txt", scale=SCALE)
     det = read_mot(PETS / "det" / "det.txt", scale=SCALE)
     runs = {
-        "videolens bytetrack": lambda: run_ours(create_tracker("bytetrack", frame_rate=fps), det, frames),
-        "videolens bytetrack smooth=True": lambda: run_ours(create_tracker("bytetrack", frame_rate=fps,
+        "videolens bytetrack": lambda: track_sequence(create_tracker("bytetrack", frame_rate=fps), det, frames),
+        "videolens bytetrack smooth=True": lambda: track_sequence(create_tracker("bytetrack", frame_rate=fps,
                                                                            smooth=True), det, frames),
-        "videolens sort": lambda: run_ours(create_tracker("sort", frame_rate=fps), det, frames),
+        "videolens sort": lambda: track_sequence(create_tracker("sort", frame_rate=fps), det, frames),
         "trackers ByteTrack (reference)": lambda: run_reference(ByteTrackTracker(frame_rate=fps), det, frames),
         "trackers ByteTrack, its defaults (30 fps)": lambda: run_reference(ByteTrackTracker(), det, frames),
         "videolens bytetrack, frame_rate=30 (as the reference's defaults)":
-            lambda: run_ours(create_tracker("bytetrack", frame_rate=30), det, frames),
+            lambda: track_sequence(create_tracker("bytetrack", frame_rate=30), det, frames),
     }
     rows = []
     for name, fn in runs.items():
@@ -91,7 +82,7 @@ def strides(max_stride: int = 5) -> list[dict]:
     for kind, dets in (("perfect (gt boxes)", gt), ("public", det)):
         for stride in range(1, max_stride + 1):
             sub = {f: d for f, d in gt.items() if f % stride == 0}
-            m = mot_metrics(sub, run_ours(create_tracker("bytetrack", frame_rate=fps), dets, frames, stride))
+            m = mot_metrics(sub, track_sequence(create_tracker("bytetrack", frame_rate=fps), dets, frames, stride))
             rows.append({"detections": kind, "stride": stride, "updates": len(range(0, frames, stride)),
                          "MOTA": round(m["mota"], 4), "IDF1": round(m["idf1"], 4), "IDs": m["num_switches"],
                          "FP": m["num_false_positives"], "FN": m["num_misses"]})

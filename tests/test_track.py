@@ -7,7 +7,7 @@ import pytest
 
 from conftest import shared
 from videolens.detect import Detections, LineCounter, ZoneCounter
-from videolens.track import create_tracker, mot_lines, mot_metrics, read_mot
+from videolens.track import create_tracker, mot_lines, mot_metrics, read_mot, track_sequence
 
 PETS_SCALE = 0.625   # MOT15 PETS09-S2L1 coordinates are for 768x576; the file here is 480x360
 
@@ -19,21 +19,12 @@ def _pets(frames: int):
     return ({f: d for f, d in gt.items() if f < frames}, {f: d for f, d in det.items() if f < frames})
 
 
-def _run(tracker, dets: dict, frames, stride: int = 1):
-    out = {}
-    for f in range(0, frames, stride):
-        d = dets.get(f, Detections.empty(f)).copy()
-        d.frame_index, d.track_ids[:] = f, -1
-        out[f] = tracker.update(d)
-    return out
-
-
 def test_pets09_public_detections_with_motmetrics():
     gt, det = _pets(200)
     assert gt[0].xyxy.max() <= 480 and len(gt[0]) == 3    # MOT frame 1 -> index 0, scaled into 480x360
     results = {}
     for name in ("bytetrack", "sort"):
-        out = _run(create_tracker(name, frame_rate=10), det, 200)
+        out = track_sequence(create_tracker(name, frame_rate=10), det, 200)
         results[name] = mot_metrics(gt, out)
     bt, so = results["bytetrack"], results["sort"]
     # The public detections of this stretch are poor (recall ~0.66, precision ~0.74 after tracking): ByteTrack
@@ -49,7 +40,7 @@ def _perfect(stride: int):
     gt, _ = _pets(145)
     sub = {f: d for f, d in gt.items() if f % stride == 0}
     tracker = create_tracker("bytetrack", frame_rate=10)
-    out = _run(tracker, gt, 145, stride)
+    out = track_sequence(tracker, gt, 145, stride)
     return gt, tracker, out, mot_metrics(sub, out)
 
 

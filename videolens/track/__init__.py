@@ -25,6 +25,7 @@ _LAZY = {
     "write_mot": "videolens.track.mot",
     "mot_lines": "videolens.track.mot",
     "mot_metrics": "videolens.track.mot",
+    "track_sequence": "videolens.track.mot",
 }
 
 __all__ = sorted([*_LAZY, "TRACKERS", "create_tracker"])

@@ -86,6 +86,18 @@ def write_mot(detections: Iterable[Detections], path: str | os.PathLike) -> None
     write_text(path, mot_lines(detections))
 
 
+def track_sequence(tracker, detections: dict[int, Detections], frames: int, stride: int = 1) -> dict[int, Detections]:
+    """Run ``tracker`` over per-frame detections (e.g. :func:`read_mot` of a MOTChallenge ``det.txt``: the
+    public-detection protocol), feeding every ``stride``-th frame of ``0..frames-1``; returns the tracked
+    detections by frame index, ready for :func:`mot_metrics`. The input's track ids are ignored."""
+    out = {}
+    for f in range(0, frames, stride):
+        d = detections.get(f, Detections.empty(f)).copy()
+        d.frame_index, d.track_ids[:] = f, -1
+        out[f] = tracker.update(d)
+    return out
+
+
 def mot_metrics(ground_truth: dict[int, Detections], tracks: dict[int, Detections], iou: float = 0.5,
                 name: str = "video") -> dict:
     """MOTA, IDF1, ID switches and friends from ``motmetrics`` (the reference implementation).
