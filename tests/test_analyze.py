@@ -91,6 +91,24 @@ def test_full_report_on_the_sample(sample_run):
     assert {"shots.csv", "transcript.srt"} <= set(report["files"])
 
 
+def test_default_analysis_runs_without_torch(tmp_path):
+    """Shots, faces, speech and motion all run on ONNX Runtime / CTranslate2: importing torch would add ~0.5 GB of
+    RSS (the memory target of `analyze`), so the defaults must never import it."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom videolens.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit as e:\n"
+            "    assert not e.code, e.code\nimport json\n"
+            "print(json.dumps(sorted(m for m in ('torch', 'torchvision', 'silero_vad', 'facenet_pytorch') "
+            "if m in sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code, "analyze", str(SAMPLE), "-o", str(tmp_path), "--quiet"],
+                         capture_output=True, text=True, cwd=ROOT, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    report = json.loads((tmp_path / "sample" / "report.json").read_text())
+    assert report["faces"]["frames_with_faces"] > 0 and report["speech"]["speech_seconds"] > 5
+
+
 def test_batch_records_failures_writes_summary_and_resumes(small_videos, tmp_path):
     d, (a, _), _ = small_videos
     out = tmp_path / "out"

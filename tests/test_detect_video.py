@@ -42,6 +42,31 @@ def test_grid_frames_have_exactly_one_face(faces):
     assert counts == [1] * len(counts)
 
 
+def test_onnx_mtcnn_matches_facenet_pytorch(faces):
+    """Our ONNX Runtime cascade gives facenet-pytorch's MTCNN results (the weights' reference implementation), on
+    real faces, a frame without one, and a batch of frames at once."""
+    facenet = pytest.importorskip("facenet_pytorch", reason="facenet-pytorch (dev extra) is the reference")
+    ref = facenet.MTCNN(keep_all=True, post_process=False, device="cpu")
+    frames = [VideoReader(c).get_frames([5, 50]) for c in sorted(shared("speech", "GRID").glob("*.mpg"))[:3]]
+    frames = np.concatenate(frames + [VideoReader(SAMPLE).get_frames([120, 300])])
+    frames = np.concatenate([frames, np.full((1, *frames.shape[1:]), 90, np.uint8)])   # flat grey: no face
+    ours = faces.mtcnn.detect(frames)
+    assert len(ours) == len(frames)
+    found = 0
+    for frame, (boxes, probs, marks) in zip(frames, ours):
+        rb, rp, rm = ref.detect(frame, landmarks=True)
+        if rb is None:
+            assert len(boxes) == 0
+            continue
+        rb, rp, rm = (np.asarray(a, np.float64) for a in (rb, rp, rm))
+        assert boxes.shape == rb.shape
+        np.testing.assert_allclose(boxes, rb, atol=0.01)
+        np.testing.assert_allclose(probs, rp, atol=1e-4)
+        np.testing.assert_allclose(marks, rm, atol=0.01)
+        found += len(boxes)
+    assert found >= len(frames) - 1       # every GRID/sample frame shows one face
+
+
 def test_faces_analyzer_contract(short_sample):
     run = run_analyzers(short_sample, [FacesAnalyzer(stride=5)], quiet=True)
     d = run.results["faces"].to_dict()

@@ -258,6 +258,29 @@ def test_streaming_vad_equals_silero_on_the_whole_file():
     assert torch.get_num_threads() == threads, "importing silero_vad must not change torch's thread count"
 
 
+def test_torch_free_state_machine_is_silero_s():
+    """videolens.speech._silero copies Silero's probabilities-to-segments state machine (so that torch is not
+    imported); on bursty random probabilities it must give exactly what silero-vad's own function gives, including
+    its cuts of over-long speech."""
+    from silero_vad import get_speech_timestamps_from_probs
+
+    from videolens.speech._silero import speech_timestamps_from_probs
+
+    rng = np.random.default_rng(0)
+    for trial in range(30):
+        # Runs of speech and silence of random lengths, with noisy probabilities around the thresholds.
+        runs = rng.integers(1, 400, size=40)
+        levels = np.repeat(rng.random(40) > 0.5, runs).astype(float)
+        probs = np.clip(levels * 0.8 + rng.normal(0.1, 0.2, len(levels)), 0, 1).tolist()
+        kwargs = {"threshold": float(rng.uniform(0.3, 0.7)), "min_speech_duration_ms": int(rng.integers(0, 500)),
+                  "min_silence_duration_ms": int(rng.integers(0, 800)), "speech_pad_ms": int(rng.integers(0, 200)),
+                  "max_speech_duration_s": float(rng.choice([2.0, 5.0, 30.0, float("inf")])),
+                  "use_max_poss_sil_at_max_speech": bool(trial % 2)}
+        length = len(probs) * 512 - int(rng.integers(0, 512))
+        assert speech_timestamps_from_probs(probs, audio_length_samples=length, **kwargs) == \
+            get_speech_timestamps_from_probs(probs, audio_length_samples=length, **kwargs), kwargs
+
+
 def test_stereo_channels_are_separate_voices():
     path = shared("speech", "faster-whisper", "stereo_diarization.wav")
     left, right = detect_speech(path, channel="left"), detect_speech(path, channel="right")

@@ -61,7 +61,8 @@ def _faces(config: AnalyzeConfig) -> Analyzer:
     from ..detect import FacesAnalyzer
 
     stride = {"stride": config.stride} if config.stride else {}     # else the analyzer's own default
-    return FacesAnalyzer(device=config.device, **stride)
+    # A worker limited to N threads (Ray, --jobs) limits the detector too; else ONNX Runtime uses every core.
+    return FacesAnalyzer(device=config.device, threads=config.threads or None, **stride)
 
 
 def _objects(config: AnalyzeConfig) -> Analyzer:

@@ -83,20 +83,21 @@ class FacesResult:
 
 
 class FacesAnalyzer(Analyzer):
-    """Faces with MTCNN (facenet-pytorch).
+    """Faces with MTCNN (in ONNX Runtime, see :mod:`videolens.detect.mtcnn`).
 
     ``stride``: analyze every N-th frame; default None: ``per_second`` looks a second (2), whatever the frame
     rate, which is enough for face counts over time and keeps MTCNN (the costliest default analyzer on CPU) to a
     fraction of decoding. ``max_side``: frames whose short side is larger are scaled down to it before detection
     (default 360), so a 1080p video costs about what a 360p one does; faces smaller than ``min_face`` pixels at that
-    size are missed. ``conf``: MTCNN's final probability threshold.
+    size are missed. ``conf``: MTCNN's final probability threshold. ``threads``: the detector's CPU threads (None:
+    every core).
     """
 
     name = "faces"
     batch_size = 8
 
     def __init__(self, stride: int | None = None, per_second: float = 2.0, max_side: int | None = 360,
-                 conf: float = 0.9, min_face: int = 20, device: str = "auto"):
+                 conf: float = 0.9, min_face: int = 20, device: str = "auto", threads: int | None = None):
         from .detectors import FaceDetector
 
         if per_second <= 0:
@@ -105,7 +106,7 @@ class FacesAnalyzer(Analyzer):
         self.stride = int(stride) if stride is not None else 1     # set from the frame rate in start()
         self._scale = _Scaled(max_side)
         self.size = None
-        self.detector = FaceDetector(conf=conf, device=device, min_face=min_face)
+        self.detector = FaceDetector(conf=conf, device=device, min_face=min_face, threads=threads)
         self._frames: list[Detections] = []
 
     def start(self, info) -> None:

@@ -6,7 +6,7 @@
 | ``yolo`` | needs ``weights=PATH.pt`` (it has no pretrained weights: train one) |
 | ``fasterrcnn``, ``fasterrcnn-r50``, ``fcos``, ``retinanet`` | torchvision with its COCO weights (``weights="coco"``, the default) or a checkpoint |
 | ``onnx:PATH`` (or ``PATH.onnx``) | a YOLOv8 / YOLO11 model exported to ONNX by Ultralytics (or by ``videolens detect-export``) |
-| ``faces`` | MTCNN from facenet-pytorch (weights ship inside the wheel) |
+| ``faces`` | MTCNN (facenet-pytorch's weights, shipped as ONNX, run in ONNX Runtime) |
 | ``people-hog`` | OpenCV's HOG + linear SVM pedestrian detector, the classical fallback |
 
 >>> detector = load_detector("faces")                      # doctest: +SKIP
@@ -296,50 +296,36 @@ def _onnx_layout(shape, names) -> str | None:
 
 
 class FaceDetector(Detector):
-    """MTCNN (facenet-pytorch 2.5.3; its weights ship in the wheel). Landmarks go to ``data["landmarks"]``.
+    """MTCNN (Zhang et al., 2016) with facenet-pytorch's weights, run in ONNX Runtime
+    (:mod:`videolens.detect.mtcnn`; the weights ship with videolens). Landmarks go to ``data["landmarks"]``.
 
     ``min_face`` is the smallest face side in pixels it looks for; frames are searched at their own size.
+    ``threads``: ONNX Runtime threads (None: all cores). ``device`` is accepted for symmetry with the other
+    detectors; MTCNN runs on the CPU (it is small, and mostly data movement).
     """
 
     name = "faces"
     class_names = ["face"]
 
     def __init__(self, conf: float = 0.9, classes=None, device: str = "auto", min_face: int = 20,
-                 thresholds=(0.6, 0.7, 0.7)):
+                 thresholds=(0.6, 0.7, 0.7), threads: int | None = None):
         super().__init__(conf, classes)
-        try:
-            from facenet_pytorch import MTCNN
-        except ImportError:
-            raise VideolensError("faces: needs facenet-pytorch (pip install 'facenet-pytorch==2.5.3')") from None
-        from ..utils.device import resolve_device
+        from .mtcnn import MTCNN
 
-        # MTCNN's refinement nets get a different batch size at almost every call and oneDNN caches a primitive per
-        # shape (1024 by default): RSS grew ~5 MB/s in `analyze` on 720p. A small cache keeps it flat at no
-        # measured cost. Read when oneDNN first builds a primitive, so it must be set before the first call.
-        os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "32")
-        self.device = resolve_device(device)
-        # MTCNN's own batching needs equal sizes; frames of one video have them.
-        self.mtcnn = MTCNN(keep_all=True, min_face_size=int(min_face), thresholds=list(thresholds),
-                           device=self.device, post_process=False)
+        self.device = "cpu"
+        self.mtcnn = MTCNN(min_face=min_face, thresholds=thresholds, threads=threads)
 
     def _detect(self, frames):
         shapes = {f.shape for f in frames}
-        groups = [frames] if len(shapes) == 1 else [[f] for f in frames]
+        # The cascade batches frames of one size (those of one video).
+        groups = [np.stack(frames)] if len(shapes) == 1 else [f[None] for f in frames]
         out = []
         for group in groups:
-            boxes, probs, points = self.mtcnn.detect(np.stack(group), landmarks=True)
-            for b, p, lm in zip(boxes, probs, points):
-                if b is None:
-                    out.append(Detections.empty())
-                    continue
-                b = np.asarray(b, np.float64).reshape(-1, 4)   # numpy 2: may come back as an object array
-                p = np.asarray(p, np.float64).reshape(-1)
-                lm = np.asarray(lm, np.float64).reshape(-1, 5, 2)
+            for b, p, lm in self.mtcnn.detect(group):
                 keep = p >= self.conf
-                h, w = group[0].shape[:2]
-                d = Detections(np.clip(b[keep], 0, [w, h, w, h]), p[keep], np.zeros(int(keep.sum()), np.int64),
-                               ["face"] * int(keep.sum()), data={"landmarks": lm[keep].astype(np.float32)})
-                out.append(d)
+                h, w = group.shape[1:3]
+                out.append(Detections(np.clip(b[keep], 0, [w, h, w, h]), p[keep], np.zeros(int(keep.sum()), np.int64),
+                                      ["face"] * int(keep.sum()), data={"landmarks": lm[keep]}))
         return out
 
 

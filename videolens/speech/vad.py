@@ -1,7 +1,8 @@
 """Voice activity detection with Silero VAD, streamed so hour-long files stay in bounded memory.
 
 Silero VAD (the ``silero-vad`` package, which ships its weights) gives a speech probability per 32 ms window; its
-own state machine (``get_speech_timestamps_from_probs``) turns them into segments. :class:`StreamingVAD` runs both
+own state machine (``get_speech_timestamps_from_probs``; copied in :mod:`._silero`, so that torch is not imported)
+turns them into segments. :class:`StreamingVAD` runs both
 over audio blocks as they are decoded and hands out each segment once its end is settled, with its audio, so the
 caller never holds more than the current stretch of speech.
 
@@ -15,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import os
-import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -107,22 +107,12 @@ def require_speech_packages() -> None:
             raise VideolensError(f"speech needs {package}; install it with: pip install 'videolens[speech]'")
 
 
-@functools.lru_cache(maxsize=1)
 def _silero_sequence_model():
-    """Silero's batched ONNX model (same probabilities as the streaming one, one call per 512 windows)."""
-    import torch
+    """Silero's batched ONNX model (same probabilities as the streaming one, one call per 512 windows), loaded
+    without importing torch."""
+    from . import _silero
 
-    threads = torch.get_num_threads()
-    try:
-        from silero_vad import load_silero_vad
-    except ImportError:
-        raise VideolensError("voice activity detection needs silero-vad; "
-                             "install it with: pip install 'videolens[speech]'") from None
-    finally:
-        torch.set_num_threads(threads)   # importing silero_vad sets torch to 1 thread for the whole process
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)   # silero's use of importlib.resources.path
-        return load_silero_vad(sequence=True)
+    return _silero.session()
 
 
 class StreamingVAD:
@@ -137,12 +127,12 @@ class StreamingVAD:
     """
 
     def __init__(self, options: VadOptions | None = None, audio_pad: float = 0.0, keep_audio: bool = True):
-        from silero_vad import get_speech_timestamps_from_probs
+        from ._silero import speech_timestamps_from_probs
 
         self.options = options or VadOptions()
-        self._segment = functools.partial(get_speech_timestamps_from_probs, sampling_rate=SAMPLE_RATE,
+        self._segment = functools.partial(speech_timestamps_from_probs, sampling_rate=SAMPLE_RATE,
                                           **self.options.silero_kwargs())
-        self._session = _silero_sequence_model().session
+        self._session = _silero_sequence_model()
         self._h = np.zeros((1, 1, 128), np.float32)
         self._c = np.zeros((1, 1, 128), np.float32)
         self._context = np.zeros(CONTEXT, np.float32)
