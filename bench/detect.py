@@ -181,25 +181,57 @@ def part_trapedesveh(args) -> dict:
 
 
 def part_faces(args) -> dict:
+    """Our MTCNN (ONNX Runtime) on every GRID frame; facenet-pytorch's MTCNN (same weights, PyTorch) on the same
+    frames of the first clips, interleaved batch by batch, for the speed ratio and the agreement."""
     from videolens.detect import load_detector
     from videolens.io.reader import VideoReader
 
     det = load_detector("faces")
+    try:
+        from facenet_pytorch import MTCNN
+
+        ref = MTCNN(keep_all=True, post_process=False, device="cpu")
+    except ImportError:
+        ref = None
     counts, frames_total, seconds = [], 0, 0.0
-    for clip in sorted((SHARED / "speech" / "GRID").glob("*.mpg")):
+    side = {"frames": 0, "ours": 0.0, "facenet": 0.0, "max_box_diff": 0.0, "count_diff": 0}
+    clips = sorted((SHARED / "speech" / "GRID").glob("*.mpg"))
+    for k, clip in enumerate(clips):
         reader = VideoReader(clip)
         for b in reader.iter_frames(batch=25):
             t = time.perf_counter()
             found = det.detect(list(b.frames))
-            seconds += time.perf_counter() - t
+            took = time.perf_counter() - t
+            seconds += took
             counts += [len(d) for d in found]
             frames_total += len(b.frames)
+            if ref is not None and k < 3:
+                t = time.perf_counter()
+                boxes, _ = ref.detect(np.stack(b.frames))
+                side["facenet"] += time.perf_counter() - t
+                side["ours"] += took
+                side["frames"] += len(b.frames)
+                h, w = b.frames[0].shape[:2]
+                for d, rb in zip(found, boxes):
+                    # Detections are clipped to the frame; facenet's boxes are not.
+                    rb = np.zeros((0, 4)) if rb is None else np.clip(np.asarray(rb, float), 0, [w, h, w, h])
+                    if len(rb) != len(d):
+                        side["count_diff"] += 1
+                    elif len(rb):
+                        side["max_box_diff"] = max(side["max_box_diff"], float(np.abs(rb - d.xyxy).max()))
     share = float(np.mean(np.asarray(counts) == 1))
-    r = {"clips": len(list((SHARED / "speech" / "GRID").glob("*.mpg"))), "frames": frames_total,
+    r = {"clips": len(clips), "frames": frames_total,
          "exactly_one_face": round(share, 4), "no_face": int(np.sum(np.asarray(counts) == 0)),
          "more_than_one": int(np.sum(np.asarray(counts) > 1)), "fps": round(frames_total / seconds, 1),
          "target_ge_0.98": share >= 0.98}
     print(table([r], list(r)))
+    if side["frames"]:
+        r["vs_facenet_pytorch"] = {"frames": side["frames"], "ours_fps": round(side["frames"] / side["ours"], 1),
+                                   "facenet_fps": round(side["frames"] / side["facenet"], 1),
+                                   "speedup": round(side["facenet"] / side["ours"], 2),
+                                   "frames_with_other_count": side["count_diff"],
+                                   "max_box_diff_px": round(side["max_box_diff"], 4)}
+        print(table([r["vs_facenet_pytorch"]], list(r["vs_facenet_pytorch"])))
     return r
 
 
