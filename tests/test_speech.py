@@ -393,6 +393,49 @@ def test_transcribe_batch_with_a_bad_file_and_the_overwrite_rule(tmp_path, cli):
     assert not list(out.rglob("*.partial*"))
 
 
+def test_short_files_are_packed_into_shared_windows(tmp_path):
+    """Transcriber.many puts the speech of short files into one Whisper call: fewer recogniser calls, each file
+    gets its own words on its own clock, and the accuracy is that of one-by-one recognition (GRID's truth)."""
+    from videolens.speech import Transcriber
+
+    refs = dict(line.split("\t") for line in shared("speech", "GRID", "transcripts.txt").read_text().splitlines()
+                if line.strip() and not line.startswith("#"))
+    clips = [shared("speech", "GRID", name) for name in sorted(refs)]
+    quiet = tmp_path / "quiet.wav"
+    write_wav(quiet, np.zeros(16000, np.float32))
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all")
+    tr = Transcriber(language="en")
+    calls = []
+    real = tr.model.transcribe
+
+    def counting(audio, **kw):
+        calls.append(len(audio) / 16000)
+        return real(audio, **kw)
+
+    tr.model.transcribe = counting
+    alone = {str(c): tr(c) for c in clips}
+    n_alone, calls[:] = len(calls), []
+    packed = {}
+    for path, t, err in tr.many([clips[0], quiet, bad, *clips[1:]]):
+        packed[path] = t if t is not None else err
+    assert set(packed) == {*map(str, clips), str(quiet), str(bad)}
+    assert isinstance(packed[str(bad)], str) and str(bad) in packed[str(bad)]
+    assert packed[str(quiet)].segments == [] and packed[str(quiet)].duration == pytest.approx(1.0)
+    assert n_alone >= len(clips) and 1 <= len(calls) < n_alone / 2, (n_alone, calls)
+    for c in clips:
+        t = packed[str(c)]
+        assert t.segments and t.path == str(c)
+        assert all(0 <= s.start <= s.end <= t.duration for s in t.segments)
+        # Times on the file's own clock: the first word starts where the file's own recognition puts it.
+        assert abs(t.segments[0].start - alone[str(c)].segments[0].start) < 0.5
+        assert t.timings["total"] > 0
+    names = [c.name for c in clips]
+    wer_packed = word_error_rate([refs[n] for n in names], [packed[str(c)].text for c in clips])
+    wer_alone = word_error_rate([refs[n] for n in names], [alone[str(c)].text for c in clips])
+    assert wer_packed <= wer_alone + 0.05, (wer_packed, wer_alone)
+
+
 def test_existing_output_needs_overwrite(tmp_path, cli):
     wav = tmp_path / "quiet.wav"
     write_wav(wav, np.zeros(16000, np.float32))

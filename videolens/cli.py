@@ -279,19 +279,24 @@ def _run_transcribe(args) -> int:
                "beam_size": args.beam_size, "vad": _vad_options(args), "device": args.device,
                "compute_type": args.compute_type, "threads": max(1, cores // jobs)}
     if jobs == 1:
-        # Resolve and load the model once, up front: a missing model is one error, not one per file.
-        from .speech.transcribe import Transcriber
+        # Load the model once, up front (a missing model is one error, not one per file); short files are packed
+        # into shared Whisper windows.
+        from .speech.transcribe import Transcriber, transcribe_many_to_files
 
-        load = Transcriber(**options).load_seconds
+        tr = Transcriber(**options)
+        load = tr.load_seconds
+        items = transcribe_many_to_files(inputs, dirs, formats, args.overwrite, audio_stream=args.audio_stream,
+                                         channel=parse_channel(args.channel), quiet=args.quiet or args.json,
+                                         transcriber=tr)
     else:
         from .speech.model import resolve_model
 
         resolve_model(args.model)
         load = None
-    fn = functools.partial(_transcribe_item, dirs=dirs, formats=formats, overwrite=args.overwrite,
-                           audio_stream=args.audio_stream, channel=parse_channel(args.channel),
-                           quiet=args.quiet or args.json or len(inputs) > 1, **options)
-    items = run_batch(inputs, fn, jobs=jobs, desc="transcribe", quiet=args.quiet or args.json)
+        fn = functools.partial(_transcribe_item, dirs=dirs, formats=formats, overwrite=args.overwrite,
+                               audio_stream=args.audio_stream, channel=parse_channel(args.channel),
+                               quiet=args.quiet or args.json or len(inputs) > 1, **options)
+        items = run_batch(inputs, fn, jobs=jobs, desc="transcribe", quiet=args.quiet or args.json)
     ok = [b for b in items if b.ok]
     audio = sum(b.result["result"]["duration"] for b in ok)
     busy = sum(b.result["result"]["timings"].get("total", 0.0) for b in ok)

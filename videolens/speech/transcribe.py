@@ -21,6 +21,8 @@ import bisect
 import os
 import re
 import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,9 +68,84 @@ class Transcriber:
 
     def __call__(self, path: str | os.PathLike, *, audio_stream: int | None = None, channel: str | int = "mix",
                  quiet: bool = True) -> Transcript:
+        heard = self._listen(os.fspath(path), audio_stream, channel, quiet)
+        heard.run.flush()
+        return self._result(heard)
+
+    def many(self, paths: Sequence[str | os.PathLike], *, audio_stream: int | None = None,
+             channel: str | int = "mix", quiet: bool = True, before: Callable[[str], None] | None = None
+             ) -> Iterator[tuple[str, Transcript | None, str | None]]:
+        """Transcribe several files, yielding ``(path, transcript, None)`` or ``(path, None, error)`` for each as it
+        is done (not necessarily in input order); one bad file does not stop the others.
+
+        Short files are **packed**: Whisper encodes a full 30 s window however short its input, so a 3 s clip
+        costs as much as 30 s of speech. Files whose speech fits in one window are therefore recognised
+        together, their speech chunks put end to end in one call (as the chunks of one file are), and each
+        recognised word goes back to the file whose audio holds it. Texts are those of files recognised one by
+        one up to Whisper's usual context effects; packing is skipped when the language is left to detection (a
+        window must hold one language). ``before(path)``, if given, runs before a file is read (e.g. to refuse
+        existing outputs) and may raise :class:`VideolensError`.
+
+        >>> tr = Transcriber(language="en")                                    # doctest: +SKIP
+        >>> {p: t.text for p, t, err in tr.many(["a.mp4", "b.mp4"]) if t}    # doctest: +SKIP
+        """
+        packable = self.language is not None
+        pack: list[_Heard] = []
+        pack_samples = 0
+        for path in map(os.fspath, paths):
+            try:
+                if before is not None:
+                    before(path)
+                heard = self._listen(path, audio_stream, channel, quiet)
+            except VideolensError as e:
+                yield path, None, str(e)
+                continue
+            except Exception as e:  # noqa: BLE001 - a bug on one file must not stop the batch
+                yield path, None, f"{path}: {type(e).__name__}: {e}"
+                continue
+            run = heard.run
+            if packable and not run.recognised and run.pending_samples < self.chunk_seconds * SAMPLE_RATE:
+                if run.pending:
+                    heard.extra_seconds = time.perf_counter() - heard.t0
+                    pack.append(heard)
+                    pack_samples += run.pending_samples
+                    if pack_samples >= self.chunk_seconds * SAMPLE_RATE:
+                        yield from self._recognise_pack(pack)
+                        pack, pack_samples = [], 0
+                else:
+                    yield path, self._result(heard), None       # no speech: nothing to recognise
+                continue
+            run.flush()
+            yield path, self._result(heard), None
+        if pack:
+            yield from self._recognise_pack(pack)
+
+    def _recognise_pack(self, pack: list[_Heard]) -> Iterator[tuple[str, Transcript, None]]:
+        runs = [h.run for h in pack]
+        joint = _Run(self, "<pack>")
+        owners = []
+        for run in runs:
+            joint.pending += run.pending
+            owners += [run] * len(run.pending)
+            run.pending, run.pending_samples = [], 0
+        t = time.perf_counter()
+        by_chunk = joint.recognise(joint.pending)
+        took = time.perf_counter() - t
+        total = sum(len(c.audio) for c in joint.pending) or 1
+        shares = {id(run): 0 for run in runs}
+        for run, chunk, segs in zip(owners, joint.pending, by_chunk):
+            run.segments.extend(segs)
+            shares[id(run)] += len(chunk.audio)
+        for heard in pack:
+            share = took * shares[id(heard.run)] / total     # the pack's time, split by each file's speech
+            heard.run.asr_seconds += share
+            heard.extra_seconds += share
+            yield heard.path, self._result(heard), None
+
+    def _listen(self, path: str, audio_stream: int | None, channel: str | int, quiet: bool) -> _Heard:
+        """Decode and VAD a whole file; full batches of speech are recognised on the way, the rest is pending."""
         from ..utils.progress import progress
 
-        path = os.fspath(path)
         t0 = time.perf_counter()
         run = _Run(self, path)
         notes: list[str] = []
@@ -84,17 +161,32 @@ class Transcriber:
                 bar.update(round(len(block) / SAMPLE_RATE, 3))
             for chunk in vad.finish():
                 run.add(chunk)
-            run.flush()
         finally:
             bar.close()
-        total_seconds = time.perf_counter() - t0
+        return _Heard(path, run, vad.samples, notes, t0)
+
+    def _result(self, heard: _Heard) -> Transcript:
+        run = heard.run
+        total_seconds = time.perf_counter() - heard.t0 if heard.extra_seconds is None else heard.extra_seconds
         timings = {"load": self.load_seconds, "recognition": run.asr_seconds,
                    "decode_vad": total_seconds - run.asr_seconds, "total": total_seconds}
-        return Transcript(path=path, segments=run.segments, duration=vad.samples / SAMPLE_RATE,
+        return Transcript(path=heard.path, segments=run.segments, duration=heard.samples / SAMPLE_RATE,
                           language=run.language, language_probability=run.language_probability,
                           model=self.spec.name, speech=[(c.start, c.end) for c in run.speech],
                           word_timestamps=self.word_timestamps, timings=timings,
-                          warnings=notes)
+                          warnings=heard.notes)
+
+
+@dataclass
+class _Heard:
+    """A file whose audio has been read and segmented; what is left to recognise is in ``run.pending``."""
+
+    path: str
+    run: _Run
+    samples: int
+    notes: list[str]
+    t0: float
+    extra_seconds: float | None = None    # packed files: reading time, plus their share of the pack's recognition
 
 
 class _Run:
@@ -110,6 +202,7 @@ class _Run:
         self.language_probability: float | None = 1.0 if tr.language else None
         self.asr_seconds = 0.0
         self.prompt: str | None = None
+        self.recognised = False      # whether any batch went to the recogniser yet
 
     def add(self, chunk: VadChunk) -> None:
         self.speech.append(chunk.segment)
@@ -128,6 +221,12 @@ class _Run:
         if not self.pending:
             return
         chunks, self.pending, self.pending_samples = self.pending, [], 0
+        for segs in self.recognise(chunks):
+            self.segments.extend(segs)
+
+    def recognise(self, chunks: list[VadChunk]) -> list[list[Segment]]:
+        """Recognise one batch of chunks: the segments of each chunk, on its file's clock."""
+        self.recognised = True
         by_chunk = self._recognise(chunks, self.prompt)
         # Whisper decodes a window as one token sequence, so when it loses its place it repeats the previous
         # sentence over the next chunk's audio (with the times of that audio) and that chunk's own words are lost:
@@ -146,10 +245,10 @@ class _Run:
                 if alone or not text:    # an empty re-decoding does not replace a real (if repeated) text
                     by_chunk[k] = alone
                 text = _norm(" ".join(s.text for s in by_chunk[k]))
-            self.segments.extend(by_chunk[k])
             previous = text or previous
         if any(by_chunk):
             self.prompt = " ".join(s.text for ss in by_chunk for s in ss)[-400:]
+        return by_chunk
 
     def _recognise(self, chunks: list[VadChunk], prompt: str | None) -> list[list[Segment]]:
         """One ``WhisperModel.transcribe`` call on the chunks' audio put end to end: the segments found in each
@@ -286,3 +385,42 @@ def transcribe_to_files(path: str, out_dir: str | os.PathLike, formats: tuple[st
     t = tr(path, audio_stream=audio_stream, channel=channel, quiet=quiet)
     files = t.save(out_dir, formats, overwrite)
     return {"input": path, "output": str(out_dir), "files": [str(f) for f in files], "result": t.to_dict()}
+
+
+def transcribe_many_to_files(paths: Sequence[str], out_dirs: dict[str, str | os.PathLike],
+                             formats: tuple[str, ...] = ("json", "srt", "vtt", "txt"), overwrite: bool = False, *,
+                             audio_stream: int | None = None, channel: str | int = "mix", quiet: bool = True,
+                             transcriber: Transcriber | None = None, **options: Any):
+    """``videolens transcribe`` on several files in this process, short files packed (:meth:`Transcriber.many`):
+    writes each file's ``transcript.*`` as soon as it is done; returns a :class:`~videolens.utils.batch.BatchItem`
+    per input, in input order."""
+    from ..utils.batch import BatchItem
+    from ..utils.files import check_writable
+    from ..utils.progress import progress
+
+    formats = parse_formats(formats)
+    tr = transcriber or Transcriber(**options)
+
+    def before(path: str) -> None:
+        for f in formats:
+            check_writable(Path(out_dirs[path]) / f"transcript.{f}", overwrite)
+
+    items: dict[str, BatchItem] = {}
+    bar = progress(total=len(paths), desc="transcribe", quiet=quiet or len(paths) < 2, unit="file")
+    try:
+        for path, t, error in tr.many(paths, audio_stream=audio_stream, channel=channel, quiet=True, before=before):
+            if t is None:
+                items[path] = BatchItem(path, False, None, error)
+            else:
+                try:
+                    files = t.save(Path(out_dirs[path]), formats, overwrite)
+                except VideolensError as e:
+                    items[path] = BatchItem(path, False, None, str(e))
+                else:
+                    items[path] = BatchItem(path, True, {"input": path, "output": str(out_dirs[path]),
+                                                         "files": [str(f) for f in files], "result": t.to_dict()},
+                                            None, t.timings["total"])
+            bar.update(1)
+    finally:
+        bar.close()
+    return [items[os.fspath(p)] for p in paths]
