@@ -61,8 +61,8 @@ def _faces(config: AnalyzeConfig) -> Analyzer:
     from ..detect import FacesAnalyzer
 
     stride = {"stride": config.stride} if config.stride else {}     # else the analyzer's own default
-    # A worker limited to N threads (Ray, --jobs) limits the detector too; else ONNX Runtime uses every core.
-    return FacesAnalyzer(device=config.device, threads=config.threads or None, **stride)
+    # One thread unless the run says otherwise: decoding and the other analyzers use the other cores.
+    return FacesAnalyzer(device=config.device, threads=config.threads or 1, **stride)
 
 
 def _objects(config: AnalyzeConfig) -> Analyzer:

@@ -89,15 +89,15 @@ class FacesAnalyzer(Analyzer):
     rate, which is enough for face counts over time and keeps MTCNN (the costliest default analyzer on CPU) to a
     fraction of decoding. ``max_side``: frames whose short side is larger are scaled down to it before detection
     (default 360), so a 1080p video costs about what a 360p one does; faces smaller than ``min_face`` pixels at that
-    size are missed. ``conf``: MTCNN's final probability threshold. ``threads``: the detector's CPU threads (None:
-    every core).
+    size are missed. ``conf``: MTCNN's final probability threshold. ``threads``: the detector's CPU threads (default 1:
+    the decoder and the other analyzers keep the other cores busy; None: every core).
     """
 
     name = "faces"
     batch_size = 8
 
     def __init__(self, stride: int | None = None, per_second: float = 2.0, max_side: int | None = 360,
-                 conf: float = 0.9, min_face: int = 20, device: str = "auto", threads: int | None = None):
+                 conf: float = 0.9, min_face: int = 20, device: str = "auto", threads: int | None = 1):
         from .detectors import FaceDetector
 
         if per_second <= 0:
