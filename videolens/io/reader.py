@@ -88,6 +88,7 @@ class _Index:
     end_pts: int               # when the last frame stops being shown
     rotation: int              # clockwise degrees to turn a stored frame upright (0, 90, 180, 270)
     info: VideoInfo
+    first_packet: tuple = ()   # (pts, dts, pos) of the first packet: tells a rewound container it is at the start
 
 
 class FrameBatch(NamedTuple):
@@ -143,11 +144,25 @@ def _rotation_of(frame) -> int:
     return int(round(-float(ccw) / 90.0)) % 4 * 90
 
 
-def _scan(path: str) -> _Index:
-    """Scan the packets of the first video stream (demux only) and decode its first frame (for rotation)."""
+def _set_threads(stream, threads: int) -> None:
+    cc = stream.codec_context
+    if threads == 1:
+        cc.thread_count = 1
+    else:
+        cc.thread_type = "AUTO"
+        cc.thread_count = threads
+
+
+def _scan(path: str, threads: int = 0, keep: bool = False):
+    """Scan the packets of the first video stream and decode its first frame (for rotation), in one container.
+
+    Returns ``(index, container)``: with ``keep`` the container stays open (read to the end, its decoder opened with
+    ``threads``) for a reader to rewind and decode with, instead of opening the file again; otherwise None.
+    """
     container = _open(path)
     try:
         stream = _video_stream(container, path)
+        _set_threads(stream, threads)
         tb = stream.time_base or Fraction(1, 90000)
         pts_list: list[int] = []
         dts_list: list[int] = []
@@ -155,10 +170,24 @@ def _scan(path: str) -> _Index:
         durations: list[int] = []
         missing_pts = False
         last = None
+        first_packet = ()
+        # The first decodable frame, decoded from the packets as they are demuxed (no second pass over the file).
+        first_frame = None
+        probing = True
         try:
             for packet in container.demux(stream):
+                if probing and first_frame is None:
+                    try:
+                        for frame in packet.decode():   # the empty packet at the end drains the decoder
+                            first_frame = frame
+                            break
+                    except (av.error.FFmpegError, ValueError):
+                        pass
+                    probing = len(pts_list) <= _PROBE_PACKETS
                 if packet.size == 0 or packet.is_discard:
                     continue
+                if not first_packet:
+                    first_packet = (packet.pts, packet.dts, packet.pos)
                 pts = packet.pts
                 if pts is None:
                     missing_pts = True
@@ -199,11 +228,20 @@ def _scan(path: str) -> _Index:
             step = int(np.median(deltas)) if deltas.size else last_dur
             if int(sorted_pts[-1]) < header_end <= int(sorted_pts[-1]) + 2 * max(step, last_dur):
                 end_pts = header_end
-        rotation, first_frame = _first_frame_rotation(path)
+        if first_frame is not None:
+            rotation = _rotation_of(first_frame)
+        else:
+            keep = False    # the start does not decode: look further in (and let the reader reopen)
+            rotation, first_frame = _first_frame_rotation(path)
         info = _make_info(path, container, stream, tb, sorted_pts, end_pts, rotation, first_frame)
-        return _Index(sorted_pts, key_rank, key_seek, tb, counting, end_pts, rotation, info)
-    finally:
+        index = _Index(sorted_pts, key_rank, key_seek, tb, counting, end_pts, rotation, info, first_packet)
+    except BaseException:
         container.close()
+        raise
+    if not keep:
+        container.close()
+        container = None
+    return index, container
 
 
 def _first_frame_rotation(path: str):
@@ -294,7 +332,8 @@ def _container_name(names: str, path: str) -> str:
     return ext if ext in options else options[0]
 
 
-def _index_for(path: str) -> _Index:
+def _index_for(path: str, threads: int = 0, keep: bool = False):
+    """``(index, container)``: the cached index of a file, or a fresh scan's (with its container if ``keep``)."""
     real = os.path.realpath(path)
     try:
         st = os.stat(real)
@@ -302,13 +341,13 @@ def _index_for(path: str) -> _Index:
     except OSError:
         key = None
     if key is not None and key in _INDEX_CACHE:
-        return _INDEX_CACHE[key]
-    index = _scan(path)
+        return _INDEX_CACHE[key], None
+    index, container = _scan(path, threads, keep)
     if key is not None:
         if len(_INDEX_CACHE) > 4096:
             _INDEX_CACHE.clear()
         _INDEX_CACHE[key] = index
-    return index
+    return index, container
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -318,15 +357,16 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     >>> info.frames, info.vfr
     (375, False)
     """
-    return _index_for(os.fspath(path)).info
+    return _index_for(os.fspath(path))[0].info
 
 
 class _Run:
     """One forward decode from a keyframe, yielding ``(frame_index, av.VideoFrame)`` in presentation order."""
 
-    def __init__(self, reader: VideoReader, key_i: int):
+    def __init__(self, reader: VideoReader, key_i: int, verify: tuple | None = None):
         self.reader = reader
         self.key_i = key_i
+        self.verify = verify           # (pts, dts, pos) the first packet must have, else _NotAtStart
         self.landed: int | None = None
         self.last = -1                 # index of the last frame decoded in this run
         self.returned = None           # the last item handed out (not pushed back)
@@ -355,6 +395,9 @@ class _Run:
                 r.stats["errors"] += 1
                 return
             if not started:
+                if self.verify is not None and (packet.size == 0 or (packet.pts, packet.dts, packet.pos)
+                                                != self.verify):
+                    raise _NotAtStart
                 if packet.size == 0:
                     if self.key_i > 0:
                         raise _Overshoot  # the seek landed after the last keyframe before the target
@@ -414,6 +457,10 @@ class _Overshoot(Exception):
     """The seek landed after the wanted frame."""
 
 
+class _NotAtStart(Exception):
+    """A rewound container did not land on the first packet of the file."""
+
+
 class _PtsUnreliable(Exception):
     """Decoded PTS do not match the packet scan: fall back to counting frames."""
 
@@ -440,15 +487,17 @@ class VideoReader:
 
     def __init__(self, path: str | os.PathLike, threads: int = 0, interpolation: str = "fast_bilinear"):
         self.path = os.fspath(path)
-        self._index = _index_for(self.path)
         self.threads = int(threads)
+        # A first scan of the file leaves its container open, decoder and all, for this reader to rewind and use.
+        self._index, container = _index_for(self.path, self.threads, keep=True)
         self._sws_threads = 1 if self.threads == 1 else None   # threads=1: no scaler thread pool either
         if interpolation not in _INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATIONS)}, not {interpolation!r}")
         self.interpolation = interpolation
-        self._container = None
-        self._stream = None
-        self._pid = None
+        self._container = container
+        self._stream = None if container is None else container.streams.video[0]
+        self._pid = None if container is None else os.getpid()
+        self._rewind = True     # go back to frame 0 by seeking (checked), not by reopening; off if that ever misses
         self._run: _Run | None = None
         self._reformatter = self._converter = None
         self._counting = False
@@ -519,12 +568,7 @@ class VideoReader:
             return
         self._container = _open(self.path)
         self._stream = _video_stream(self._container, self.path)
-        cc = self._stream.codec_context
-        if self.threads == 1:
-            cc.thread_count = 1
-        else:
-            cc.thread_type = "AUTO"
-            cc.thread_count = self.threads
+        _set_threads(self._stream, self.threads)
         self._pid = os.getpid()
         self._run = None
 
@@ -566,8 +610,23 @@ class VideoReader:
         self.stats["seeks"] += 1
         fresh = self._container is None or self._pid != os.getpid()
         self._ensure_open()
+        verify = None
         if key_i == 0:
-            if not fresh:       # a container opened just now is already at the start
+            first = self._index.first_packet
+            if fresh:
+                pass            # a container opened just now is already at the start
+            elif self._rewind and first and (first[0] is not None or first[1] is not None):
+                # Cheaper than reopening (which probes the stream again: ~80 ms at 1080p), but not every demuxer
+                # lands exactly on the first packet (MPEG-PS does not): the run checks it, else _NotAtStart.
+                try:
+                    self._container.seek(int(first[0] if first[0] is not None else first[1]), stream=self._stream,
+                                         backward=True)
+                    verify = first
+                except (av.error.FFmpegError, OSError):
+                    self._rewind = False
+                    self.close()
+                    self._ensure_open()
+            else:
                 self.close()    # reopening is the one seek every format supports exactly
                 self._ensure_open()
         else:
@@ -579,7 +638,7 @@ class VideoReader:
                 self._ensure_open()
                 key_i = 0
         self._stream.codec_context.flush_buffers()
-        self._run = _Run(self, key_i)
+        self._run = _Run(self, key_i, verify)
 
     def _key_for(self, i: int) -> int:
         return int(np.searchsorted(self._key_rank, i, side="right") - 1)
@@ -595,6 +654,10 @@ class VideoReader:
                     self._start_run(self._run.key_i)
                 else:
                     self._start_run(max(self._run.key_i - 1, 0))
+            except _NotAtStart:
+                self._rewind = False    # this demuxer does not seek to the start exactly: reopen from now on
+                self.close()
+                self._start_run(0)
             except _PtsUnreliable:
                 self._counting = True
                 self._key_rank = self._key_rank[:1]  # decode positions are unknown: always start at the top
