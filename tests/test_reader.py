@@ -220,3 +220,16 @@ def test_first_reader_decodes_in_the_scan_container_and_rewinds_exactly(tmp_path
     if opens is not None:
         assert len(calls) == opens
     assert len(calls) <= 3
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("name, kw", [("t.mp4", {}), ("t.mpg", {"codec": "mpeg2video"}), ("t.ts", {}),
+                                      ("t_open_gop.mp4", {"open_gop": True, "bframes": 3})])
+def test_first_reader_of_a_tiny_file_goes_on_from_the_scans_decoder(tmp_path, n, name, kw):
+    # The scan decodes up to the first frame (to the end, for a 1-frame file); the reader replays that and goes on.
+    path = make_index_video(tmp_path / name, n, size=(128, 72), fps=25, gop=15, **kw)
+    for threads in (0, 1):
+        reader = VideoReader(path, threads=threads) if threads else VideoReader(path)
+        assert [read_index(f) for b in reader.iter_frames() for f in b.frames] == list(range(n))
+        assert [read_index(f) for b in reader.iter_frames(batch=2) for f in b.frames] == list(range(n))
+        assert reader.stats["errors"] == 0 and reader.bad_frames == 0

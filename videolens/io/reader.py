@@ -11,6 +11,7 @@ output order instead, which FFmpeg guarantees is presentation order.
 
 from __future__ import annotations
 
+import itertools
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -186,11 +187,33 @@ def _set_threads(stream, threads: int) -> None:
         cc.thread_count = threads
 
 
+def _probe_first_frame(container, stream, packets=None):
+    """Decode from the container's position until a first frame comes out (at most _PROBE_PACKETS packets).
+
+    Returns ``(frame, fed)``: ``fed`` lists ``(packet, frames)`` for every packet sent to the decoder (``frames``
+    None where decoding failed), for a reader to replay before it goes on demuxing. ``frame`` None: nothing decoded.
+    """
+    fed = []
+    for packet in packets if packets is not None else container.demux(stream):
+        try:
+            frames = packet.decode()
+        except (av.error.FFmpegError, ValueError):
+            frames = None
+        fed.append((packet, frames))
+        if frames:
+            return frames[0], fed
+        if len(fed) > _PROBE_PACKETS:
+            break
+    return None, fed
+
+
 def _scan(path: str, threads: int = 0, keep: bool = False):
     """Scan the packets of the first video stream and decode its first frame (for rotation), in one container.
 
-    Returns ``(index, container)``: with ``keep`` the container stays open (read to the end, its decoder opened with
-    ``threads``) for a reader to rewind and decode with, instead of opening the file again; otherwise None.
+    Returns ``(index, container, fed)``. With ``keep`` the container stays open for a reader to decode with, instead
+    of opening the file again: after the scan it is rewound to the first packet (or, where the demuxer cannot seek
+    there exactly, reopened) and its decoder (opened with ``threads``) has been fed the packets in ``fed``, up to the
+    first frame: the reader's first run replays them and goes on from there. Otherwise ``(index, None, None)``.
     """
     container = _open(path)
     try:
@@ -204,9 +227,10 @@ def _scan(path: str, threads: int = 0, keep: bool = False):
         missing_pts = False
         last = None
         first_packet = ()
-        # The first decodable frame, decoded from the packets as they are demuxed (no second pass over the file).
+        # Without keep, the first decodable frame is decoded from the packets as they are demuxed.
         first_frame = None
-        probing = True
+        probing = not keep
+        fed = None
         try:
             for packet in container.demux(stream):
                 if probing and first_frame is None:
@@ -261,6 +285,9 @@ def _scan(path: str, threads: int = 0, keep: bool = False):
             step = int(np.median(deltas)) if deltas.size else last_dur
             if int(sorted_pts[-1]) < header_end <= int(sorted_pts[-1]) + 2 * max(step, last_dur):
                 end_pts = header_end
+        if keep:
+            container, first_frame, fed = _restart(path, container, stream, first_packet, threads)
+            stream = container.streams.video[0]
         if first_frame is not None:
             rotation = _rotation_of(first_frame)
         else:
@@ -273,8 +300,37 @@ def _scan(path: str, threads: int = 0, keep: bool = False):
         raise
     if not keep:
         container.close()
-        container = None
-    return index, container
+        container, fed = None, None
+    return index, container, fed
+
+
+def _restart(path: str, container, stream, first_packet: tuple, threads: int):
+    """The scanned container back at the first packet, decoded up to its first frame: ``(container, frame, fed)``."""
+    packets = None
+    if first_packet and (first_packet[0] is not None or first_packet[1] is not None):
+        try:
+            container.seek(int(first_packet[0] if first_packet[0] is not None else first_packet[1]), stream=stream,
+                           backward=True)
+            packets = container.demux(stream)
+            head = next(packets, None)
+            if head is None or head.size == 0 or (head.pts, head.dts, head.pos) != first_packet:
+                packets = None      # not at the start (MPEG-PS): reopen
+            else:
+                packets = itertools.chain([head], packets)
+        except (av.error.FFmpegError, OSError):
+            packets = None
+    if packets is None:
+        container.close()
+        container = _open(path)
+        stream = _video_stream(container, path)
+        _set_threads(stream, threads)
+    else:
+        stream.codec_context.flush_buffers()
+    try:
+        frame, fed = _probe_first_frame(container, stream, packets)
+    except (av.error.FFmpegError, OSError):
+        frame, fed = None, []
+    return container, frame, fed
 
 
 def _first_frame_rotation(path: str):
@@ -366,7 +422,7 @@ def _container_name(names: str, path: str) -> str:
 
 
 def _index_for(path: str, threads: int = 0, keep: bool = False):
-    """``(index, container)``: the cached index of a file, or a fresh scan's (with its container if ``keep``)."""
+    """``(index, container, fed)``: the cached index of a file, or a fresh scan's (see _scan)."""
     real = os.path.realpath(path)
     try:
         st = os.stat(real)
@@ -374,13 +430,13 @@ def _index_for(path: str, threads: int = 0, keep: bool = False):
     except OSError:
         key = None
     if key is not None and key in _INDEX_CACHE:
-        return _INDEX_CACHE[key], None
-    index, container = _scan(path, threads, keep)
+        return _INDEX_CACHE[key], None, None
+    index, container, fed = _scan(path, threads, keep)
     if key is not None:
         if len(_INDEX_CACHE) > 4096:
             _INDEX_CACHE.clear()
         _INDEX_CACHE[key] = index
-    return index, container
+    return index, container, fed
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -396,10 +452,11 @@ def probe(path: str | os.PathLike) -> VideoInfo:
 class _Run:
     """One forward decode from a keyframe, yielding ``(frame_index, av.VideoFrame)`` in presentation order."""
 
-    def __init__(self, reader: VideoReader, key_i: int, verify: tuple | None = None):
+    def __init__(self, reader: VideoReader, key_i: int, verify: tuple | None = None, fed: list | None = None):
         self.reader = reader
         self.key_i = key_i
         self.verify = verify           # (pts, dts, pos) the first packet must have, else _NotAtStart
+        self.fed = fed or []           # (packet, frames) the decoder already had from the scan: replayed first
         self.landed: int | None = None
         self.last = -1                 # index of the last frame decoded in this run
         self.returned = None           # the last item handed out (not pushed back)
@@ -418,15 +475,25 @@ class _Run:
         counting = r._index.counting or r._counting
         out_count = valid = invalid = 0
         started = False
+        fed = iter(self.fed)
+        drained = bool(self.fed) and self.fed[-1][0].size == 0   # the scan reached the end of a tiny file
+        self.fed = []
         packets = container.demux(stream)
         while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
+            replay = next(fed, None)
+            if replay is not None:
+                packet, decoded = replay
+            elif drained:
                 return
-            except (av.error.FFmpegError, OSError):
-                r.stats["errors"] += 1
-                return
+            else:
+                decoded = ()
+                try:
+                    packet = next(packets)
+                except StopIteration:
+                    return
+                except (av.error.FFmpegError, OSError):
+                    r.stats["errors"] += 1
+                    return
             if not started:
                 if self.verify is not None and (packet.size == 0 or (packet.pts, packet.dts, packet.pos)
                                                 != self.verify):
@@ -446,11 +513,17 @@ class _Run:
                 if self.key_i > 0 and (self.landed is None or self.landed > r._target):
                     raise _Overshoot
                 self.landed = self.landed or 0
-            try:
-                frames = packet.decode()
-            except (av.error.FFmpegError, ValueError):
-                r.stats["errors"] += 1
-                continue
+            if replay is not None:
+                frames = decoded
+                if frames is None:
+                    r.stats["errors"] += 1
+                    continue
+            else:
+                try:
+                    frames = packet.decode()
+                except (av.error.FFmpegError, ValueError):
+                    r.stats["errors"] += 1
+                    continue
             for frame in frames:
                 if counting:
                     rank = self.landed + out_count
@@ -522,7 +595,7 @@ class VideoReader:
         self.path = os.fspath(path)
         self.threads = int(threads)
         # A first scan of the file leaves its container open, decoder and all, for this reader to rewind and use.
-        self._index, container = _index_for(self.path, self.threads, keep=True)
+        self._index, container, self._fed = _index_for(self.path, self.threads, keep=True)
         self._sws_threads = 1 if self.threads == 1 else None   # threads=1: no scaler thread pool either
         if interpolation not in _INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATIONS)}, not {interpolation!r}")
@@ -612,6 +685,7 @@ class VideoReader:
         if self._container is not None and self._pid == os.getpid():
             self._container.close()
         self._container = None
+        self._fed = None
         self._run = None
 
     def __enter__(self) -> VideoReader:
@@ -628,7 +702,8 @@ class VideoReader:
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state.update(_container=None, _stream=None, _run=None, _reformatter=None, _converter=None, _pid=None)
+        state.update(_container=None, _stream=None, _run=None, _reformatter=None, _converter=None, _pid=None,
+                     _fed=None)
         return state
 
     def _rank_of_pts(self, pts) -> int | None:
@@ -644,6 +719,10 @@ class VideoReader:
     def _start_run(self, key_i: int) -> None:
         """Position the decoder at keyframe ``key_i`` (or earlier)."""
         self.stats["seeks"] += 1
+        fed, self._fed = self._fed, None
+        if fed is not None and key_i == 0 and self._container is not None and self._pid == os.getpid():
+            self._run = _Run(self, 0, fed=fed)    # the scan left the decoder at the start: go on from there
+            return
         fresh = self._container is None or self._pid != os.getpid()
         self._ensure_open()
         verify = None
