@@ -580,6 +580,8 @@ class VideoReader:
     ``cv2.INTER_LINEAR``, ~3x cheaper than "area" at 1080p -> 224); "area" or "bicubic" trade speed for less aliasing.
     ``threads=0`` lets FFmpeg pick (frame + slice threads); use ``threads=1`` inside DataLoader workers.
     A reader is not thread-safe; it reopens the file after a fork and pickles without its decoder.
+    On glibc, the first reader of frames of 2 MB or more tunes malloc for the process so that frame buffers are not
+    page-faulted in afresh for every frame (see ``_tune_malloc``; ``VIDEOLENS_MALLOC_TUNING=0`` turns that off).
 
     >>> from videolens import VideoReader
     >>> reader = VideoReader("samples/sample.mp4")            # doctest: +SKIP
