@@ -87,10 +87,10 @@ def cold_start(files: list, rounds: int) -> list[dict]:
     for label, path in files:
         t = {"pyav": [], "ours": []}
         for _ in range(rounds):
-            for k in t:
+            for k, times in t.items():
                 out = subprocess.run([sys.executable, "-c", COLD_PROBE, str(path), k, str(ROOT)],
                                      capture_output=True, text=True, check=True)
-                t[k].append(float(out.stdout.split()[-1]))
+                times.append(float(out.stdout.split()[-1]))
         rows.append({"file": label, "pyav first frame ms": round(1000 * min(t["pyav"])),
                      "ours first frame ms": round(1000 * min(t["ours"])),
                      "extra ms": round(1000 * (min(t["ours"]) - min(t["pyav"])))})

@@ -132,7 +132,7 @@ def _tune_malloc() -> None:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-3, 32 << 20)   # M_MMAP_THRESHOLD
         libc.mallopt(-1, 64 << 20)   # M_TRIM_THRESHOLD
-    except Exception:  # noqa: BLE001 - an optimisation only
+    except Exception:  # noqa: BLE001, S110 - an optimisation only
         pass
 
 
