@@ -200,3 +200,36 @@ def test_avi_without_real_pts_is_read_in_display_order():
     assert ours < 0.8 * np.abs(np.diff(by_pts, axis=0)).mean()
     random = VideoReader(path).get_frames([39, 7, 22], size=(120, 90), gray=True)
     np.testing.assert_array_equal(random, frames[[39, 7, 22]].astype(np.uint8))
+
+
+@pytest.mark.parametrize("name, kw, opens", [("fresh.mp4", {}, 1), ("fresh.mkv", {}, 1),
+                                              ("fresh.mpg", {"codec": "mpeg2video"}, None)])
+def test_first_reader_decodes_in_the_scan_container_and_rewinds_exactly(tmp_path, monkeypatch, name, kw, opens):
+    # The packet scan, the first-frame probe and the decoding share one container; going back to frame 0 seeks
+    # instead of reopening where the demuxer lands exactly on the first packet (MPEG-PS does not: it reopens).
+    import videolens.io.reader as reader_mod
+
+    path = make_index_video(tmp_path / name, 60, size=(128, 72), fps=25, gop=15, **kw)
+    calls = []
+    real_open = reader_mod._open
+    monkeypatch.setattr(reader_mod, "_open", lambda p: calls.append(p) or real_open(p))
+    reader = VideoReader(path)
+    for _ in range(2):
+        assert [read_index(f) for b in reader.iter_frames(batch=7) for f in b.frames] == list(range(60))
+    assert read_index(reader[0]) == 0 and read_index(reader[59]) == 59
+    if opens is not None:
+        assert len(calls) == opens
+    assert len(calls) <= 3
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+@pytest.mark.parametrize("name, kw", [("t.mp4", {}), ("t.mpg", {"codec": "mpeg2video"}), ("t.ts", {}),
+                                      ("t_open_gop.mp4", {"open_gop": True, "bframes": 3})])
+def test_first_reader_of_a_tiny_file_goes_on_from_the_scans_decoder(tmp_path, n, name, kw):
+    # The scan decodes up to the first frame (to the end, for a 1-frame file); the reader replays that and goes on.
+    path = make_index_video(tmp_path / name, n, size=(128, 72), fps=25, gop=15, **kw)
+    for threads in (0, 1):
+        reader = VideoReader(path, threads=threads) if threads else VideoReader(path)
+        assert [read_index(f) for b in reader.iter_frames() for f in b.frames] == list(range(n))
+        assert [read_index(f) for b in reader.iter_frames(batch=2) for f in b.frames] == list(range(n))
+        assert reader.stats["errors"] == 0 and reader.bad_frames == 0

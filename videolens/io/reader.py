@@ -11,7 +11,9 @@ output order instead, which FFmpeg guarantees is presentation order.
 
 from __future__ import annotations
 
+import itertools
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -88,6 +90,7 @@ class _Index:
     end_pts: int               # when the last frame stops being shown
     rotation: int              # clockwise degrees to turn a stored frame upright (0, 90, 180, 270)
     info: VideoInfo
+    first_packet: tuple = ()   # (pts, dts, pos) of the first packet: tells a rewound container it is at the start
 
 
 class FrameBatch(NamedTuple):
@@ -99,6 +102,38 @@ class FrameBatch(NamedTuple):
 
 
 _INDEX_CACHE: dict[tuple, _Index] = {}
+_MALLOC_TUNED = False
+# Frames at least this big (bytes of RGB at the stored size) make the reader tune glibc's malloc (see _tune_malloc).
+_TUNE_MALLOC_BYTES = 2 << 20
+
+
+def _tune_malloc() -> None:
+    """Once per process, on glibc: keep freed frame-sized blocks in the heap instead of handing them back to the OS.
+
+    FFmpeg allocates every converted frame with ``posix_memalign``. While the previous frame is still alive (as in
+    any ``for batch in reader.iter_frames(): ...`` loop, where ``batch`` holds it until the next one is made),
+    glibc's default trimming returns the freed block to the OS and the next frame page-faults it back in: ~1000
+    page faults, 1.5-2 ms of kernel time, per 1080p RGB frame (bench/decode.py; a bare loop that drops each frame at
+    once does not pay it). These are the values glibc's own adaptive thresholds stop at (mmap 32 MB, trim 2x);
+    setting them fixes them for the process. ``VIDEOLENS_MALLOC_TUNING=0`` leaves malloc alone.
+    """
+    global _MALLOC_TUNED
+    if _MALLOC_TUNED:
+        return
+    _MALLOC_TUNED = True
+    if os.environ.get("VIDEOLENS_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import platform
+
+        if platform.libc_ver()[0] != "glibc":
+            return
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 << 20)   # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 64 << 20)   # M_TRIM_THRESHOLD
+    except Exception:  # noqa: BLE001, S110 - an optimisation only
+        pass
 
 
 def _check_path(path: str) -> None:
@@ -143,11 +178,47 @@ def _rotation_of(frame) -> int:
     return int(round(-float(ccw) / 90.0)) % 4 * 90
 
 
-def _scan(path: str) -> _Index:
-    """Scan the packets of the first video stream (demux only) and decode its first frame (for rotation)."""
+def _set_threads(stream, threads: int) -> None:
+    cc = stream.codec_context
+    if threads == 1:
+        cc.thread_count = 1
+    else:
+        cc.thread_type = "AUTO"
+        cc.thread_count = threads
+
+
+def _probe_first_frame(container, stream, packets=None):
+    """Decode from the container's position until a first frame comes out (at most _PROBE_PACKETS packets).
+
+    Returns ``(frame, fed)``: ``fed`` lists ``(packet, frames)`` for every packet sent to the decoder (``frames``
+    None where decoding failed), for a reader to replay before it goes on demuxing. ``frame`` None: nothing decoded.
+    """
+    fed = []
+    for packet in packets if packets is not None else container.demux(stream):
+        try:
+            frames = packet.decode()
+        except (av.error.FFmpegError, ValueError):
+            frames = None
+        fed.append((packet, frames))
+        if frames:
+            return frames[0], fed
+        if len(fed) > _PROBE_PACKETS:
+            break
+    return None, fed
+
+
+def _scan(path: str, threads: int = 0, keep: bool = False):
+    """Scan the packets of the first video stream and decode its first frame (for rotation), in one container.
+
+    Returns ``(index, container, fed)``. With ``keep`` the container stays open for a reader to decode with, instead
+    of opening the file again: after the scan it is rewound to the first packet (or, where the demuxer cannot seek
+    there exactly, reopened) and its decoder (opened with ``threads``) has been fed the packets in ``fed``, up to the
+    first frame: the reader's first run replays them and goes on from there. Otherwise ``(index, None, None)``.
+    """
     container = _open(path)
     try:
         stream = _video_stream(container, path)
+        _set_threads(stream, threads)
         tb = stream.time_base or Fraction(1, 90000)
         pts_list: list[int] = []
         dts_list: list[int] = []
@@ -155,10 +226,25 @@ def _scan(path: str) -> _Index:
         durations: list[int] = []
         missing_pts = False
         last = None
+        first_packet = ()
+        # Without keep, the first decodable frame is decoded from the packets as they are demuxed.
+        first_frame = None
+        probing = not keep
+        fed = None
         try:
             for packet in container.demux(stream):
+                if probing and first_frame is None:
+                    try:
+                        for frame in packet.decode():   # the empty packet at the end drains the decoder
+                            first_frame = frame
+                            break
+                    except (av.error.FFmpegError, ValueError):
+                        pass
+                    probing = len(pts_list) <= _PROBE_PACKETS
                 if packet.size == 0 or packet.is_discard:
                     continue
+                if not first_packet:
+                    first_packet = (packet.pts, packet.dts, packet.pos)
                 pts = packet.pts
                 if pts is None:
                     missing_pts = True
@@ -199,11 +285,52 @@ def _scan(path: str) -> _Index:
             step = int(np.median(deltas)) if deltas.size else last_dur
             if int(sorted_pts[-1]) < header_end <= int(sorted_pts[-1]) + 2 * max(step, last_dur):
                 end_pts = header_end
-        rotation, first_frame = _first_frame_rotation(path)
+        if keep:
+            container, first_frame, fed = _restart(path, container, stream, first_packet, threads)
+            stream = container.streams.video[0]
+        if first_frame is not None:
+            rotation = _rotation_of(first_frame)
+        else:
+            keep = False    # the start does not decode: look further in (and let the reader reopen)
+            rotation, first_frame = _first_frame_rotation(path)
         info = _make_info(path, container, stream, tb, sorted_pts, end_pts, rotation, first_frame)
-        return _Index(sorted_pts, key_rank, key_seek, tb, counting, end_pts, rotation, info)
-    finally:
+        index = _Index(sorted_pts, key_rank, key_seek, tb, counting, end_pts, rotation, info, first_packet)
+    except BaseException:
         container.close()
+        raise
+    if not keep:
+        container.close()
+        container, fed = None, None
+    return index, container, fed
+
+
+def _restart(path: str, container, stream, first_packet: tuple, threads: int):
+    """The scanned container back at the first packet, decoded up to its first frame: ``(container, frame, fed)``."""
+    packets = None
+    if first_packet and (first_packet[0] is not None or first_packet[1] is not None):
+        try:
+            container.seek(int(first_packet[0] if first_packet[0] is not None else first_packet[1]), stream=stream,
+                           backward=True)
+            packets = container.demux(stream)
+            head = next(packets, None)
+            if head is None or head.size == 0 or (head.pts, head.dts, head.pos) != first_packet:
+                packets = None      # not at the start (MPEG-PS): reopen
+            else:
+                packets = itertools.chain([head], packets)
+        except (av.error.FFmpegError, OSError):
+            packets = None
+    if packets is None:
+        container.close()
+        container = _open(path)
+        stream = _video_stream(container, path)
+        _set_threads(stream, threads)
+    else:
+        stream.codec_context.flush_buffers()
+    try:
+        frame, fed = _probe_first_frame(container, stream, packets)
+    except (av.error.FFmpegError, OSError):
+        frame, fed = None, []
+    return container, frame, fed
 
 
 def _first_frame_rotation(path: str):
@@ -294,7 +421,8 @@ def _container_name(names: str, path: str) -> str:
     return ext if ext in options else options[0]
 
 
-def _index_for(path: str) -> _Index:
+def _index_for(path: str, threads: int = 0, keep: bool = False):
+    """``(index, container, fed)``: the cached index of a file, or a fresh scan's (see _scan)."""
     real = os.path.realpath(path)
     try:
         st = os.stat(real)
@@ -302,13 +430,13 @@ def _index_for(path: str) -> _Index:
     except OSError:
         key = None
     if key is not None and key in _INDEX_CACHE:
-        return _INDEX_CACHE[key]
-    index = _scan(path)
+        return _INDEX_CACHE[key], None, None
+    index, container, fed = _scan(path, threads, keep)
     if key is not None:
         if len(_INDEX_CACHE) > 4096:
             _INDEX_CACHE.clear()
         _INDEX_CACHE[key] = index
-    return index
+    return index, container, fed
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
@@ -318,15 +446,17 @@ def probe(path: str | os.PathLike) -> VideoInfo:
     >>> info.frames, info.vfr
     (375, False)
     """
-    return _index_for(os.fspath(path)).info
+    return _index_for(os.fspath(path))[0].info
 
 
 class _Run:
     """One forward decode from a keyframe, yielding ``(frame_index, av.VideoFrame)`` in presentation order."""
 
-    def __init__(self, reader: VideoReader, key_i: int):
+    def __init__(self, reader: VideoReader, key_i: int, verify: tuple | None = None, fed: list | None = None):
         self.reader = reader
         self.key_i = key_i
+        self.verify = verify           # (pts, dts, pos) the first packet must have, else _NotAtStart
+        self.fed = fed or []           # (packet, frames) the decoder already had from the scan: replayed first
         self.landed: int | None = None
         self.last = -1                 # index of the last frame decoded in this run
         self.returned = None           # the last item handed out (not pushed back)
@@ -345,16 +475,29 @@ class _Run:
         counting = r._index.counting or r._counting
         out_count = valid = invalid = 0
         started = False
+        fed = iter(self.fed)
+        drained = bool(self.fed) and self.fed[-1][0].size == 0   # the scan reached the end of a tiny file
+        self.fed = []
         packets = container.demux(stream)
         while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
+            replay = next(fed, None)
+            if replay is not None:
+                packet, decoded = replay
+            elif drained:
                 return
-            except (av.error.FFmpegError, OSError):
-                r.stats["errors"] += 1
-                return
+            else:
+                decoded = ()
+                try:
+                    packet = next(packets)
+                except StopIteration:
+                    return
+                except (av.error.FFmpegError, OSError):
+                    r.stats["errors"] += 1
+                    return
             if not started:
+                if self.verify is not None and (packet.size == 0 or (packet.pts, packet.dts, packet.pos)
+                                                != self.verify):
+                    raise _NotAtStart
                 if packet.size == 0:
                     if self.key_i > 0:
                         raise _Overshoot  # the seek landed after the last keyframe before the target
@@ -370,11 +513,17 @@ class _Run:
                 if self.key_i > 0 and (self.landed is None or self.landed > r._target):
                     raise _Overshoot
                 self.landed = self.landed or 0
-            try:
-                frames = packet.decode()
-            except (av.error.FFmpegError, ValueError):
-                r.stats["errors"] += 1
-                continue
+            if replay is not None:
+                frames = decoded
+                if frames is None:
+                    r.stats["errors"] += 1
+                    continue
+            else:
+                try:
+                    frames = packet.decode()
+                except (av.error.FFmpegError, ValueError):
+                    r.stats["errors"] += 1
+                    continue
             for frame in frames:
                 if counting:
                     rank = self.landed + out_count
@@ -414,6 +563,10 @@ class _Overshoot(Exception):
     """The seek landed after the wanted frame."""
 
 
+class _NotAtStart(Exception):
+    """A rewound container did not land on the first packet of the file."""
+
+
 class _PtsUnreliable(Exception):
     """Decoded PTS do not match the packet scan: fall back to counting frames."""
 
@@ -427,6 +580,8 @@ class VideoReader:
     ``cv2.INTER_LINEAR``, ~3x cheaper than "area" at 1080p -> 224); "area" or "bicubic" trade speed for less aliasing.
     ``threads=0`` lets FFmpeg pick (frame + slice threads); use ``threads=1`` inside DataLoader workers.
     A reader is not thread-safe; it reopens the file after a fork and pickles without its decoder.
+    On glibc, the first reader of frames of 2 MB or more tunes malloc for the process so that frame buffers are not
+    page-faulted in afresh for every frame (see ``_tune_malloc``; ``VIDEOLENS_MALLOC_TUNING=0`` turns that off).
 
     >>> from videolens import VideoReader
     >>> reader = VideoReader("samples/sample.mp4")            # doctest: +SKIP
@@ -440,15 +595,17 @@ class VideoReader:
 
     def __init__(self, path: str | os.PathLike, threads: int = 0, interpolation: str = "fast_bilinear"):
         self.path = os.fspath(path)
-        self._index = _index_for(self.path)
         self.threads = int(threads)
+        # A first scan of the file leaves its container open, decoder and all, for this reader to rewind and use.
+        self._index, container, self._fed = _index_for(self.path, self.threads, keep=True)
         self._sws_threads = 1 if self.threads == 1 else None   # threads=1: no scaler thread pool either
         if interpolation not in _INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATIONS)}, not {interpolation!r}")
         self.interpolation = interpolation
-        self._container = None
-        self._stream = None
-        self._pid = None
+        self._container = container
+        self._stream = None if container is None else container.streams.video[0]
+        self._pid = None if container is None else os.getpid()
+        self._rewind = True     # go back to frame 0 by seeking (checked), not by reopening; off if that ever misses
         self._run: _Run | None = None
         self._reformatter = self._converter = None
         self._counting = False
@@ -461,6 +618,9 @@ class VideoReader:
         self._timestamps.setflags(write=False)
         self._key_rank = self._index.key_rank
         self._key_seek = self._index.key_seek
+        w, h = self._index.info.stored_size
+        if w * h * 3 >= _TUNE_MALLOC_BYTES:
+            _tune_malloc()
 
     # ---- metadata -------------------------------------------------------------------------------------------
     @property
@@ -519,12 +679,7 @@ class VideoReader:
             return
         self._container = _open(self.path)
         self._stream = _video_stream(self._container, self.path)
-        cc = self._stream.codec_context
-        if self.threads == 1:
-            cc.thread_count = 1
-        else:
-            cc.thread_type = "AUTO"
-            cc.thread_count = self.threads
+        _set_threads(self._stream, self.threads)
         self._pid = os.getpid()
         self._run = None
 
@@ -532,6 +687,7 @@ class VideoReader:
         if self._container is not None and self._pid == os.getpid():
             self._container.close()
         self._container = None
+        self._fed = None
         self._run = None
 
     def __enter__(self) -> VideoReader:
@@ -548,7 +704,8 @@ class VideoReader:
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state.update(_container=None, _stream=None, _run=None, _reformatter=None, _converter=None, _pid=None)
+        state.update(_container=None, _stream=None, _run=None, _reformatter=None, _converter=None, _pid=None,
+                     _fed=None)
         return state
 
     def _rank_of_pts(self, pts) -> int | None:
@@ -564,10 +721,29 @@ class VideoReader:
     def _start_run(self, key_i: int) -> None:
         """Position the decoder at keyframe ``key_i`` (or earlier)."""
         self.stats["seeks"] += 1
+        fed, self._fed = self._fed, None
+        if fed is not None and key_i == 0 and self._container is not None and self._pid == os.getpid():
+            self._run = _Run(self, 0, fed=fed)    # the scan left the decoder at the start: go on from there
+            return
         fresh = self._container is None or self._pid != os.getpid()
         self._ensure_open()
+        verify = None
         if key_i == 0:
-            if not fresh:       # a container opened just now is already at the start
+            first = self._index.first_packet
+            if fresh:
+                pass            # a container opened just now is already at the start
+            elif self._rewind and first and (first[0] is not None or first[1] is not None):
+                # Cheaper than reopening (which probes the stream again: ~80 ms at 1080p), but not every demuxer
+                # lands exactly on the first packet (MPEG-PS does not): the run checks it, else _NotAtStart.
+                try:
+                    self._container.seek(int(first[0] if first[0] is not None else first[1]), stream=self._stream,
+                                         backward=True)
+                    verify = first
+                except (av.error.FFmpegError, OSError):
+                    self._rewind = False
+                    self.close()
+                    self._ensure_open()
+            else:
                 self.close()    # reopening is the one seek every format supports exactly
                 self._ensure_open()
         else:
@@ -579,7 +755,7 @@ class VideoReader:
                 self._ensure_open()
                 key_i = 0
         self._stream.codec_context.flush_buffers()
-        self._run = _Run(self, key_i)
+        self._run = _Run(self, key_i, verify)
 
     def _key_for(self, i: int) -> int:
         return int(np.searchsorted(self._key_rank, i, side="right") - 1)
@@ -595,6 +771,10 @@ class VideoReader:
                     self._start_run(self._run.key_i)
                 else:
                     self._start_run(max(self._run.key_i - 1, 0))
+            except _NotAtStart:
+                self._rewind = False    # this demuxer does not seek to the start exactly: reopen from now on
+                self.close()
+                self._start_run(0)
             except _PtsUnreliable:
                 self._counting = True
                 self._key_rank = self._key_rank[:1]  # decode positions are unknown: always start at the top
