@@ -70,6 +70,8 @@ def test_onnx_mtcnn_matches_facenet_pytorch(faces):
 def test_faces_analyzer_contract(short_sample):
     run = run_analyzers(short_sample, [FacesAnalyzer(stride=5)], quiet=True)
     d = run.results["faces"].to_dict()
+    inline = run_analyzers(short_sample, [FacesAnalyzer(stride=5, background=False)], quiet=True)
+    assert inline.results["faces"].to_dict() == d     # the worker thread changes nothing but the timing
     assert [c["index"] for c in d["counts"]] == list(range(0, 75, 5))
     assert d["max_count"] == 1 and d["frames_with_faces"] == 15
     box = d["detections"][0]["boxes"][0]

@@ -61,8 +61,9 @@ def _faces(config: AnalyzeConfig) -> Analyzer:
     from ..detect import FacesAnalyzer
 
     stride = {"stride": config.stride} if config.stride else {}     # else the analyzer's own default
-    # One thread unless the run says otherwise: decoding and the other analyzers use the other cores.
-    return FacesAnalyzer(device=config.device, threads=config.threads or 1, **stride)
+    # One detector thread, in the background while decoding goes on; a run limited to one thread (a Ray worker,
+    # --jobs N) detects in line instead, so it really uses one core.
+    return FacesAnalyzer(device=config.device, threads=config.threads or 1, background=config.threads != 1, **stride)
 
 
 def _objects(config: AnalyzeConfig) -> Analyzer:

@@ -15,7 +15,7 @@ pixels (upright), whatever size the analyzer asked the reader for.
 from __future__ import annotations
 
 import os
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,14 +90,17 @@ class FacesAnalyzer(Analyzer):
     fraction of decoding. ``max_side``: frames whose short side is larger are scaled down to it before detection
     (default 360), so a 1080p video costs about what a 360p one does; faces smaller than ``min_face`` pixels at that
     size are missed. ``conf``: MTCNN's final probability threshold. ``threads``: the detector's CPU threads (default 1:
-    the decoder and the other analyzers keep the other cores busy; None: every core).
+    the decoder and the other analyzers keep the other cores busy; None: every core). ``background`` (default True):
+    detect in a worker thread while the caller goes on decoding (ONNX Runtime releases the GIL), at most
+    ``max_pending`` batches ahead; results are the same, in frame order.
     """
 
     name = "faces"
     batch_size = 8
 
     def __init__(self, stride: int | None = None, per_second: float = 2.0, max_side: int | None = 360,
-                 conf: float = 0.9, min_face: int = 20, device: str = "auto", threads: int | None = 1):
+                 conf: float = 0.9, min_face: int = 20, device: str = "auto", threads: int | None = 1,
+                 background: bool = True, max_pending: int = 2):
         from .detectors import FaceDetector
 
         if per_second <= 0:
@@ -107,7 +110,10 @@ class FacesAnalyzer(Analyzer):
         self._scale = _Scaled(max_side)
         self.size = None
         self.detector = FaceDetector(conf=conf, device=device, min_face=min_face, threads=threads)
+        self.background, self.max_pending = bool(background), max(1, int(max_pending))
         self._frames: list[Detections] = []
+        self._pool = None
+        self._pending: deque = deque()
 
     def start(self, info) -> None:
         if self._stride is None:
@@ -115,15 +121,39 @@ class FacesAnalyzer(Analyzer):
         self._scale.start(info)
         self.size = self._scale.size
         self._frames = []
+        self._pending.clear()
+        if self.background and self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(1, thread_name_prefix="videolens-faces")
 
     def process(self, frames: np.ndarray, timestamps: np.ndarray, indices: np.ndarray) -> None:
-        for f, d, t, i in zip(frames, self.detector.detect(list(frames)), timestamps, indices):
+        if self._pool is None:
+            self._collect(frames, self.detector.detect(list(frames)), timestamps, indices)
+            return
+        # The batch array is the caller's fresh np.stack, not reused, so the worker may keep it.
+        self._pending.append((frames, self._pool.submit(self.detector.detect, list(frames)), timestamps, indices))
+        while len(self._pending) > self.max_pending:
+            frames, future, timestamps, indices = self._pending.popleft()
+            self._collect(frames, future.result(), timestamps, indices)
+
+    def _collect(self, frames, found, timestamps, indices) -> None:
+        for f, d, t, i in zip(frames, found, timestamps, indices):
             d = self._scale.back(d, f.shape)
             d.frame_index, d.timestamp = int(i), float(t)
             d.data = {}
             self._frames.append(d)
 
     def finish(self) -> FacesResult:
+        try:
+            while self._pending:
+                frames, future, timestamps, indices = self._pending.popleft()
+                self._collect(frames, future.result(), timestamps, indices)
+        finally:
+            self._pending.clear()
+            if self._pool is not None:
+                self._pool.shutdown(wait=True)
+                self._pool = None
         return FacesResult(self._frames, self.stride)
 
 
