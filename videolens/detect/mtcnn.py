@@ -2,15 +2,15 @@
 
 The weights are facenet-pytorch's (``facenet-pytorch==2.5.3``, MIT), exported once to ONNX by
 ``scripts/export_mtcnn.py`` and shipped in ``videolens/detect/weights/``. The cascade is facenet-pytorch's
-``detect_face`` step for step (same pyramid, thresholds, box regression and NMS), with two changes that make it
-several times faster on CPU (bench/detect.py ``--part faces``):
+``detect_face`` step for step (same pyramid, thresholds, box regression and NMS). What differs is how:
 
-- ONNX Runtime instead of eager PyTorch (R-Net on a few hundred 24x24 crops is ~10x faster);
-- crops are cut and resized with OpenCV (``INTER_AREA``) from one normalised copy of the frame, instead of one
-  ``torch.nn.functional.interpolate`` call per candidate box.
+- ONNX Runtime instead of eager PyTorch, on one thread by default in ``analyze``;
+- every resize (pyramid levels, 24x24 and 48x48 crops) is torch's ``interpolate(mode="area")`` computed exactly,
+  all crops at once, from integer summed-area tables of the frames, instead of one interpolate call per box;
+- NMS by OpenCV.
 
-Boxes agree with facenet-pytorch's to within a pixel or two (area resampling differs slightly between the two
-libraries); the test suite compares them on real faces.
+Boxes, scores and landmarks equal facenet-pytorch's to 1e-4 px on real faces (tests/test_detect_video.py); where a
+candidate sits on a threshold, facenet-pytorch's float32 resampling can round the other way.
 
 >>> mtcnn = MTCNN()                                               # doctest: +SKIP
 >>> [(boxes, probs, landmarks)] = mtcnn.detect(frame[None])      # frame: uint8 RGB (H, W, 3)   # doctest: +SKIP
@@ -28,34 +28,27 @@ WEIGHTS = Path(__file__).resolve().parent / "weights"
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, mode: str = "union") -> np.ndarray:
-    """Greedy NMS; indices kept, best first. ``union``: IoU as torchvision computes it; ``min``: intersection over
-    the smaller box with MTCNN's inclusive pixel areas (facenet-pytorch's ``nms_numpy``)."""
+    """Greedy NMS of boxes with positive scores; indices kept, best first. ``union``: IoU as torchvision computes
+    it (OpenCV's NMS, in C++); ``min``: intersection over the smaller box with MTCNN's inclusive pixel areas
+    (facenet-pytorch's ``nms_numpy``, used once per call on the few final boxes)."""
     if len(boxes) == 0:
         return np.zeros(0, np.int64)
-    if mode == "union" and scores.min() > 0:
+    if mode == "union":
         import cv2
 
-        # OpenCV's NMS: the same IoU and order as torchvision's, in C++ (3-5x faster than the loop below).
         rects = np.concatenate([boxes[:, :2], boxes[:, 2:4] - boxes[:, :2]], 1)
         return np.asarray(cv2.dnn.NMSBoxes(rects, scores.astype(np.float32), 0.0, float(threshold)),
                           np.int64).reshape(-1)
     x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
-    one = 1.0 if mode == "min" else 0.0
-    area = (x2 - x1 + one) * (y2 - y1 + one)
+    area = (x2 - x1 + 1) * (y2 - y1 + 1)
     order = np.argsort(-scores, kind="stable")
     keep = []
     while order.size:
-        i = order[0]
+        i, rest = order[0], order[1:]
         keep.append(i)
-        rest = order[1:]
-        w = np.maximum(0.0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + one)
-        h = np.maximum(0.0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + one)
-        inter = w * h
-        if mode == "min":
-            overlap = inter / np.minimum(area[i], area[rest])
-        else:
-            overlap = inter / np.maximum(area[i] + area[rest] - inter, 1e-12)
-        order = rest[overlap <= threshold]
+        w = np.maximum(0.0, np.minimum(x2[i], x2[rest]) - np.maximum(x1[i], x1[rest]) + 1)
+        h = np.maximum(0.0, np.minimum(y2[i], y2[rest]) - np.maximum(y1[i], y1[rest]) + 1)
+        order = rest[w * h / np.minimum(area[i], area[rest]) <= threshold]
     return np.asarray(keep, np.int64)
 
 
@@ -97,21 +90,24 @@ def _integral(frames: np.ndarray) -> np.ndarray:
     return np.stack([cv2.integral(f, sdepth=cv2.CV_64F) for f in frames])   # beyond 8 Mpx: exact in float64
 
 
+def _bins(start: np.ndarray, stop: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """torch's ``interpolate(mode="area")`` (adaptive average pooling) cells: output i of k averages the inputs
+    ``floor(i * n / k)`` to ``ceil((i + 1) * n / k)`` of each range ``[start, stop)``; (R, k) each."""
+    size = (stop - start)[:, None]
+    i = np.arange(k)[None, :]
+    return start[:, None] + (i * size) // k, start[:, None] - ((-(i + 1) * size) // k)
+
+
 def _area_resize(sums: np.ndarray, ids: np.ndarray, y1: np.ndarray, y2: np.ndarray, x1: np.ndarray,
                  x2: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
-    """Resize the regions ``[y1:y2, x1:x2]`` of images ``ids`` to (out_h, out_w), all at once, exactly as torch's
-    ``interpolate(mode="area")`` (adaptive average pooling: output cell i averages input rows
-    ``floor(i * H / out_h)`` to ``ceil((i + 1) * H / out_h)``), which MTCNN's weights were used with."""
-    def bins(start, stop, k):
-        size = (stop - start)[:, None]
-        i = np.arange(k)[None, :]
-        return start[:, None] + (i * size) // k, start[:, None] + -((-(i + 1) * size) // k)
-
-    r0, r1 = bins(y1, y2, out_h)
-    c0, c1 = bins(x1, x2, out_w)
+    """The regions ``[y1:y2, x1:x2]`` of images ``ids`` resized to (out_h, out_w) as MTCNN's weights expect
+    (area resampling, :func:`_bins`) and normalised, all at once: (K, out_h, out_w, C) float32."""
+    r0, r1 = _bins(y1, y2, out_h)
+    c0, c1 = _bins(x1, x2, out_w)
     _, h1, w1, c = sums.shape
     flat = sums.reshape(-1, c)
     base = (ids * (h1 * w1))[:, None, None]
+
     def corner(r, col):
         return flat.take(base + r[:, :, None] * w1 + col[:, None, :], axis=0)
 
@@ -121,11 +117,10 @@ def _area_resize(sums: np.ndarray, ids: np.ndarray, y1: np.ndarray, y2: np.ndarr
 
 
 def _pyramid_level(sums: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
-    """Whole frames resized like :func:`_area_resize`, from their summed-area tables: (N, C, out_h, out_w)."""
-    h, w = sums.shape[1] - 1, sums.shape[2] - 1
-    i, j = np.arange(out_h), np.arange(out_w)
-    r0, r1 = (i * h) // out_h, -((-(i + 1) * h) // out_h)
-    c0, c1 = (j * w) // out_w, -((-(j + 1) * w) // out_w)
+    """Whole frames resized like :func:`_area_resize`, two gathers instead of four: (N, C, out_h, out_w)."""
+    zero = np.zeros(1, np.int64)
+    (r0,), (r1,) = _bins(zero, np.array([sums.shape[1] - 1]), out_h)
+    (c0,), (c1,) = _bins(zero, np.array([sums.shape[2] - 1]), out_w)
     bands = sums[:, r1] - sums[:, r0]                    # (N, out_h, W+1, C): row bands, cumulative along x
     total = bands[:, :, c1] - bands[:, :, c0]
     area = ((r1 - r0)[:, None] * (c1 - c0)[None, :])[None, :, :, None]

@@ -344,16 +344,9 @@ def _first_frame_rotation(path: str):
                     break
                 # The start is damaged: try from the middle of the file.
                 container.seek((stream.start_time or 0) + stream.duration // 2, stream=stream, backward=True)
-            n = 0
-            for packet in container.demux(stream):
-                n += 1
-                try:
-                    for frame in packet.decode():
-                        return _rotation_of(frame), frame
-                except (av.error.FFmpegError, ValueError):
-                    pass
-                if n > _PROBE_PACKETS:
-                    break
+            frame, _ = _probe_first_frame(container, stream)
+            if frame is not None:
+                return _rotation_of(frame), frame
         except (av.error.FFmpegError, OSError):
             pass
         finally:

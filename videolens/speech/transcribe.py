@@ -29,10 +29,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import VideolensError
+from ..utils.batch import error_line
+from ._silero import session as _silero_session
 from .audio import SAMPLE_RATE, audio_duration, speech_blocks
 from .model import ModelSpec, load_model, resolve_model
 from .transcript import PAUSE_SPLIT, Segment, Transcript, Word, parse_formats
-from .vad import StreamingVAD, VadChunk, VadOptions, _silero_sequence_model, require_speech_packages
+from .vad import StreamingVAD, VadChunk, VadOptions, require_speech_packages
 
 AUDIO_PAD = 0.2         # seconds of audio kept around each VAD segment for the recogniser
 CHUNK_SECONDS = 30.0    # speech per recogniser call, at least (Whisper's window) ...
@@ -58,7 +60,7 @@ class Transcriber:
         self.spec: ModelSpec = resolve_model(model)
         t = time.perf_counter()
         self.model = load_model(self.spec, device, compute_type, threads)
-        _silero_sequence_model()
+        _silero_session()
         self.load_seconds = time.perf_counter() - t
         self.language = _check_language(language, self.model, self.spec)
         self.word_timestamps = bool(word_timestamps)
@@ -97,16 +99,13 @@ class Transcriber:
                 if before is not None:
                     before(path)
                 heard = self._listen(path, audio_stream, channel, quiet)
-            except VideolensError as e:
-                yield path, None, str(e)
-                continue
-            except Exception as e:  # noqa: BLE001 - a bug on one file must not stop the batch
-                yield path, None, f"{path}: {type(e).__name__}: {e}"
+            except Exception as e:  # noqa: BLE001 - one bad file (or a bug on it) must not stop the batch
+                yield path, None, error_line(path, e)
                 continue
             run = heard.run
             if packable and not run.recognised and run.pending_samples < self.chunk_seconds * SAMPLE_RATE:
                 if run.pending:
-                    heard.extra_seconds = time.perf_counter() - heard.t0
+                    heard.seconds = time.perf_counter() - heard.t0     # its share of the pack is added later
                     pack.append(heard)
                     pack_samples += run.pending_samples
                     if pack_samples >= self.chunk_seconds * SAMPLE_RATE:
@@ -121,25 +120,21 @@ class Transcriber:
             yield from self._recognise_pack(pack)
 
     def _recognise_pack(self, pack: list[_Heard]) -> Iterator[tuple[str, Transcript, None]]:
-        runs = [h.run for h in pack]
+        sizes = [h.run.pending_samples for h in pack]
         joint = _Run(self, "<pack>")
         owners = []
-        for run in runs:
-            joint.pending += run.pending
-            owners += [run] * len(run.pending)
-            run.pending, run.pending_samples = [], 0
-        t = time.perf_counter()
-        by_chunk = joint.recognise(joint.pending)
-        took = time.perf_counter() - t
-        total = sum(len(c.audio) for c in joint.pending) or 1
-        shares = {id(run): 0 for run in runs}
-        for run, chunk, segs in zip(owners, joint.pending, by_chunk):
-            run.segments.extend(segs)
-            shares[id(run)] += len(chunk.audio)
         for heard in pack:
-            share = took * shares[id(heard.run)] / total     # the pack's time, split by each file's speech
+            joint.pending += heard.run.pending
+            owners += [heard.run] * len(heard.run.pending)
+            heard.run.pending, heard.run.pending_samples = [], 0
+        t = time.perf_counter()
+        for run, segs in zip(owners, joint.recognise(joint.pending)):
+            run.segments.extend(segs)
+        took = time.perf_counter() - t
+        for heard, size in zip(pack, sizes):
+            share = took * size / max(sum(sizes), 1)     # the pack's time, split by each file's speech
             heard.run.asr_seconds += share
-            heard.extra_seconds += share
+            heard.seconds += share
             yield heard.path, self._result(heard), None
 
     def _listen(self, path: str, audio_stream: int | None, channel: str | int, quiet: bool) -> _Heard:
@@ -167,7 +162,7 @@ class Transcriber:
 
     def _result(self, heard: _Heard) -> Transcript:
         run = heard.run
-        total_seconds = time.perf_counter() - heard.t0 if heard.extra_seconds is None else heard.extra_seconds
+        total_seconds = time.perf_counter() - heard.t0 if heard.seconds is None else heard.seconds
         timings = {"load": self.load_seconds, "recognition": run.asr_seconds,
                    "decode_vad": total_seconds - run.asr_seconds, "total": total_seconds}
         return Transcript(path=heard.path, segments=run.segments, duration=heard.samples / SAMPLE_RATE,
@@ -186,7 +181,7 @@ class _Heard:
     samples: int
     notes: list[str]
     t0: float
-    extra_seconds: float | None = None    # packed files: reading time, plus their share of the pack's recognition
+    seconds: float | None = None    # packed files' time (reading + their share of the pack); else since t0
 
 
 class _Run:
@@ -368,6 +363,18 @@ def transcribe(path: str | os.PathLike, model: str | os.PathLike | None = None, 
     return tr(path, audio_stream=audio_stream, channel=channel, quiet=quiet)
 
 
+def _refuse_existing(out_dir: str | os.PathLike, formats: tuple[str, ...], overwrite: bool) -> None:
+    from ..utils.files import check_writable
+
+    for f in formats:
+        check_writable(Path(out_dir) / f"transcript.{f}", overwrite)
+
+
+def _write(t: Transcript, out_dir: str | os.PathLike, formats: tuple[str, ...], overwrite: bool) -> dict[str, Any]:
+    files = t.save(Path(out_dir), formats, overwrite)
+    return {"input": t.path, "output": str(out_dir), "files": [str(f) for f in files], "result": t.to_dict()}
+
+
 def transcribe_to_files(path: str, out_dir: str | os.PathLike, formats: tuple[str, ...] = ("json", "srt", "vtt", "txt"),
                         overwrite: bool = False, *, audio_stream: int | None = None, channel: str | int = "mix",
                         quiet: bool = True, **options: Any) -> dict[str, Any]:
@@ -375,16 +382,10 @@ def transcribe_to_files(path: str, out_dir: str | os.PathLike, formats: tuple[st
 
     Existing outputs are refused before any work is done (unless ``overwrite``). Returns a JSON-able summary.
     """
-    from ..utils.files import check_writable
-
     formats = parse_formats(formats)
-    out_dir = Path(out_dir)
-    for f in formats:
-        check_writable(out_dir / f"transcript.{f}", overwrite)
-    tr = Transcriber(**options)
-    t = tr(path, audio_stream=audio_stream, channel=channel, quiet=quiet)
-    files = t.save(out_dir, formats, overwrite)
-    return {"input": path, "output": str(out_dir), "files": [str(f) for f in files], "result": t.to_dict()}
+    _refuse_existing(out_dir, formats, overwrite)
+    t = Transcriber(**options)(path, audio_stream=audio_stream, channel=channel, quiet=quiet)
+    return _write(t, out_dir, formats, overwrite)
 
 
 def transcribe_many_to_files(paths: Sequence[str], out_dirs: dict[str, str | os.PathLike],
@@ -392,34 +393,26 @@ def transcribe_many_to_files(paths: Sequence[str], out_dirs: dict[str, str | os.
                              audio_stream: int | None = None, channel: str | int = "mix", quiet: bool = True,
                              transcriber: Transcriber | None = None, **options: Any):
     """``videolens transcribe`` on several files in this process, short files packed (:meth:`Transcriber.many`):
-    writes each file's ``transcript.*`` as soon as it is done; returns a :class:`~videolens.utils.batch.BatchItem`
-    per input, in input order."""
-    from ..utils.batch import BatchItem
-    from ..utils.files import check_writable
+    writes each file's ``transcript.*`` as soon as it is done (existing outputs are refused before the file is
+    read); returns a :class:`~videolens.utils.batch.BatchItem` per input, in input order."""
+    from ..utils.batch import BatchItem, error_line
     from ..utils.progress import progress
 
     formats = parse_formats(formats)
     tr = transcriber or Transcriber(**options)
-
-    def before(path: str) -> None:
-        for f in formats:
-            check_writable(Path(out_dirs[path]) / f"transcript.{f}", overwrite)
-
     items: dict[str, BatchItem] = {}
     bar = progress(total=len(paths), desc="transcribe", quiet=quiet or len(paths) < 2, unit="file")
     try:
-        for path, t, error in tr.many(paths, audio_stream=audio_stream, channel=channel, quiet=True, before=before):
+        for path, t, error in tr.many(paths, audio_stream=audio_stream, channel=channel, quiet=True,
+                                      before=lambda p: _refuse_existing(out_dirs[p], formats, overwrite)):
             if t is None:
                 items[path] = BatchItem(path, False, None, error)
             else:
                 try:
-                    files = t.save(Path(out_dirs[path]), formats, overwrite)
-                except VideolensError as e:
-                    items[path] = BatchItem(path, False, None, str(e))
-                else:
-                    items[path] = BatchItem(path, True, {"input": path, "output": str(out_dirs[path]),
-                                                         "files": [str(f) for f in files], "result": t.to_dict()},
-                                            None, t.timings["total"])
+                    items[path] = BatchItem(path, True, _write(t, out_dirs[path], formats, overwrite), None,
+                                            t.timings["total"])
+                except Exception as e:  # noqa: BLE001 - a file that cannot be written is that file's failure
+                    items[path] = BatchItem(path, False, None, error_line(path, e))
             bar.update(1)
     finally:
         bar.close()

@@ -107,14 +107,6 @@ def require_speech_packages() -> None:
             raise VideolensError(f"speech needs {package}; install it with: pip install 'videolens[speech]'")
 
 
-def _silero_sequence_model():
-    """Silero's batched ONNX model (same probabilities as the streaming one, one call per 512 windows), loaded
-    without importing torch."""
-    from . import _silero
-
-    return _silero.session()
-
-
 class StreamingVAD:
     """Feed 16 kHz mono blocks, get back settled speech segments with their audio.
 
@@ -127,12 +119,12 @@ class StreamingVAD:
     """
 
     def __init__(self, options: VadOptions | None = None, audio_pad: float = 0.0, keep_audio: bool = True):
-        from ._silero import speech_timestamps_from_probs
+        from ._silero import session, speech_timestamps_from_probs
 
         self.options = options or VadOptions()
         self._segment = functools.partial(speech_timestamps_from_probs, sampling_rate=SAMPLE_RATE,
                                           **self.options.silero_kwargs())
-        self._session = _silero_sequence_model()
+        self._session = session()    # Silero's batched ONNX model, loaded once
         self._h = np.zeros((1, 1, 128), np.float32)
         self._c = np.zeros((1, 1, 128), np.float32)
         self._context = np.zeros(CONTEXT, np.float32)

@@ -24,15 +24,21 @@ class BatchItem:
     seconds: float = 0.0
 
 
+def error_line(item: str, e: Exception) -> str:
+    """The one line a batch reports for a failed input; call it in the ``except`` block. A user's mistake
+    (:class:`VideolensError`) is its own message; a bug also names its type and where it was raised."""
+    if isinstance(e, VideolensError):
+        return str(e)
+    detail = traceback.format_exc(limit=-3).strip().splitlines()[-1]
+    return f"{item}: {type(e).__name__}: {e} ({detail})"
+
+
 def _call(fn: Callable, item: str) -> BatchItem:
     t = time.perf_counter()
     try:
         return BatchItem(item, True, fn(item), None, time.perf_counter() - t)
-    except VideolensError as e:
-        return BatchItem(item, False, None, str(e), time.perf_counter() - t)
     except Exception as e:  # noqa: BLE001 - a bug on one input must not stop the batch; keep the trace for it
-        detail = traceback.format_exc(limit=-3).strip().splitlines()[-1]
-        return BatchItem(item, False, None, f"{item}: {type(e).__name__}: {e} ({detail})", time.perf_counter() - t)
+        return BatchItem(item, False, None, error_line(item, e), time.perf_counter() - t)
 
 
 def run_batch(inputs: Sequence[str], fn: Callable[[str], Any], jobs: int = 1, desc: str = "inputs",
