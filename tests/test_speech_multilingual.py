@@ -131,6 +131,11 @@ def test_language_codes_for_a_multilingual_model(model_dir, speech, monkeypatch)
         Transcriber(model_dir, language="xx", threads=1)
     with pytest.raises(VideolensError, match="not a Whisper language code"):
         Transcriber(model_dir, language="german", threads=1)
+    # faster-whisper lists yue (Cantonese) for every multilingual model, but only large-v3's 100-language vocabulary
+    # has <|yue|>: with this 99-language one it decoded without a language token and reported "yue", probability 1
+    assert "yue" in tr.model.supported_languages and tr.model.hf_tokenizer.token_to_id("<|yue|>") is None
+    with pytest.raises(VideolensError, match=r"--language yue: model tiny-multilingual does not know this language"):
+        Transcriber(model_dir, language="yue", threads=1)
 
 
 def test_many_detects_each_file_and_does_not_pack_them(model_dir, speech, monkeypatch):

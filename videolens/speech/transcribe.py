@@ -330,6 +330,11 @@ def _check_language(language: str | None, model: Any, spec: ModelSpec) -> str | 
     language = language.lower()
     supported = list(model.supported_languages)
     if language in supported:
+        # faster-whisper lists every code for every multilingual model, but only large-v3 models know "yue": with
+        # another model it would silently decode without a language token and report yue.
+        if model.model.is_multilingual and model.hf_tokenizer.token_to_id(f"<|{language}|>") is None:
+            raise VideolensError(f"--language {language}: model {spec.name} does not know this language (its "
+                                 f"vocabulary has no <|{language}|> token)")
         return language
     if not model.model.is_multilingual:
         raise VideolensError(f"--language {language}: model {spec.name} is English-only; use a multilingual model "
