@@ -405,7 +405,8 @@ def test_short_files_are_packed_into_shared_windows(tmp_path):
     write_wav(quiet, np.zeros(16000, np.float32))
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video at all")
-    tr = Transcriber(language="en")
+    tr = Transcriber()      # the default English-only model: no language to detect, so packing is on by default
+    assert tr.language == "en"
     calls = []
     real = tr.model.transcribe
 

@@ -326,7 +326,8 @@ def _split_at_pauses(words: list[Word], pause: float = PAUSE_SPLIT) -> list[list
 
 def _check_language(language: str | None, model: Any, spec: ModelSpec) -> str | None:
     if not language:
-        return None
+        # An English-only model has nothing to detect: saying so lets short files share windows (many()).
+        return None if model.model.is_multilingual else "en"
     language = language.lower()
     supported = list(model.supported_languages)
     if language in supported:
