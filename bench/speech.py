@@ -247,7 +247,7 @@ def main() -> None:
     plain = WhisperModel(model_dir, device="cpu", compute_type="int8", cpu_threads=threads)
     load_plain = time.perf_counter() - t
     t = time.perf_counter()
-    tr = Transcriber(None, language="en", beam_size=BEAM)     # default model resolution, same folder
+    tr = Transcriber(None, beam_size=BEAM)     # the defaults, as the CLI with no options: tiny.en, so language en
     load_vl = time.perf_counter() - t
     assert resolve_model(None).path == model_dir
 
