@@ -103,3 +103,26 @@ def test_training_runs_is_deterministic_and_exports_to_onnx(tmp_path):
     # The exported model plugs into the detector.
     result = detect(SAMPLE, LearnedDetector(model=tmp_path / "m.onnx"))
     assert result.frames == 450 and result.shots[0].start_frame == 0
+
+
+def test_shipped_weights_read_back_into_torch_give_the_same_logits():
+    """load_onnx_weights (how scripts/reexport_shots.py re-exports without retraining) recovers every layer, and
+    the scatter-add histogram of the current graph equals the one-hot histogram it replaced."""
+    torch = pytest.importorskip("torch")
+    import onnxruntime as ort
+
+    from videolens.io import VideoReader
+    from videolens.shots import train as T
+    from videolens.shots.model import HEIGHT, WIDTH
+
+    net = T.load_onnx_weights(DEFAULT_MODEL, model_info()["config"])
+    frames = np.stack([b.frames[0] for b in VideoReader(SAMPLE).iter_frames(end=200, size=(WIDTH, HEIGHT))])
+    x = frames[None]
+    got = net(torch.from_numpy(x)).detach().numpy()
+    ref = ort.InferenceSession(str(DEFAULT_MODEL), providers=["CPUExecutionProvider"]).run(None, {"frames": x})[0]
+    assert np.abs(got - ref).max() < 1e-4
+    # The histogram: one count per pixel in its (r, g, b) // 64 bin, in r-major order.
+    q = x[0].reshape(200, -1, 3).astype(np.int64) // 64
+    counts = np.stack([np.bincount(row, minlength=64) for row in q[:, :, 0] * 16 + q[:, :, 1] * 4 + q[:, :, 2]])
+    expect = counts / np.linalg.norm(counts, axis=1, keepdims=True)
+    assert np.allclose(net._histogram(torch.from_numpy(x))[0].numpy(), expect, atol=1e-6)

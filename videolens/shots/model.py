@@ -80,15 +80,18 @@ class ShotNet(nn.Module):
         self.hist_fc = nn.Linear(2 * neighbours + 1, 32)
         self.head = nn.Conv1d(hidden + 64, 64, 3, padding=1)
         self.out = nn.Conv1d(64, 1 + len(TYPES), 1)
-        self.register_buffer("levels", torch.arange(4, dtype=torch.float32), persistent=False)
 
     def _histogram(self, frames: torch.Tensor) -> torch.Tensor:
-        """64-bin RGB histogram (4 levels per channel) of each frame, L2-normalised: ``(B, T, 64)``."""
+        """64-bin RGB histogram (4 levels per channel) of each frame, L2-normalised: ``(B, T, 64)``.
+
+        One scatter-add of each pixel's bin index: in ONNX Runtime a third of the network's time went to the
+        one-hot products this replaced (same counts, bit for bit).
+        """
         b, t = frames.shape[:2]
-        q = torch.floor(frames.reshape(b * t, -1, 3).float() / 64.0)                  # (N, P, 3) in 0..3
-        onehot = (q.unsqueeze(-1) == self.levels).float()                              # (N, P, 3, 4)
-        rg = (onehot[:, :, 0, :, None] * onehot[:, :, 1, None, :]).flatten(2)         # (N, P, 16)
-        hist = torch.bmm(rg.transpose(1, 2), onehot[:, :, 2, :]).flatten(1)            # (N, 64)
+        q = torch.div(frames.reshape(b * t, -1, 3).long(), 64, rounding_mode="floor")    # (N, P, 3) in 0..3
+        bins = q[:, :, 0] * 16 + q[:, :, 1] * 4 + q[:, :, 2]                              # (N, P) in 0..63
+        ones = torch.ones(bins.shape, dtype=torch.float32, device=frames.device)
+        hist = torch.zeros(b * t, 64, dtype=torch.float32, device=frames.device).scatter_add(1, bins, ones)
         return F.normalize(hist, dim=-1).reshape(b, t, 64)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:

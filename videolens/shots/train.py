@@ -522,6 +522,38 @@ def load_checkpoint(path: str | os.PathLike) -> ShotNet:
     return net.eval()
 
 
+def load_onnx_weights(path: str | os.PathLike, config: dict | None = None) -> ShotNet:
+    """A ShotNet with the weights of an exported ``shotnet.onnx``: how a shipped model is re-exported when only the
+    graph changes (e.g. a faster but equivalent operator), without retraining.
+
+    The linear layers' weights are stored transposed, as ``MatMul`` inputs; each is named here by the bias added
+    to its product.
+    """
+    import onnx
+    import torch
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    weights = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
+    consumers: dict[str, list] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    state = {k: torch.from_numpy(v.copy()) for k, v in weights.items() if not k.startswith("onnx::")}
+    for node in model.graph.node:
+        if node.op_type == "MatMul" and node.input[1] in weights:
+            adds = [n for n in consumers.get(node.output[0], []) if n.op_type == "Add"]
+            bias = [i for n in adds for i in n.input if i.endswith(".bias") and i in weights]
+            if len(bias) != 1:
+                raise ValueError(f"{path}: cannot tell which layer MatMul {node.name} belongs to")
+            state[bias[0][:-len(".bias")] + ".weight"] = torch.from_numpy(weights[node.input[1]].T.copy())
+    cfg = config or {}
+    net = ShotNet(widths=tuple(cfg.get("widths", (4, 8, 16))), hidden=int(cfg.get("hidden", 128)),
+                  neighbours=int(cfg.get("neighbours", 12)))
+    net.load_state_dict(state)
+    return net.eval()
+
+
 def export(net: ShotNet, path: str | os.PathLike, meta: dict | None = None) -> dict:
     """Write ``net`` as ONNX at ``path`` (atomically) and check ONNX Runtime reproduces PyTorch's outputs.
 

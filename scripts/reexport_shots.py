@@ -1,0 +1,73 @@
+"""Re-export the shipped ShotNet (videolens/shots/weights/shotnet.onnx) from its own weights with the current graph.
+
+For when only the network's *graph* changes, not what it computes (e.g. a faster but equivalent operator): the
+weights are read back from the ONNX file, put into :class:`videolens.shots.model.ShotNet` and exported again. The
+script refuses to write unless the new file's outputs equal the old file's within 1e-5 on real frames, and it keeps
+the training record (command, data, scores) in ``shotnet.json``, adding what was re-exported and why.
+
+The shipped file was last written by exactly this command, from the repository root:
+
+    .venv/bin/python scripts/reexport_shots.py --why "histogram as one scatter-add (was one-hot products)"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+WEIGHTS = ROOT / "videolens" / "shots" / "weights" / "shotnet.onnx"
+CHECK_CLIPS = [ROOT / "samples" / "sample.mp4", ROOT.parent / "shared" / "data" / "shots" / "testvideo.mp4"]
+
+
+def frames_of(path: Path, limit: int = 400) -> np.ndarray:
+    from videolens.io import VideoReader
+    from videolens.shots.model import HEIGHT, WIDTH
+
+    reader = VideoReader(path)
+    out = [b.frames[0] for b, _ in zip(reader.iter_frames(size=(WIDTH, HEIGHT)), range(limit))]
+    return np.stack(out)[None]
+
+
+def main() -> int:
+    import onnxruntime as ort
+
+    from videolens.shots.train import export, load_onnx_weights
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--weights", default=str(WEIGHTS), help="the ONNX file to re-export (in place)")
+    p.add_argument("--why", required=True, help="what changed in the graph (recorded in the JSON sidecar)")
+    a = p.parse_args()
+    path = Path(a.weights)
+    sidecar = path.with_suffix(".json")
+    meta = json.loads(sidecar.read_text())
+    net = load_onnx_weights(path, meta.get("config"))
+    with tempfile.TemporaryDirectory() as tmp:
+        old, new = Path(tmp) / "old.onnx", Path(tmp) / "new.onnx"
+        shutil.copy(path, old)
+        export(net, new)
+        sessions = [ort.InferenceSession(str(f), providers=["CPUExecutionProvider"]) for f in (old, new)]
+        worst = 0.0
+        for clip in (c for c in CHECK_CLIPS if c.exists()):
+            x = frames_of(clip)
+            a_out, b_out = (s.run(None, {"frames": x})[0] for s in sessions)
+            worst = max(worst, float(np.abs(a_out - b_out).max()))
+        if worst > 1e-5:
+            print(f"not written: the new graph's logits differ from the old by {worst}", file=sys.stderr)
+            return 1
+        keep = {k: v for k, v in meta.items() if k not in ("bytes", "max_abs_diff_vs_torch", "reexports")}
+        reexports = meta.get("reexports", []) + [{"why": a.why, "max_abs_diff_vs_previous": worst}]
+    info = export(net, path, {**keep, "reexports": reexports})   # the same export as the checked one, written atomically
+    print(json.dumps({k: info[k] for k in ("bytes", "max_abs_diff_vs_torch", "reexports")}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
