@@ -51,6 +51,26 @@ def test_real_clip_matches_reference_decode_in_any_order(name):
     assert reader.bad_frames == 0
 
 
+@pytest.mark.parametrize("name", ["testvideo.mp4", "issue-236-split-copy.mkv"])
+def test_skip_loop_filter_changes_pixels_a_little_and_nothing_else(name, index_videos):
+    """The opt-in fast mode: same frames at the same times, near the exact pixels, in any order."""
+    path = shared("shots", name)
+    exact, fast = VideoReader(path), VideoReader(path, skip_loop_filter=True)
+    assert len(fast) == len(exact) and np.array_equal(fast.timestamps, exact.timestamps)
+    idx = np.random.default_rng(1).permutation(len(exact))[:12]
+    a = exact.get_frames(idx, size=224).astype(np.int16)
+    b = fast.get_frames(idx, size=224).astype(np.int16)
+    diff = np.abs(a - b).mean(axis=(1, 2, 3))
+    assert diff.max() < 3 and diff.mean() > 0           # not the decoder's exact pixels, but close
+    assert fast.bad_frames == 0
+    # Still frame-exact, in streaming and in random order (frames that encode their own index).
+    gen, _ = index_videos["h264_bframes.mp4"]
+    fast = VideoReader(gen, skip_loop_filter=True)
+    assert [read_index(f) for b in fast.iter_frames(batch=7) for f in b.frames] == list(range(90))
+    order = np.random.default_rng(3).permutation(90)[:30]
+    assert [read_index(f) for f in fast.get_frames(order)] == order.tolist()
+
+
 def test_counter_frames_by_colour_segments():
     # counter.mp4: the background colour changes at index 10 and 20; frame i is labelled "Frame = i+1".
     reader = VideoReader(shared("shots", "counter.mp4"))
