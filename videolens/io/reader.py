@@ -564,6 +564,9 @@ class _PtsUnreliable(Exception):
     """Decoded PTS do not match the packet scan: fall back to counting frames."""
 
 
+_SWS_THREADED_PIXELS = 1_500_000   # outputs at least this big (1080p) use swscale's threads; smaller ones: one
+
+
 class VideoReader:
     """Frame-exact random access and bounded-memory streaming over the first video stream of a file.
 
@@ -597,7 +600,10 @@ class VideoReader:
         # A first scan of the file leaves its container open, decoder and all, for this reader to rewind and use
         # (not when the decoder needs other options: those must be set before it opens).
         self._index, container, self._fed = _index_for(self.path, self.threads, keep=not self.skip_loop_filter)
-        self._sws_threads = 1 if self.threads == 1 else None   # threads=1: no scaler thread pool either
+        # swscale's own threads (None: one per core) pay off only on big outputs: below ~1 MP they cost more in
+        # hand-offs, while the decoder's threads want the other core (224 px from 360p-1080p: ~1.4x vs 1.0-1.2x
+        # OpenCV with them; bench/decode.py). threads=1: no scaler thread pool at all.
+        self._sws_threads = 1 if self.threads == 1 else None
         if interpolation not in _INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATIONS)}, not {interpolation!r}")
         self.interpolation = interpolation
@@ -865,15 +871,17 @@ class VideoReader:
         if self._reformatter is None:
             self._reformatter, self._converter = VideoReformatter(), VideoReformatter()
         interp = _INTERPOLATIONS[interpolation or self.interpolation]
+        out_pixels = (width or frame.width) * (height or frame.height)
+        threads = 1 if out_pixels < _SWS_THREADED_PIXELS else self._sws_threads
         if width is not None and not gray and frame.format.name in _PLANAR_YUV:
             # Scale the planes first, then convert the small frame to RGB: swscale's unscaled YUV->RGB path is
             # SIMD-fast, its scale-and-convert path is not (2-3x slower per frame; bench/decode.py).
             small = self._reformatter.reformat(frame, width=width, height=height, interpolation=interp,
-                                               threads=self._sws_threads)
-            out = self._converter.reformat(small, format=fmt, threads=self._sws_threads)
+                                               threads=threads)
+            out = self._converter.reformat(small, format=fmt, threads=threads)
         else:
             out = self._reformatter.reformat(frame, width=width, height=height, format=fmt, interpolation=interp,
-                                             threads=self._sws_threads)
+                                             threads=threads)
         arr = out.to_ndarray()
         if rot:
             arr = np.ascontiguousarray(np.rot90(arr, k=-(rot // 90)))
