@@ -4,7 +4,7 @@
     .venv/bin/python bench/classify.py --part accuracy       # or pipeline, inference, smoke
 
 - accuracy: every model family trains with the same budget (epochs, batch, learning rate, clip) on
-  ``datasets make motion`` (seed 0, 9 classes x 40 clips, 64x64, 16 frames) and is evaluated on the test split.
+  ``datasets make motion`` (seed 0, 9 classes x ACCURACY_CLIPS clips, 64x64, 16 frames) and is evaluated on the test split.
   Targets: the best temporal model >= 95 % top-1; ``tsn`` at chance (50 % +- 10) on the direction pairs
   (left/right, up/down, cw/ccw, grow/shrink: which of the two, for the test clips of the pair).
 - pipeline: clips/s of ``videolens train`` (decoding workers + cache + augmentation) against a bare PyTorch loop over
@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import time
 
 import numpy as np
@@ -43,7 +44,7 @@ MODELS = {   # the same budget for all: see BUDGET; sizes picked for CPU
 # sooner; 32 px (decoded from the 64 px videos) costs a quarter of 64 px per clip, which buys the epochs.
 BUDGET = dict(frames=4, stride=5, size=32, epochs=25, batch_size=8, lr=2e-3, flip=False, crop_area=1.0, patience=0,
               seed=0)
-ACCURACY_CLIPS = 100         # clips per class of the accuracy dataset (9 classes: 576 train, 144 val, 180 test)
+ACCURACY_CLIPS = 200         # clips per class of the accuracy dataset (9 classes: 1152 train, 288 val, 360 test)
 # The data-pipeline part keeps the budget and data it was recorded with (64 px, 8 frames, batch 4, 40 clips per class).
 PIPELINE_BUDGET = dict(frames=8, stride=2, size=64, epochs=12, batch_size=4, lr=2e-3, flip=False, crop_area=1.0,
                        patience=0, seed=0)
@@ -51,10 +52,12 @@ PIPELINE_BUDGET = dict(frames=8, stride=2, size=64, epochs=12, batch_size=4, lr=
 
 def dataset(num: int = 40) -> str:
     """``datasets make motion`` with seed 0, 64x64, 16 frames, ``num`` clips per class (the last fifth are test)."""
-    from videolens.datasets import make_dataset
+    from videolens.datasets import make_dataset, motion
 
     folder = DATA if num == 40 else OUT / f"classify-motion-{num}"
-    if not (folder / "testlist.txt").exists():
+    labels = folder / "labels.json"
+    if not labels.exists() or json.loads(labels.read_text()).get("version") != motion.VERSION:
+        shutil.rmtree(folder, ignore_errors=True)   # missing, or made by another version of the generator
         make_dataset("motion", folder, seed=0, num=num, size=(64, 64), frames=16, progress=False)
     return str(folder)
 

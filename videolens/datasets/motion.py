@@ -1,8 +1,8 @@
 """``motion``: a small action-recognition benchmark whose classes can only be told apart over time.
 
 Each clip shows one main object (random outline, colour and pattern) over a random textured background, with a few
-smaller distractor objects that drift and turn independently of the class, and sensor noise. The class is what the
-main object does: ``move_left, move_right, move_up, move_down, rotate_cw, rotate_ccw, grow, shrink, static``.
+smaller, slower distractor objects that drift and turn independently of the class, and sensor noise. The class is
+what the main object does: ``move_left, move_right, move_up, move_down, rotate_cw, rotate_ccw, grow, shrink, static``.
 
 Why one frame cannot tell the classes apart: every quantity a frame shows (centre ``x``, ``y``, size, angle) has the
 same distribution in every class when the frame is picked at random from the clip.
@@ -38,6 +38,8 @@ import numpy as np
 
 from . import _common as C
 
+VERSION = 2   # of the generator's settings; labels.json records it (2: larger main object, faster turns, slower
+              # distractors, no disc: see the constants below)
 CLASSES = ("move_left", "move_right", "move_up", "move_down", "rotate_cw", "rotate_ccw", "grow", "shrink", "static")
 DEFAULT_NUM = 40
 DEFAULT_SIZE = (64, 64)
@@ -47,10 +49,15 @@ CRF = 17  # near-lossless: coarse quantisation leaves motion-dependent smears a 
 
 _MARGIN = 0.15            # centres stay this fraction of the frame away from the edges
 _TRAVEL = (0.15, 0.55)    # path length as a fraction of the frame
-_SIZE_RANGE = (0.09, 0.30)  # main object radius as a fraction of the short side
-_GROWTH = (1.4, 2.2)      # size ratio between the first and last frame of grow/shrink
-_TURN_DEG = (2.5, 9.0)    # rotation speed, degrees per frame
-_SHAPES = ("ellipse", "rectangle", "triangle", "polygon", "circle")
+# What the class shows must be visible at the benchmark's 32 px: until 2026-11 the main object could be 3 px in
+# radius, a rotating disc showed its turn only in its texture, and distractors drifted as fast as the main object,
+# so rotate_cw/ccw were read as static and c3d topped out at 54 % (BENCHMARKS.md). Single frames still tell nothing.
+_SIZE_RANGE = (0.15, 0.35)  # main object radius as a fraction of the short side
+_GROWTH = (1.5, 2.0)      # size ratio between the first and last frame of grow/shrink
+_TURN_DEG = (6.0, 10.0)   # rotation speed, degrees per frame (x5 < 60: a triangle's turn stays unambiguous)
+_DISTRACTOR_SPEED = (0.0, 0.02)  # distractor drift, fraction of the short side per frame
+_DISTRACTOR_SIZE = (0.03, 0.06)  # distractor radius, fraction of the short side
+_SHAPES = ("ellipse", "rectangle", "triangle", "polygon")   # main object: no disc, whose turn only its texture shows
 
 
 @dataclass
@@ -123,10 +130,10 @@ def sample_clip(rng: np.random.Generator, cls: str, width: int, height: int, fra
     distractors = []
     for _ in range(int(rng.integers(2, 5))):
         ang = rng.uniform(0, 2 * math.pi)
-        sp = rng.uniform(0.0, 0.03) * short
+        sp = rng.uniform(*_DISTRACTOR_SPEED) * short
         distractors.append(dict(
             x0=rng.uniform(0, width), y0=rng.uniform(0, height), vx=sp * math.cos(ang), vy=sp * math.sin(ang),
-            radius=rng.uniform(0.04, 0.08) * short, angle0=rng.uniform(0, 2 * math.pi),
+            radius=rng.uniform(*_DISTRACTOR_SIZE) * short, angle0=rng.uniform(0, 2 * math.pi),
             turn=math.radians(rng.uniform(-6, 6)), above=bool(rng.random() < 0.25),
         ))
     return ClipSpec(cls, width, height, x, y, r, angle, shape, float(speed), unit, float(rng.uniform(1.5, 6.0)),
@@ -242,7 +249,7 @@ def generate(output: str | os.PathLike, *, seed: int, num: int | None, size: tup
     C.write_text(out / "trainlist.txt", "".join(line + "\n" for line in train_lines))
     C.write_text(out / "testlist.txt", "".join(line + "\n" for line in test_lines))
     C.write_json(out / "labels.json", {
-        "kind": "motion", "seed": seed, "fps": fps, "size": [w, h], "frames": frames, "classes": list(CLASSES),
+        "kind": "motion", "version": VERSION, "seed": seed, "fps": fps, "size": [w, h], "frames": frames, "classes": list(CLASSES),
         "note": "class_index is 0-based into 'classes'; classInd.txt and trainlist.txt use 1-based labels like UCF101. "
                 "track: main object centre (px), radius (px) and angle (degrees, clockwise) per frame.",
         "clips": records,
@@ -256,4 +263,4 @@ def generate(output: str | os.PathLike, *, seed: int, num: int | None, size: tup
     }
 
 
-__all__ = ["CLASSES", "ClipSpec", "generate", "render_clip", "sample_clip"]
+__all__ = ["CLASSES", "VERSION", "ClipSpec", "generate", "render_clip", "sample_clip"]
