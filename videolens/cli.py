@@ -221,8 +221,8 @@ def _add_transcribe(sub) -> None:
     p.add_argument("--model", metavar="NAME|DIR",
                    help="a CTranslate2 Whisper folder, a faster-whisper model name (tiny, base.en, small, ...) or "
                         "a Hugging Face repo id (default: tiny.en, offline)")
-    p.add_argument("--language", metavar="CODE", help="language spoken, e.g. en (default: detected, with "
-                                                      "multilingual models)")
+    p.add_argument("--language", metavar="CODE", help="language spoken, e.g. en (default: detected by "
+                                                      "multilingual models; en for English-only ones)")
     p.add_argument("--format", default="all", metavar="F[,F...]",
                    help="srt, vtt, json, txt or all (default all)")
     p.add_argument("--word-timestamps", action="store_true", help="keep each word's times in transcript.json")

