@@ -45,7 +45,8 @@ MODELS = {   # the same budget for all: see BUDGET; sizes picked for CPU
 BUDGET = dict(frames=4, stride=5, size=32, epochs=25, batch_size=8, lr=2e-3, flip=False, crop_area=1.0, patience=0,
               seed=0)
 ACCURACY_CLIPS = 200         # clips per class of the accuracy dataset (9 classes: 1152 train, 288 val, 360 test)
-# The data-pipeline part keeps the budget and data it was recorded with (64 px, 8 frames, batch 4, 40 clips per class).
+# The data-pipeline part keeps the budget it was recorded with (64 px, 8 frames, batch 4) on 40 clips per class of
+# the current generator (its recorded figure was measured on v1 clips of the same size and count).
 PIPELINE_BUDGET = dict(frames=8, stride=2, size=64, epochs=12, batch_size=4, lr=2e-3, flip=False, crop_area=1.0,
                        patience=0, seed=0)
 

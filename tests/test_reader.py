@@ -63,6 +63,8 @@ def test_skip_loop_filter_changes_pixels_a_little_and_nothing_else(name, index_v
     diff = np.abs(a - b).mean(axis=(1, 2, 3))
     assert diff.max() < 3 and diff.mean() > 0           # not the decoder's exact pixels, but close
     assert fast.bad_frames == 0
+    copy = pickle.loads(pickle.dumps(fast))             # the option survives a pickle (its decoder is reopened)
+    assert np.array_equal(copy.get_frames(idx[:4], size=224).astype(np.int16), b[:4])
     # Still frame-exact, in streaming and in random order (frames that encode their own index).
     gen, _ = index_videos["h264_bframes.mp4"]
     fast = VideoReader(gen, skip_loop_filter=True)

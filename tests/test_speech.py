@@ -423,6 +423,7 @@ def test_short_files_are_packed_into_shared_windows(tmp_path):
     assert set(packed) == {*map(str, clips), str(quiet), str(bad)}
     assert isinstance(packed[str(bad)], str) and str(bad) in packed[str(bad)]
     assert packed[str(quiet)].segments == [] and packed[str(quiet)].duration == pytest.approx(1.0)
+    assert packed[str(quiet)].language == "en"       # an English-only model: en, even with nothing recognised
     assert n_alone >= len(clips) and 1 <= len(calls) < n_alone / 2, (n_alone, calls)
     for c in clips:
         t = packed[str(c)]

@@ -600,9 +600,10 @@ class VideoReader:
         # A first scan of the file leaves its container open, decoder and all, for this reader to rewind and use
         # (not when the decoder needs other options: those must be set before it opens).
         self._index, container, self._fed = _index_for(self.path, self.threads, keep=not self.skip_loop_filter)
-        # swscale's own threads (None: one per core) pay off only on big outputs: below ~1 MP they cost more in
-        # hand-offs, while the decoder's threads want the other core (224 px from 360p-1080p: ~1.4x vs 1.0-1.2x
-        # OpenCV with them; bench/decode.py). threads=1: no scaler thread pool at all.
+        # swscale's own threads (None: one per core) pay off only on big outputs: below _SWS_THREADED_PIXELS they
+        # cost more in hand-offs, while the decoder's threads want the other core (224 px from 288p-720p: ~1.4x
+        # OpenCV with one scaler thread vs 1.0-1.2x with the pool; no difference at 1080p; bench/decode.py).
+        # threads=1: no scaler thread pool at all.
         self._sws_threads = 1 if self.threads == 1 else None
         if interpolation not in _INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATIONS)}, not {interpolation!r}")
