@@ -4,7 +4,8 @@
     .venv/bin/python bench/classify.py --part accuracy       # or pipeline, inference, smoke
 
 - accuracy: every model family trains with the same budget (epochs, batch, learning rate, clip) on
-  ``datasets make motion`` (seed 0, 9 classes x ACCURACY_CLIPS clips, 64x64, 16 frames) and is evaluated on the test split.
+  ``datasets make motion`` (seed 0, 9 classes x ACCURACY_CLIPS clips, 64x64, 16 frames) and is evaluated on the
+  test split.
   Targets: the best temporal model >= 95 % top-1; ``tsn`` at chance (50 % +- 10) on the direction pairs
   (left/right, up/down, cw/ccw, grow/shrink: which of the two, for the test clips of the pair).
 - pipeline: clips/s of ``videolens train`` (decoding workers + cache + augmentation) against a bare PyTorch loop over

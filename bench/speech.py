@@ -352,8 +352,9 @@ def main() -> None:
           f"(<= 0.15: {'met' if min(rtf['videolens'], packed['rtf']) <= 0.15 else 'NOT met'})")
     load_avg = os.getloadavg()
     print(f"machine load average during the run: {load_avg[0]:.1f} on {threads} cores")
-    path = save("speech", {"rows": rows, "rtf_jfk_grid": rtf, "cpu_rtf_jfk_grid": cpu_rtf, "batch_jfk_grid": packed, "load_seconds": {"videolens": load_vl,
-                           "faster-whisper": load_plain}, "vad": vad_rows, "nonspeech": non_rows, "hour": hour,
+    path = save("speech", {"rows": rows, "rtf_jfk_grid": rtf, "cpu_rtf_jfk_grid": cpu_rtf, "batch_jfk_grid": packed,
+                           "load_seconds": {"videolens": load_vl, "faster-whisper": load_plain}, "vad": vad_rows,
+                           "nonspeech": non_rows, "hour": hour,
                            "texts": {f"{n} | {items[k]['group']} | {Path(items[k]['path']).name}": v
                                      for (n, k), v in texts.items()},
                            "load_average": load_avg})

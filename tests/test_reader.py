@@ -251,7 +251,7 @@ def test_first_reader_of_a_tiny_file_goes_on_from_the_scans_decoder(tmp_path, n,
     # The scan decodes up to the first frame (to the end, for a 1-frame file); the reader replays that and goes on.
     path = make_index_video(tmp_path / name, n, size=(128, 72), fps=25, gop=15, **kw)
     for threads in (0, 1):
-        reader = VideoReader(path, threads=threads) if threads else VideoReader(path)
+        reader = VideoReader(path, threads=threads)
         assert [read_index(f) for b in reader.iter_frames() for f in b.frames] == list(range(n))
         assert [read_index(f) for b in reader.iter_frames(batch=2) for f in b.frames] == list(range(n))
         assert reader.stats["errors"] == 0 and reader.bad_frames == 0

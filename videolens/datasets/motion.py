@@ -249,7 +249,8 @@ def generate(output: str | os.PathLike, *, seed: int, num: int | None, size: tup
     C.write_text(out / "trainlist.txt", "".join(line + "\n" for line in train_lines))
     C.write_text(out / "testlist.txt", "".join(line + "\n" for line in test_lines))
     C.write_json(out / "labels.json", {
-        "kind": "motion", "version": VERSION, "seed": seed, "fps": fps, "size": [w, h], "frames": frames, "classes": list(CLASSES),
+        "kind": "motion", "version": VERSION, "seed": seed, "fps": fps, "size": [w, h], "frames": frames,
+        "classes": list(CLASSES),
         "note": "class_index is 0-based into 'classes'; classInd.txt and trainlist.txt use 1-based labels like UCF101. "
                 "track: main object centre (px), radius (px) and angle (degrees, clockwise) per frame.",
         "clips": records,

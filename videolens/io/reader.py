@@ -187,6 +187,14 @@ def _set_threads(stream, threads: int) -> None:
         cc.thread_count = threads
 
 
+def _decode(packet) -> list | None:
+    """The frames of one packet; None where FFmpeg fails on it (a damaged packet, counted by the caller)."""
+    try:
+        return packet.decode()
+    except (av.error.FFmpegError, ValueError):
+        return None
+
+
 def _probe_first_frame(container, stream, packets=None):
     """Decode from the container's position until a first frame comes out (at most _PROBE_PACKETS packets).
 
@@ -195,10 +203,7 @@ def _probe_first_frame(container, stream, packets=None):
     """
     fed = []
     for packet in packets if packets is not None else container.demux(stream):
-        try:
-            frames = packet.decode()
-        except (av.error.FFmpegError, ValueError):
-            frames = None
+        frames = _decode(packet)
         fed.append((packet, frames))
         if frames:
             return frames[0], fed
@@ -234,12 +239,8 @@ def _scan(path: str, threads: int = 0, keep: bool = False):
         try:
             for packet in container.demux(stream):
                 if probing and first_frame is None:
-                    try:
-                        for frame in packet.decode():   # the empty packet at the end drains the decoder
-                            first_frame = frame
-                            break
-                    except (av.error.FFmpegError, ValueError):
-                        pass
+                    frames = _decode(packet)     # the empty packet at the end drains the decoder
+                    first_frame = frames[0] if frames else None
                     probing = len(pts_list) <= _PROBE_PACKETS
                 if packet.size == 0 or packet.is_discard:
                     continue
@@ -479,7 +480,6 @@ class _Run:
             elif drained:
                 return
             else:
-                decoded = ()
                 try:
                     packet = next(packets)
                 except StopIteration:
@@ -506,17 +506,10 @@ class _Run:
                 if self.key_i > 0 and (self.landed is None or self.landed > r._target):
                     raise _Overshoot
                 self.landed = self.landed or 0
-            if replay is not None:
-                frames = decoded
-                if frames is None:
-                    r.stats["errors"] += 1
-                    continue
-            else:
-                try:
-                    frames = packet.decode()
-                except (av.error.FFmpegError, ValueError):
-                    r.stats["errors"] += 1
-                    continue
+            frames = decoded if replay is not None else _decode(packet)
+            if frames is None:
+                r.stats["errors"] += 1
+                continue
             for frame in frames:
                 if counting:
                     rank = self.landed + out_count
@@ -600,11 +593,6 @@ class VideoReader:
         # A first scan of the file leaves its container open, decoder and all, for this reader to rewind and use
         # (not when the decoder needs other options: those must be set before it opens).
         self._index, container, self._fed = _index_for(self.path, self.threads, keep=not self.skip_loop_filter)
-        # swscale's own threads (None: one per core) pay off only on big outputs: below _SWS_THREADED_PIXELS they
-        # cost more in hand-offs, while the decoder's threads want the other core (224 px from 288p-720p: ~1.4x
-        # OpenCV with one scaler thread vs 1.0-1.2x with the pool; no difference at 1080p; bench/decode.py).
-        # threads=1: no scaler thread pool at all.
-        self._sws_threads = 1 if self.threads == 1 else None
         if interpolation not in _INTERPOLATIONS:
             raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATIONS)}, not {interpolation!r}")
         self.interpolation = interpolation
@@ -872,8 +860,12 @@ class VideoReader:
         if self._reformatter is None:
             self._reformatter, self._converter = VideoReformatter(), VideoReformatter()
         interp = _INTERPOLATIONS[interpolation or self.interpolation]
-        out_pixels = (width or frame.width) * (height or frame.height)
-        threads = 1 if out_pixels < _SWS_THREADED_PIXELS else self._sws_threads
+        # swscale's own threads (None: one per core) pay off only on big outputs: below _SWS_THREADED_PIXELS they
+        # cost more in hand-offs, while the decoder's threads want the other core (224 px from 288p-720p: ~1.4x
+        # OpenCV with one scaler thread vs 1.0-1.2x with the pool; no difference at 1080p; bench/decode.py).
+        # A reader limited to one thread never starts the pool.
+        big = (width or frame.width) * (height or frame.height) >= _SWS_THREADED_PIXELS
+        threads = None if big and self.threads != 1 else 1
         if width is not None and not gray and frame.format.name in _PLANAR_YUV:
             # Scale the planes first, then convert the small frame to RGB: swscale's unscaled YUV->RGB path is
             # SIMD-fast, its scale-and-convert path is not (2-3x slower per frame; bench/decode.py).

@@ -515,11 +515,16 @@ def load_checkpoint(path: str | os.PathLike) -> ShotNet:
     import torch
 
     state = torch.load(path, map_location="cpu", weights_only=True)
-    cfg = state.get("config", {})
-    net = ShotNet(widths=tuple(cfg.get("widths", (4, 8, 16))), hidden=int(cfg.get("hidden", 128)),
-                  neighbours=int(cfg.get("neighbours", 12)))
+    net = _from_config(state.get("config"))
     net.load_state_dict(state["model"])
     return net.eval()
+
+
+def _from_config(cfg: dict | None) -> ShotNet:
+    """An untrained ShotNet of the shape a checkpoint's or a sidecar's ``config`` records (defaults if None)."""
+    cfg = cfg or {}
+    return ShotNet(widths=tuple(cfg.get("widths", (4, 8, 16))), hidden=int(cfg.get("hidden", 128)),
+                   neighbours=int(cfg.get("neighbours", 12)))
 
 
 def load_onnx_weights(path: str | os.PathLike, config: dict | None = None) -> ShotNet:
@@ -547,9 +552,7 @@ def load_onnx_weights(path: str | os.PathLike, config: dict | None = None) -> Sh
             if len(bias) != 1:
                 raise ValueError(f"{path}: cannot tell which layer MatMul {node.name} belongs to")
             state[bias[0][:-len(".bias")] + ".weight"] = torch.from_numpy(weights[node.input[1]].T.copy())
-    cfg = config or {}
-    net = ShotNet(widths=tuple(cfg.get("widths", (4, 8, 16))), hidden=int(cfg.get("hidden", 128)),
-                  neighbours=int(cfg.get("neighbours", 12)))
+    net = _from_config(config)
     net.load_state_dict(state)
     return net.eval()
 

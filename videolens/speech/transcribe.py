@@ -402,7 +402,7 @@ def transcribe_many_to_files(paths: Sequence[str], out_dirs: dict[str, str | os.
     """``videolens transcribe`` on several files in this process, short files packed (:meth:`Transcriber.many`):
     writes each file's ``transcript.*`` as soon as it is done (existing outputs are refused before the file is
     read); returns a :class:`~videolens.utils.batch.BatchItem` per input, in input order."""
-    from ..utils.batch import BatchItem, error_line
+    from ..utils.batch import BatchItem
     from ..utils.progress import progress
 
     formats = parse_formats(formats)
