@@ -14,8 +14,8 @@ from __future__ import annotations
 from ..utils.lazy import lazy_exports
 
 _LAZY = {
-    "Detections": "videolens.detect.detections",
-    "box_iou": "videolens.detect.detections",
+    "Detections": "videolens.core.detections",
+    "box_iou": "videolens.core.detections",
     "evaluate": "videolens.detect.metrics",
     "EvalResult": "videolens.detect.metrics",
     "DetectionDataset": "videolens.detect.data",

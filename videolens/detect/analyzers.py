@@ -1,10 +1,10 @@
 """Analyzers for ``videolens analyze`` (docs/analyzers.md): ``faces`` and ``objects``.
 
-Both follow :class:`videolens.analyze.base.Analyzer`: settings in the constructor, frames through ``process``,
+Both follow :class:`videolens.core.Analyzer`: settings in the constructor, frames through ``process``,
 a result dataclass from ``finish`` whose ``to_dict()`` is what the report holds. Boxes are in the video's own
 pixels (upright), whatever size the analyzer asked the reader for.
 
->>> from videolens.analyze import run_analyzers
+>>> from videolens.stream import run_analyzers
 >>> run = run_analyzers("samples/sample.mp4", [FacesAnalyzer()])          # doctest: +SKIP
 >>> run.results["faces"].to_dict()["max_count"]                           # doctest: +SKIP
 1
@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..analyze.base import Analyzer
-from .detections import Detections
+from ..core.analyzer import Analyzer
+from ..core.detections import Detections
+from ..core.events import Event
 
 
 def _r(x: float, nd: int = 3) -> float:
@@ -97,6 +98,14 @@ class FacesAnalyzer(Analyzer):
 
     name = "faces"
     batch_size = 8
+    summary_keys = ("faces", "frames_with_faces")
+
+    @classmethod
+    def from_config(cls, config) -> FacesAnalyzer:
+        stride = {"stride": config.stride} if config.stride else {}     # else the analyzer's own default
+        # One detector thread, in the background while decoding goes on; a run limited to one thread (a Ray worker,
+        # --jobs N) detects in line instead, so it really uses one core.
+        return cls(device=config.device, threads=config.threads or 1, background=config.threads != 1, **stride)
 
     def __init__(self, stride: int | None = None, per_second: float = 2.0, max_side: int | None = 360,
                  conf: float = 0.9, min_face: int = 20, device: str = "auto", threads: int | None = 1,
@@ -155,6 +164,10 @@ class FacesAnalyzer(Analyzer):
                 self._pool.shutdown(wait=True)
                 self._pool = None
         return FacesResult(self._frames, self.stride)
+
+    def summary(self, result: FacesResult) -> dict:
+        counts = [len(d) for d in result.frames]
+        return {"faces": max(counts, default=0), "frames_with_faces": sum(1 for c in counts if c)}
 
 
 # ---- objects ----------------------------------------------------------------------------------------------------
@@ -224,6 +237,12 @@ class ObjectsAnalyzer(Analyzer):
 
     name = "objects"
     batch_size = 8
+    report_copies = ("tracks",)
+    summary_keys = ("objects", "tracks")
+
+    @classmethod
+    def from_config(cls, config) -> ObjectsAnalyzer:
+        return cls(config.objects, tracker=config.tracker, device=config.device, stride=config.stride or 1)
 
     def __init__(self, model, tracker: str | None = None, conf: float = 0.25, stride: int = 1,
                  classes=None, device: str = "auto", max_side: int | None = None, **tracker_settings):
@@ -242,11 +261,14 @@ class ObjectsAnalyzer(Analyzer):
         self._scale = _Scaled(max_side)
         self.size = None
         self._frames: list[Detections] = []
+        self._open: dict[int, dict] = {}        # track id -> the track so far (for track_end events)
+        self._events: list[Event] = []
 
     def start(self, info) -> None:
         self._scale.start(info)
         self.size = self._scale.size
         self._frames = []
+        self._open, self._events = {}, []
         if self.tracker is not None:
             self.tracker.reset()
             self.tracker.frame_rate = float(info.fps or 30.0)
@@ -257,11 +279,48 @@ class ObjectsAnalyzer(Analyzer):
             d.frame_index, d.timestamp = int(i), float(t)
             if self.tracker is not None:
                 d = self.tracker.update(d)
+                self._follow(d)
             d.data = {}
             self._frames.append(d)
 
+    def _follow(self, d: Detections) -> None:
+        """Keep each track's extent; a track the tracker has given up on becomes a ``track_end`` event."""
+        for tid, name in zip(d.track_ids.tolist(), d.class_names.tolist()):
+            if tid < 0:
+                continue
+            t = self._open.setdefault(tid, {"id": tid, "class": name, "first_frame": d.frame_index,
+                                            "first_time": d.timestamp, "frames": 0})
+            t["last_frame"], t["last_time"] = d.frame_index, d.timestamp
+            t["frames"] += 1
+        lost = getattr(self.tracker, "max_lost_frames", 0)
+        for tid in [k for k, t in self._open.items() if d.frame_index - t["last_frame"] > lost]:
+            self._end(tid)
+
+    def _end(self, tid: int) -> None:
+        t = self._open.pop(tid)
+        self._events.append(Event("track_end", t["first_time"], t["last_time"], t["first_frame"], t["last_frame"],
+                                  {"track_id": tid, "class": t["class"], "frames": t["frames"]}))
+
     def finish(self) -> ObjectsResult:
+        for tid in list(self._open):
+            self._end(tid)
         return ObjectsResult(self._frames, self.detector.name, self.tracker_name, self.stride)
+
+    def events(self) -> list[Event]:
+        out, self._events = self._events, []
+        return out
+
+    def summary(self, result: ObjectsResult) -> dict:
+        return {"objects": sum(len(d) for d in result.frames),
+                "tracks": len({int(t) for d in result.frames for t in d.track_ids if t >= 0})
+                if result.tracker else None}
+
+    def write_files(self, result: ObjectsResult, out_dir: str | os.PathLike) -> list[str]:
+        if not result.tracker:
+            return []
+        path = os.path.join(os.fspath(out_dir), "tracks.txt")
+        write_tracks_mot(result, path)
+        return [path]
 
 
 def write_tracks_mot(result: ObjectsResult, path: str | os.PathLike) -> None:

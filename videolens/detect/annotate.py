@@ -4,7 +4,7 @@ Small classes whose verb is ``annotate`` (supervision style). Frames are uint8 R
 never modified, a copy comes back.
 
 >>> import numpy as np
->>> from videolens.detect.detections import Detections
+>>> from videolens.core.detections import Detections
 >>> annotator = BoxAnnotator(trail=20)
 >>> frame = np.zeros((120, 160, 3), np.uint8)
 >>> out = annotator.annotate(frame, Detections([[10, 10, 60, 80]], [0.9], [0], ["person"], [3]))
@@ -19,7 +19,7 @@ from collections import deque
 import cv2
 import numpy as np
 
-from .detections import Detections
+from ..core.detections import Detections
 
 # A palette that stays readable on video (Tableau 10 and a few more), RGB.
 PALETTE = np.array([(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),

@@ -1,6 +1,6 @@
 """``videolens detect``: detection, tracking, counting and anonymisation over a video, streamed to files.
 
-One pass through the video (the analyzer loop of :mod:`videolens.analyze.base`), with bounded memory: rows go
+One pass through the video (the analyzer loop of :func:`videolens.stream.run_analyzers`), with bounded memory: rows go
 to ``detections.csv``, ``detections.json``, ``tracks.txt`` and ``counts.csv`` as frames are processed, and frames
 to ``annotated.mp4`` (with the source's audio). Every file is written under a temporary name; if the run stops
 part-way (a damaged file, an interrupt) the files are still completed with what was done, and
@@ -31,11 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..analyze.base import Analyzer, run_analyzers
+from ..core.analyzer import Analyzer
+from ..stream import run_analyzers
 from ..errors import VideoError, VideolensError
 from ..utils.files import check_writable, temp_path_for
 from .annotate import Anonymizer, BoxAnnotator, draw_line, draw_zone
-from .detections import Detections, box_iou
+from ..core.detections import Detections, box_iou
 from .zones import LineCounter, ZoneCounter
 
 FORMATS = ("csv", "json", "mot", "mp4")

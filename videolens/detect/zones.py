@@ -1,6 +1,6 @@
 """Counting tracked objects: crossings of a line (in / out, with hysteresis) and occupancy of a polygon zone.
 
-Both work on tracked :class:`~videolens.detect.detections.Detections` (``track_ids`` set) one frame at a time,
+Both work on tracked :class:`~videolens.core.detections.Detections` (``track_ids`` set) one frame at a time,
 through ``trigger(detections)``, and keep their totals.
 
 A line is a segment from ``start`` to ``end``. "In" is a crossing to its right-hand side as seen walking from
@@ -10,7 +10,7 @@ pixels away from the line) and is then clearly on the other, and the path betwee
 the segment. Jitter around the line never reaches the other side's margin, and each track counts at most once.
 
 >>> import numpy as np
->>> from videolens.detect.detections import Detections
+>>> from videolens.core.detections import Detections
 >>> line = LineCounter((0, 50), (100, 50), margin=3)
 >>> for i, y in enumerate([40, 49, 51, 49, 52, 60, 49, 61]):      # jitters at the line, then crosses
 ...     _ = line.trigger(Detections([[45, y - 5, 55, y + 5]], track_ids=[7], frame_index=i))
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .detections import Detections
+from ..core.detections import Detections
 
 
 def _cross(ax, ay, bx, by):
