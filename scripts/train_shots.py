@@ -100,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--weights", default=str(ROOT / "videolens" / "shots" / "weights" / "shotnet.onnx"),
                    help="where to write the ONNX model")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--resume", action="store_true", help="continue the training run in OUTPUT/train from its last.pt")
+    p.add_argument("--overwrite", action="store_true", help="train again over the run in OUTPUT/train")
     p.add_argument("--photos", action="store_true",
                    help="experimental: also train on hand-held shots made from photos (not how the shipped weights "
                         "were trained)")
@@ -108,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from videolens.shots import train as T
+    from videolens.shots.checkpoint import export, load_checkpoint
 
     out = Path(args.output)
     t0 = time.perf_counter()
@@ -148,8 +151,8 @@ def main(argv: list[str] | None = None) -> int:
 
     result = T.train(videos, shots, dev, out / "train", steps=args.steps, batch=args.batch, window=args.window,
                      lr=args.lr, seed=args.seed, eval_every=args.eval_every, threads=args.threads,
-                     quiet=args.quiet)
-    net = T.load_checkpoint(result["checkpoint"])
+                     quiet=args.quiet, resume=args.resume, overwrite=args.overwrite)
+    net = load_checkpoint(result["checkpoint"])
     command = " ".join([".venv/bin/python", "scripts/train_shots.py", *(argv if argv is not None else sys.argv[1:])])
     meta = {
         "command": command,
@@ -166,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         "input": "frames (1, T, 27, 48, 3) uint8 RGB, decoded with interpolation='area'",
         "output": "logits (1, T, 5): transition, then cut/dissolve/fade/wipe",
     }
-    info = T.export(net, args.weights, meta)
+    info = export(net, args.weights, meta)
     np.set_printoptions(precision=3)
     print(json.dumps({k: info[k] for k in ("bytes", "params", "max_abs_diff_vs_torch", "best_step", "dev_scores")},
                      indent=1))

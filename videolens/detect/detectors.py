@@ -139,7 +139,7 @@ def _visible(d: Detections) -> Detections:
 
 
 def _checkpoint_detector(path: str, conf, iou, classes, device, imgsz=None, **_) -> TorchDetector:
-    from .train import load_checkpoint, model_from_checkpoint
+    from .checkpoint import load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(path)
     model = model_from_checkpoint(ckpt)
