@@ -13,8 +13,12 @@ trainer.
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ..train.checkpoint import FORMATS, load_weights, read_checkpoint
+
+if TYPE_CHECKING:
+    from .models import DetectorModel
 
 FORMAT = FORMATS["detector"]
 
@@ -25,7 +29,7 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     return read_checkpoint(path, "detector", require=("model", "config", "class_names", "preprocess", "state_dict"))
 
 
-def model_from_checkpoint(ckpt: dict, path: str | os.PathLike = "checkpoint"):
+def model_from_checkpoint(ckpt: dict, path: str | os.PathLike = "checkpoint") -> DetectorModel:
     """The :class:`~videolens.detect.models.DetectorModel` of a checkpoint dict, with its weights, in eval mode."""
     from .models import build_model
 

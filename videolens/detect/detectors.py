@@ -142,7 +142,7 @@ def _checkpoint_detector(path: str, conf, iou, classes, device, imgsz=None, **_)
     from .checkpoint import load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(path)
-    model = model_from_checkpoint(ckpt)
+    model = model_from_checkpoint(ckpt, path)
     size = int(imgsz or ckpt["preprocess"]["imgsz"])
     return TorchDetector(model, ckpt["class_names"], size, f"{ckpt['model']}:{Path(path).name}", conf, iou, classes,
                          device, letterbox=ckpt["model"] == "yolo")

@@ -62,7 +62,7 @@ def export_onnx(checkpoint: str | os.PathLike, output: str | os.PathLike, imgsz:
     ckpt = load_checkpoint(checkpoint)
     if ckpt["model"] != "yolo":
         raise VideolensError(f"{checkpoint}: a {ckpt['model']} checkpoint; ONNX export supports yolo checkpoints")
-    model = model_from_checkpoint(ckpt)
+    model = model_from_checkpoint(ckpt, checkpoint)
     size = int(imgsz or ckpt["preprocess"]["imgsz"])
     if size % 32:
         raise VideolensError(f"--imgsz {size}: must be a multiple of 32")

@@ -14,15 +14,19 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..train.checkpoint import FORMATS, load_weights, read_checkpoint
 
+if TYPE_CHECKING:
+    from .model import ShotNet
+
 FORMAT = FORMATS["shot model"]
 
 
-def from_config(cfg: dict | None):
+def from_config(cfg: dict | None) -> ShotNet:
     """An untrained ShotNet of the shape a checkpoint's or a sidecar's ``config`` records (defaults if None).
 
     >>> from_config({"hidden": 64}).config["hidden"]
@@ -35,7 +39,7 @@ def from_config(cfg: dict | None):
                    neighbours=int(cfg.get("neighbours", 12)))
 
 
-def load_checkpoint(path: str | os.PathLike):
+def load_checkpoint(path: str | os.PathLike) -> ShotNet:
     """A ShotNet in eval mode from a checkpoint written by :func:`videolens.shots.train.train` (a ``.pt`` file or
     its run folder), read with ``weights_only=True``; anything else is a one-line
     :class:`~videolens.errors.VideolensError`."""
@@ -43,7 +47,7 @@ def load_checkpoint(path: str | os.PathLike):
     return load_weights(from_config(data["config"]), data["state_dict"], path, "ShotNet").eval()
 
 
-def load_onnx_weights(path: str | os.PathLike, config: dict | None = None):
+def load_onnx_weights(path: str | os.PathLike, config: dict | None = None) -> ShotNet:
     """A ShotNet with the weights of an exported ``shotnet.onnx``: how a shipped model is re-exported when only the
     graph changes (e.g. a faster but equivalent operator), without retraining.
 
@@ -73,7 +77,7 @@ def load_onnx_weights(path: str | os.PathLike, config: dict | None = None):
     return net.eval()
 
 
-def export(net, path: str | os.PathLike, meta: dict | None = None) -> dict:
+def export(net: ShotNet, path: str | os.PathLike, meta: dict | None = None) -> dict:
     """Write ``net`` as ONNX at ``path`` (atomically) and check ONNX Runtime reproduces PyTorch's outputs.
 
     A JSON sidecar with ``meta`` (training command, data, scores) goes next to it. Returns the check's numbers.

@@ -19,10 +19,13 @@ import re
 import shutil
 import warnings
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import VideolensError
 from ..utils.files import atomic_path
+
+if TYPE_CHECKING:
+    import torch
 
 # The kinds of checkpoint, their ``format`` values (kept as the trainers first wrote them, so old files load) and
 # what writes them (named in the error for a file of another kind).
@@ -117,7 +120,7 @@ def read_checkpoint(path: str | os.PathLike, kind: str, require: Iterable[str] =
     return data
 
 
-def load_weights(model, state_dict: dict, path: str | os.PathLike, name: str):
+def load_weights(model: torch.nn.Module, state_dict: dict, path: str | os.PathLike, name: str) -> torch.nn.Module:
     """``model.load_state_dict(state_dict)``, with weights of another shape reported as the user's file, not as a
     traceback; returns ``model``.
 

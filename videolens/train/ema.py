@@ -13,19 +13,23 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 
 class EMA:
     """``module``: a frozen copy of the model holding the average; the decay rises from 0 towards ``decay`` with
     time constant ``tau`` (in updates), so the first steps' weights do not linger."""
 
-    def __init__(self, model, decay: float = 0.9999, tau: float = 2000.0):
+    def __init__(self, model: torch.nn.Module, decay: float = 0.9999, tau: float = 2000.0):
         self.module = copy.deepcopy(model).eval()
         for p in self.module.parameters():
             p.requires_grad_(False)
         self.decay, self.tau, self.updates = decay, tau, 0
 
-    def update(self, model) -> None:
+    def update(self, model: torch.nn.Module) -> None:
         """Blend ``model``'s current weights into the average; integer buffers (counters) are copied."""
         import torch
 

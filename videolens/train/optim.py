@@ -15,9 +15,13 @@ at step ``total`` (``final=0.01`` for detection, as YOLO trains; 0 elsewhere).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
 
 
-def param_groups(model, weight_decay: float) -> list[dict]:
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
     """Two AdamW groups of ``model``'s trainable parameters: decayed (2-D and up) and not (0-D and 1-D).
 
     >>> import torch
@@ -44,7 +48,8 @@ def lr_factor(step: int, warmup: int, total: int, final: float = 0.0) -> float:
     return final + (1 - final) * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
-def warmup_cosine(optimizer, warmup: int, total: int, final: float = 0.0):
+def warmup_cosine(optimizer: torch.optim.Optimizer, warmup: int, total: int,
+                  final: float = 0.0) -> torch.optim.lr_scheduler.LambdaLR:
     """A ``LambdaLR`` stepped once per optimiser step with :func:`lr_factor`; its state (``last_epoch``) goes into
     checkpoints, the shape itself is rebuilt from the settings on resume.
 
