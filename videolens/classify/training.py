@@ -335,10 +335,10 @@ def _loop(job: dict, cfg: TrainConfig, out: Path, world: int, rank: int, device:
         if device.type == "cuda" and ckpt["rng"].get("cuda") is not None:
             torch.cuda.set_rng_state(ckpt["rng"]["cuda"], device)
     bad_paths = {s["path"] for s in job["skipped"]}
-    log = None
+    metrics_log = None
     if main:
         write_config(out / "config.yaml", cfg.to_dict())
-        log = MetricsLog(out, events=out, resumed_at=start_epoch)
+        metrics_log = MetricsLog(out, events=out, resumed_at=start_epoch)
     meta = {"classes": classes, "pre": pre, "cfg": cfg, "splits": job["splits"], "skipped": job["skipped"]}
     if not quiet and not job["resume"]:
         sys.stderr.write(f"{cfg.model}: {count_parameters(model):,} parameters, {len(train_samples)} training "
@@ -430,7 +430,7 @@ def _loop(job: dict, cfg: TrainConfig, out: Path, world: int, rank: int, device:
         if main:
             run.save(_checkpoint(model, optimizer, scheduler, scaler, epoch + 1, history, early, log_lines, meta,
                                  device), best=improved)
-            log.write(history, epoch + 1)
+            metrics_log.write(history, epoch + 1)
             write_text(out / "train.log", "\n".join(log_lines) + "\n")
             if not quiet:
                 sys.stderr.write(f"epoch {epoch + 1}/{cfg.epochs}: loss {row['train_loss']:.3f} "
@@ -439,8 +439,8 @@ def _loop(job: dict, cfg: TrainConfig, out: Path, world: int, rank: int, device:
                 if early["stopped"]:
                     sys.stderr.write(f"early stop: no better val accuracy for {cfg.patience} epochs "
                                      f"(best {early['best_val_acc']:.3f} at epoch {early['best_epoch']})\n")
-    if log is not None:
-        log.close()
+    if metrics_log is not None:
+        metrics_log.close()
     if world > 1:
         dist.barrier()
 

@@ -494,7 +494,7 @@ def train(videos: list[Sequence], shots: list[np.ndarray], dev: list[Sequence], 
         first, running, seconds = int(ckpt["step"]) + 1, ts["running"], float(ts["seconds"])
         best, rows = ckpt["best"], ckpt["history"]
     write_config(run.path / "config.yaml", settings)
-    metrics = MetricsLog(run.path, events=run.path / "tensorboard", resumed_at=first - 1)
+    metrics_log = MetricsLog(run.path, events=run.path / "tensorboard", resumed_at=first - 1)
     start = time.perf_counter() - seconds
     bar = progress(total=steps, initial=first - 1, desc="train shots", quiet=quiet, unit="step")
     for step in range(first, steps + 1):
@@ -536,11 +536,11 @@ def train(videos: list[Sequence], shots: list[np.ndarray], dev: list[Sequence], 
                                       "rng": rng.bit_generator.state, "composer_rng": composer.rng.bit_generator.state,
                                       "torch_rng": torch.get_rng_state(), "running": running,
                                       "seconds": time.perf_counter() - start}}, best=improved)
-            metrics.write(rows, step)
+            metrics_log.write(rows, step)
             if dev and not quiet:
                 log(f"step {step}: loss {running:.3f}, dev cut F1 {d['cut']['f1']:.3f}, "
                     f"gradual F1 {d['gradual']['f1']:.3f} ({time.perf_counter() - start:.0f} s)")
     bar.close()
-    metrics.close()
+    metrics_log.close()
     return {"best": best, "steps": steps, "seconds": round(time.perf_counter() - start, 1),
             "checkpoint": str(run.best)}
