@@ -6,8 +6,8 @@ is refused, never executed. Inference (detectors, predictors, the shot model, ON
 through :func:`read_checkpoint`; this module imports torch only inside its functions and nothing of videolens but
 ``errors`` and ``utils``, so loading a model never drags a trainer in.
 
->>> save_checkpoint({"format": FORMATS["shot model"], "state_dict": {}}, "/tmp/videolens-doc.pt")
->>> read_checkpoint("/tmp/videolens-doc.pt", "shot model")["format"]
+>>> save_checkpoint({"format": FORMATS["shot model"], "state_dict": {}}, "last.pt")
+>>> read_checkpoint("last.pt", "shot model")["format"]
 'videolens.shots/1'
 """
 
@@ -37,7 +37,7 @@ def save_checkpoint(data: dict, path: str | os.PathLike) -> None:
     """Write ``data`` to ``path`` atomically: a temporary name in the same folder, then a rename, so a killed run
     leaves the previous file whole.
 
-    >>> save_checkpoint({"format": "videolens.shots/1", "state_dict": {}}, "/tmp/videolens-doc.pt")
+    >>> save_checkpoint({"format": "videolens.shots/1", "state_dict": {}}, "last.pt")
     """
     import torch
 
@@ -48,7 +48,7 @@ def save_checkpoint(data: dict, path: str | os.PathLike) -> None:
 def copy_checkpoint(src: str | os.PathLike, dst: str | os.PathLike) -> None:
     """Copy a checkpoint file atomically (``best.pt`` from the ``last.pt`` just written).
 
-    >>> copy_checkpoint("/tmp/videolens-doc.pt", "/tmp/videolens-doc-best.pt")
+    >>> copy_checkpoint("last.pt", "best.pt")
     """
     with atomic_path(dst) as tmp:
         shutil.copyfile(src, tmp)
@@ -58,7 +58,7 @@ def load_file(path: str | os.PathLike) -> Any:
     """Whatever ``torch.load(path, weights_only=True)`` gives, on the CPU; any failure to read the file (missing,
     truncated, random bytes, a pickle that would run code) is a one-line :class:`VideolensError` naming it.
 
-    >>> load_file("/tmp/videolens-doc.pt")["state_dict"]
+    >>> load_file("last.pt")["state_dict"]
     {}
     """
     import torch
@@ -91,7 +91,7 @@ def read_checkpoint(path: str | os.PathLike, kind: str, require: Iterable[str] =
     videolens checkpoint of ``kind`` (a key of :data:`FORMATS`) holding the keys in ``require``; else a one-line
     :class:`VideolensError` that says what the file is.
 
-    >>> read_checkpoint("/tmp/videolens-doc.pt", "shot model")["state_dict"]
+    >>> read_checkpoint("last.pt", "shot model")["state_dict"]
     {}
     """
     path = os.fspath(path)

@@ -3,9 +3,9 @@
 TensorBoard is optional and imported only when a run starts; without it the scalars are dropped and
 ``metrics.csv`` still has every number.
 
->>> log = MetricsLog("/tmp/videolens-doc-run", events=None)
+>>> log = MetricsLog("runs/doc", events=None)
 >>> log.write([{"epoch": 1, "train_loss": 0.9, "lr": 0.001}], step=1); log.close()
->>> open("/tmp/videolens-doc-run/metrics.csv").read().splitlines()
+>>> open("runs/doc/metrics.csv").read().splitlines()
 ['epoch,train_loss,lr', '1,0.9,0.001']
 """
 
@@ -50,8 +50,8 @@ def tensorboard(folder: str | os.PathLike | None, purge_step: int | None = None)
 def write_metrics(path: str | os.PathLike, rows: list[dict]) -> None:
     """Rewrite ``path`` as a CSV of ``rows`` (columns: every key, in the order first seen; None is empty).
 
-    >>> write_metrics("/tmp/videolens-doc.csv", [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5, "f1": None}])
-    >>> open("/tmp/videolens-doc.csv").read().splitlines()
+    >>> write_metrics("metrics.csv", [{"step": 1, "loss": 2.0}, {"step": 2, "loss": 1.5, "f1": None}])
+    >>> open("metrics.csv").read().splitlines()
     ['step,loss,f1', '1,2.0,', '2,1.5,']
     """
     buf = io.StringIO()
@@ -87,8 +87,8 @@ class MetricsLog:
 def write_config(path: str | os.PathLike, settings: dict) -> None:
     """``settings`` as YAML (``config.yaml``), in their own order.
 
-    >>> write_config("/tmp/videolens-doc.yaml", {"model": "c3d", "lr": 0.001})
-    >>> open("/tmp/videolens-doc.yaml").read()
+    >>> write_config("config.yaml", {"model": "c3d", "lr": 0.001})
+    >>> open("config.yaml").read()
     'model: c3d\\nlr: 0.001\\n'
     """
     import yaml
@@ -99,7 +99,7 @@ def write_config(path: str | os.PathLike, settings: dict) -> None:
 def append_log(path: str | os.PathLike, message: str, echo: bool = False) -> None:
     """Append ``message`` to ``path`` (``train.log``) after the local time; ``echo`` also prints it to stderr.
 
-    >>> append_log("/tmp/videolens-doc.log", "epoch 1/2: loss 0.9")
+    >>> append_log("train.log", "epoch 1/2: loss 0.9")
     """
     with open(path, "a", encoding="utf-8") as f:
         f.write(time.strftime("%Y-%m-%d %H:%M:%S ") + message + "\n")

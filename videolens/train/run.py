@@ -4,7 +4,7 @@
 ``resume`` (which needs ``last.pt``). An overwritten run's files are removed only by :meth:`RunDir.start`, which a
 trainer calls once its inputs have loaded, so a mistyped dataset never costs the old run.
 
->>> run = RunDir.open("/tmp/videolens-doc-run", overwrite=True)
+>>> run = RunDir.open("runs/doc", overwrite=True)
 >>> run.start(); run.last.name
 'last.pt'
 """
@@ -35,9 +35,9 @@ class RunDir:
     def open(cls, path: str | os.PathLike, *, resume: bool = False, overwrite: bool = False) -> RunDir:
         """Check that a run may start (or resume) in ``path``; nothing is written yet.
 
-        >>> RunDir.open("/tmp/videolens-doc-empty", resume=True)
+        >>> RunDir.open("runs/none", resume=True)
         Traceback (most recent call last):
-        videolens.errors.VideolensError: /tmp/videolens-doc-empty/last.pt: nothing to resume (no last.pt in /tmp/videolens-doc-empty)
+        videolens.errors.VideolensError: runs/none/last.pt: nothing to resume (no last.pt in runs/none)
         """
         path = Path(path)
         if resume:
