@@ -12,10 +12,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..core.detections import Detections
 from ..utils.progress import progress
 from . import augment as A
 from .data import DetectionDataset
-from .detections import Detections
 from .metrics import EvalResult, evaluate
 from .models import DetectorModel
 
