@@ -104,7 +104,8 @@ def pipeline(model: str = "c3d", epochs: int = 4) -> dict:
     from videolens.classify import train
     from videolens.classify.data import ClipDataset, load_dataset
     from videolens.classify.models import create_model
-    from videolens.classify.training import _param_groups, _preprocessing, TrainConfig
+    from videolens.classify.training import _preprocessing, TrainConfig
+    from videolens.train.optim import param_groups
 
     data = dataset()
     settings = dict(PIPELINE_BUDGET, epochs=epochs)
@@ -127,7 +128,7 @@ def pipeline(model: str = "c3d", epochs: int = 4) -> dict:
     torch.set_num_threads(max(1, cores - min(4, cores - 1)))     # what train() gives its loop
     torch.manual_seed(0)
     net = create_model(model, len(ds.classes), pre.frames, pre.size, **MODELS[model])
-    opt = torch.optim.AdamW(_param_groups(net, 0.05), lr=settings["lr"])
+    opt = torch.optim.AdamW(param_groups(net, 0.05), lr=settings["lr"])
     bs = settings["batch_size"]
     per_epoch = []
     for _ in range(epochs - 1):

@@ -69,7 +69,8 @@ def pycocotools_map(detector, dataset) -> tuple[float, float]:
 def train_and_test(name: str, model: str, train_data, test_data, **cfg) -> dict:
     from videolens.detect import load_detector
     from videolens.detect.data import load_dataset
-    from videolens.detect.train import TrainConfig, evaluate_detector, model_detector, train
+    from videolens.detect.evaluation import evaluate_detector, model_detector
+    from videolens.detect.train import TrainConfig, train
 
     run = RUNS / name
     cpu0, t0 = time.process_time(), time.perf_counter()

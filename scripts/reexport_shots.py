@@ -39,7 +39,7 @@ def frames_of(path: Path, limit: int = 400) -> np.ndarray:
 def main() -> int:
     import onnxruntime as ort
 
-    from videolens.shots.train import export, load_onnx_weights
+    from videolens.shots.checkpoint import export, load_onnx_weights
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--weights", default=str(WEIGHTS), help="the ONNX file to re-export (in place)")

@@ -294,7 +294,7 @@ def test_corrupt_and_short_videos_are_skipped_and_logged(four, motion, tmp_path,
     rows = list(csv.reader(open(four)))[1:]
     bad = tmp_path / "broken.mp4"
     good = motion / "move_left" / "move_left_0000.mp4"
-    bad.write_bytes(good.read_bytes()[:300] + os.urandom(2000))       # a header and then noise
+    bad.write_bytes(good.read_bytes()[:300] + np.random.default_rng(2).bytes(2000))   # a header and then noise
     short = tmp_path / "short.mp4"
     with VideoWriter(short, fps=25, size=(32, 32)) as w:
         w.write(np.zeros((32, 32, 3), np.uint8))
@@ -538,7 +538,7 @@ class _Evil:
 def test_bad_checkpoints_are_refused(tmp_path, cli, monkeypatch, motion):
     video = motion / "grow" / "grow_0000.mp4"
     garbage = tmp_path / "garbage.pt"
-    garbage.write_bytes(os.urandom(4096))
+    garbage.write_bytes(np.random.default_rng(17).bytes(4096))    # makes torch's unpickler raise IndexError
     marker = tmp_path / "pwned"
     monkeypatch.setenv("EVIL_MARKER", str(marker))
     evil = tmp_path / "evil.pt"

@@ -63,7 +63,7 @@ def test_cli_train_resume_and_eval(tmp_path_factory, tmp_path, cli):
     assert json.loads((tmp_path / "eval" / "metrics.json").read_text())["map"] == m["map"]
 
 
-def test_bad_datasets_and_checkpoints_are_clear_errors(tmp_path, cli):
+def test_bad_datasets_and_checkpoints_are_clear_errors(tmp_path_factory, tmp_path, cli):
     (tmp_path / "bad.json").write_text("{not json")
     r = cli("detect-train", "--data", tmp_path / "bad.json", "-o", tmp_path / "run", "--quiet")
     assert r.code == 2 and "bad.json: not valid JSON" in r.err and "Traceback" not in r.err
@@ -75,6 +75,22 @@ def test_bad_datasets_and_checkpoints_are_clear_errors(tmp_path, cli):
     torch.save({"weights": torch.zeros(3)}, tmp_path / "other.pt")
     with pytest.raises(VideolensError, match="not a videolens detector checkpoint"):
         load_detector(str(tmp_path / "other.pt"))
+    # Random bytes (this seed makes torch's unpickler raise IndexError), a real checkpoint cut short, a checkpoint
+    # of another kind: one line each, naming the file, from every command that reads detector checkpoints.
+    (tmp_path / "garbage.pt").write_bytes(np.random.default_rng(17).bytes(4096))
+    real = tiny_yolo(tmp_path_factory.getbasetemp()).read_bytes()
+    data = tiny_objects(tmp_path_factory.getbasetemp()) / "images" / "annotations.json"
+    (tmp_path / "cut.pt").write_bytes(real[:len(real) // 2])
+    torch.save({"format": "videolens.classify/1", "state_dict": {}}, tmp_path / "action.pt")
+    for name, needle in (("garbage.pt", "not a readable videolens checkpoint"),
+                         ("cut.pt", "not a readable videolens checkpoint"),
+                         ("action.pt", "a videolens action checkpoint, not a detector one")):
+        path = tmp_path / name
+        for args in (["detect", "whatever.mp4", "--model", path, "-o", tmp_path / "o"],
+                     ["detect-export", path, "-o", tmp_path / "m.onnx"],
+                     ["detect-eval", path, "--data", data]):
+            r = cli(*args)
+            assert r.code == 2 and f"{path}: {needle}" in r.err and len(r.err.strip().splitlines()) == 1, (args, r)
 
 
 def test_coco_weights_come_from_torch_home(tmp_path, monkeypatch):

@@ -83,6 +83,7 @@ def test_training_runs_is_deterministic_and_exports_to_onnx(tmp_path):
     torch = pytest.importorskip("torch")
     from videolens.datasets import make_dataset
     from videolens.shots import train as T
+    from videolens.shots.checkpoint import export, load_checkpoint
 
     make_dataset("edits", tmp_path / "data", seed=5, num=2, size=(96, 54), frames=60, progress=False)
     videos = T.load_edits_folder(tmp_path / "data")
@@ -93,16 +94,78 @@ def test_training_runs_is_deterministic_and_exports_to_onnx(tmp_path):
     for k in range(2):
         r = T.train(videos, shots, videos[:1], tmp_path / f"run{k}", steps=3, batch=2, window=32, eval_every=3,
                     seed=11, quiet=True)
-        runs.append(torch.load(r["checkpoint"], weights_only=True)["model"])
+        runs.append(torch.load(r["checkpoint"], weights_only=True)["state_dict"])
     assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])            # --seed makes it repeatable
     rows = (tmp_path / "run0" / "metrics.csv").read_text().splitlines()
     assert rows[0].startswith("step,loss") and len(rows) == 2 and np.isfinite(float(rows[1].split(",")[1]))
-    net = T.load_checkpoint(tmp_path / "run0" / "best.pt")
-    info = T.export(net, tmp_path / "m.onnx", {"command": "test"})
+    net = load_checkpoint(tmp_path / "run0" / "best.pt")
+    info = export(net, tmp_path / "m.onnx", {"command": "test"})
     assert info["max_abs_diff_vs_torch"] < 1e-4 and (tmp_path / "m.json").exists()
     # The exported model plugs into the detector.
     result = detect(SAMPLE, LearnedDetector(model=tmp_path / "m.onnx"))
     assert result.frames == 450 and result.shots[0].start_frame == 0
+
+
+def test_training_resumes_exactly_and_refuses_to_overwrite(tmp_path):
+    """Stop a run after its first checkpoint (Ctrl-C), resume it: the weights and metrics of an uninterrupted run."""
+    torch = pytest.importorskip("torch")
+    from videolens.datasets import make_dataset
+    from videolens.errors import VideolensError
+    from videolens.shots import train as T
+
+    make_dataset("edits", tmp_path / "data", seed=5, num=2, size=(96, 54), frames=60, progress=False)
+    videos = T.load_edits_folder(tmp_path / "data")
+    shots = [s for v in videos for s in T.pure_segments(v)]
+    common = dict(steps=6, batch=2, window=32, eval_every=2, seed=3)
+    straight = T.train(videos, shots, videos[:1], tmp_path / "straight", quiet=True, **common)
+
+    def interrupt(message: str) -> None:
+        raise KeyboardInterrupt(message)          # what Ctrl-C after the step-2 checkpoint does
+
+    with pytest.raises(KeyboardInterrupt):
+        T.train(videos, shots, videos[:1], tmp_path / "cut", log=interrupt, **common)
+    assert torch.load(tmp_path / "cut" / "last.pt", weights_only=True)["step"] == 2
+    with pytest.raises(VideolensError, match="a run is already there"):
+        T.train(videos, shots, videos[:1], tmp_path / "cut", quiet=True, **common)
+    with pytest.raises(VideolensError, match="steps=6"):
+        T.train(videos, shots, videos[:1], tmp_path / "cut", quiet=True, resume=True, **{**common, "steps": 8})
+    resumed = T.train(videos, shots, videos[:1], tmp_path / "cut", quiet=True, resume=True, **common)
+    assert resumed["best"] == straight["best"]
+    a, b = (torch.load(tmp_path / run / "last.pt", weights_only=True) for run in ("cut", "straight"))
+    assert all(torch.equal(a["state_dict"][k], b["state_dict"][k]) for k in a["state_dict"])
+    assert [{k: v for k, v in r.items() if k != "seconds"} for r in a["history"]] == \
+        [{k: v for k, v in r.items() if k != "seconds"} for r in b["history"]]
+    for run in ("cut", "straight"):
+        rows = (tmp_path / run / "metrics.csv").read_text().splitlines()
+        assert [r.split(",")[0] for r in rows] == ["step", "2", "4", "6"]
+        assert (tmp_path / run / "config.yaml").is_file() and any((tmp_path / run / "tensorboard").iterdir())
+
+
+def test_bad_shot_checkpoints_are_refused_in_one_line(tmp_path):
+    torch = pytest.importorskip("torch")
+    from videolens.errors import VideolensError
+    from videolens.shots.checkpoint import FORMAT, load_checkpoint
+    from videolens.shots.model import ShotNet
+
+    good = tmp_path / "good.pt"
+    torch.save({"format": FORMAT, "state_dict": ShotNet().state_dict(), "config": ShotNet().config}, good)
+    assert load_checkpoint(good).config == ShotNet().config
+    (tmp_path / "garbage.pt").write_bytes(np.random.default_rng(17).bytes(4096))    # IndexError inside torch
+    (tmp_path / "cut.pt").write_bytes(good.read_bytes()[:good.stat().st_size // 2])
+    torch.save({"format": "videolens-detector", "state_dict": {}}, tmp_path / "detector.pt")
+    torch.save({"format": FORMAT, "state_dict": ShotNet(hidden=16).state_dict(), "config": ShotNet().config},
+               tmp_path / "misfit.pt")
+    torch.save(ShotNet().state_dict(), tmp_path / "bare.pt")
+    for name, needle in (("garbage.pt", "not a readable videolens checkpoint"),
+                         ("cut.pt", "not a readable videolens checkpoint"),
+                         ("detector.pt", "a videolens detector checkpoint, not a shot model one"),
+                         ("misfit.pt", "the weights do not fit model 'ShotNet' (size mismatch"),
+                         ("bare.pt", "a state_dict without the model's settings"),
+                         ("none.pt", "no such checkpoint")):
+        with pytest.raises(VideolensError) as e:
+            load_checkpoint(tmp_path / name)
+        text = str(e.value)
+        assert text.startswith(f"{tmp_path / name}: ") and needle in text and "\n" not in text, text
 
 
 def test_shipped_weights_read_back_into_torch_give_the_same_logits():
@@ -112,10 +175,10 @@ def test_shipped_weights_read_back_into_torch_give_the_same_logits():
     import onnxruntime as ort
 
     from videolens.io import VideoReader
-    from videolens.shots import train as T
+    from videolens.shots.checkpoint import load_onnx_weights
     from videolens.shots.model import HEIGHT, WIDTH
 
-    net = T.load_onnx_weights(DEFAULT_MODEL, model_info()["config"])
+    net = load_onnx_weights(DEFAULT_MODEL, model_info()["config"])
     frames = np.stack([b.frames[0] for b in VideoReader(SAMPLE).iter_frames(end=200, size=(WIDTH, HEIGHT))])
     x = frames[None]
     got = net(torch.from_numpy(x)).detach().numpy()

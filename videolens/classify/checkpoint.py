@@ -1,7 +1,8 @@
 """Checkpoints: everything ``predict``, ``evaluate``, ``export`` and ``--resume`` need, in one ``.pt`` file.
 
-A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, so it loads with
-``torch.load(..., weights_only=True)``: a file that tries to run code when unpickled is refused, never executed.
+A checkpoint is a plain dict of tensors, numbers, strings, lists and dicts, read by
+:func:`videolens.train.checkpoint.read_checkpoint` with ``weights_only=True``: a file that tries to run code when
+unpickled is refused, never executed.
 
 Keys: ``format``, ``model`` (``name``, ``num_classes``, ``frames``, ``size``, ``args``), ``state_dict``, ``classes``,
 ``preprocessing`` (:class:`~videolens.classify.transforms.Preprocessing` as a dict), ``metrics``, ``history``,
@@ -16,20 +17,16 @@ Keys: ``format``, ``model`` (``name``, ``num_classes``, ``frames``, ``size``, ``
 from __future__ import annotations
 
 import os
-import pickle
-import re
-import warnings
-import zipfile
 from dataclasses import dataclass
 
 import torch
 
-from ..errors import VideolensError
-from ..utils.files import atomic_path
+from ..train.checkpoint import FORMATS, load_weights
+from ..train.checkpoint import read_checkpoint as _read
 from .models import create_model
 from .transforms import Preprocessing
 
-FORMAT = "videolens.classify/1"
+FORMAT = FORMATS["action"]
 
 
 @dataclass
@@ -51,55 +48,16 @@ class Checkpoint:
         return self.data.get("metrics", {})
 
 
-def save_checkpoint(data: dict, path: str | os.PathLike) -> None:
-    """Write ``data`` to ``path`` atomically (temp name in the same folder, then rename)."""
-    with atomic_path(path) as tmp:
-        torch.save(data, tmp)
-
-
 def read_checkpoint(path: str | os.PathLike) -> dict:
-    """The checkpoint dict, loaded with ``weights_only=True``; a clear one-line error for anything else."""
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise VideolensError(f"{path}: no such checkpoint")
-    if os.path.isdir(path):
-        for name in ("best.pt", "last.pt"):
-            if os.path.isfile(os.path.join(path, name)):
-                return read_checkpoint(os.path.join(path, name))
-        raise VideolensError(f"{path}: a folder without best.pt or last.pt")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")   # torch's notes on pickle protocols: the error below says it all
-            data = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        text = str(e)
-        if "GLOBAL" in text or "Unsupported global" in text:
-            name = re.search(r"GLOBAL ([\w.]+)", text)
-            raise VideolensError(f"{path}: refused: the file would import and run Python code when loaded"
-                                 f"{f' ({name.group(1)})' if name else ''}; only plain tensors and values are "
-                                 f"accepted") from None
-        detail = re.search(r"WeightsUnpickler error:\s*(.+)", text)
-        detail = detail.group(1).strip() if detail else (text.strip().splitlines() or ["unreadable"])[0]
-        raise VideolensError(f"{path}: not a PyTorch checkpoint ({detail[:160]})") from None
-    except (RuntimeError, zipfile.BadZipFile, EOFError, OSError, ValueError, AttributeError, KeyError) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise VideolensError(f"{path}: not a PyTorch checkpoint ({first[:160]})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT or "state_dict" not in data:
-        kind = "a state_dict without the model's settings" if isinstance(data, dict) and data and all(
-            isinstance(v, torch.Tensor) for v in data.values()) else "not a videolens action checkpoint"
-        raise VideolensError(f"{path}: {kind} (train one with 'videolens train')")
-    return data
+    """The checkpoint dict (of a file, or of a run folder's ``best.pt`` / ``last.pt``), loaded with
+    ``weights_only=True``; a clear one-line error for anything else."""
+    return _read(path, "action", require=("state_dict", "model", "classes", "preprocessing"))
 
 
 def model_from(data: dict, path: str = "checkpoint") -> torch.nn.Module:
     m = data["model"]
     model = create_model(m["name"], m["num_classes"], m["frames"], m["size"], pretrained=False, **m.get("args", {}))
-    try:
-        model.load_state_dict(data["state_dict"])
-    except RuntimeError as e:
-        raise VideolensError(f"{path}: the weights do not fit model {m['name']!r} "
-                             f"({str(e).splitlines()[0][:160]})") from None
-    return model
+    return load_weights(model, data["state_dict"], path, m["name"])
 
 
 def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu") -> Checkpoint:
@@ -114,4 +72,4 @@ def load_checkpoint(path: str | os.PathLike, device: str | torch.device = "cpu")
                       data)
 
 
-__all__ = ["FORMAT", "Checkpoint", "load_checkpoint", "read_checkpoint", "save_checkpoint"]
+__all__ = ["FORMAT", "Checkpoint", "load_checkpoint", "read_checkpoint"]

@@ -5,6 +5,9 @@ CUDA, and early stopping on validation accuracy. After every epoch ``last.pt`` (
 accuracy improved) are written atomically with everything needed to predict with them or to resume exactly:
 the model's name and settings, class names, preprocessing, metrics, the optimizer, scheduler, scaler and RNG states.
 ``metrics.csv``, ``config.yaml``, ``train.log`` (skipped videos) and TensorBoard events go to the same folder.
+The run folder's rules, checkpoint files, logs, parameter groups and schedule are :mod:`videolens.train`'s, shared
+with the other trainers; ``train.log`` is this loop's own: its lines travel in the checkpoint, so a resumed run's
+log is the uninterrupted run's.
 
 Randomness is a function of the seed: model initialisation from ``torch.manual_seed(seed)``, the clip order from
 the sampler's ``seed + epoch``, each clip's augmentation from ``(seed, epoch, index)``. On CPU a run repeats exactly,
@@ -22,10 +25,7 @@ trains a shard of every epoch (``DistributedSampler``) under ``DistributedDataPa
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import math
 import os
 import subprocess
 import sys
@@ -39,10 +39,13 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from ..errors import VideolensError
+from ..train.log import MetricsLog, write_config
+from ..train.optim import param_groups, warmup_cosine
+from ..train.run import RunDir
 from ..utils.device import resolve_device
 from ..utils.files import write_text
 from ..utils.progress import progress
-from .checkpoint import FORMAT, read_checkpoint, save_checkpoint
+from .checkpoint import FORMAT, read_checkpoint
 from .data import ClipDataset, EpochSampler, Sample, load_dataset, make_loader
 from .evaluation import infer
 from .models import create_model, count_parameters
@@ -128,10 +131,11 @@ def train(data: str | os.PathLike | None = None, model: str = "c3d", output: str
     unknown = set(settings) - {f.name for f in fields(TrainConfig)}
     if unknown:
         raise VideolensError(f"unknown training settings: {', '.join(sorted(unknown))}")
+    if not resume and data is None:
+        raise VideolensError("train needs a dataset (--data PATH)")
+    run = RunDir.open(out, resume=resume, overwrite=overwrite)
     if resume:
-        if not (out / "last.pt").exists():
-            raise VideolensError(f"{out / 'last.pt'}: nothing to resume (no checkpoint in {out})")
-        ckpt = read_checkpoint(out / "last.pt")
+        ckpt = read_checkpoint(run.last)
         cfg = TrainConfig.from_dict(ckpt["config"])
         for key, value in settings.items():
             if key in ("device", "workers", "threads", "nproc", "cache"):
@@ -143,12 +147,6 @@ def train(data: str | os.PathLike | None = None, model: str = "c3d", output: str
         cfg.output = str(out)
         splits, classes, skipped = ckpt["splits"], ckpt["classes"], ckpt.get("skipped", [])
     else:
-        if data is None:
-            raise VideolensError("train needs a dataset (--data PATH)")
-        for name in ("last.pt", "best.pt"):
-            if (out / name).exists() and not overwrite:
-                raise VideolensError(f"{out / name}: already exists (use --resume to continue this run or "
-                                     f"--overwrite to start again)")
         cfg = TrainConfig(data=str(data), model=model, output=str(out), **settings)
         _check_config(cfg)
         create_model(cfg.model, 2, cfg.frames, cfg.size, **cfg.model_args)   # bad names/arguments fail before probing
@@ -166,10 +164,7 @@ def train(data: str | os.PathLike | None = None, model: str = "c3d", output: str
                 sys.stderr.write(f"videolens: warning: skipping {path}: {reason}\n")
         splits = {k: [[s.path, s.label, s.start, s.end] for s in ds.split(k)] for k in ("train", "val", "test")}
         classes, skipped = ds.classes, [{"path": p, "reason": r} for p, r in ds.skipped]
-        if overwrite:   # a new run: nothing of the old one may be mistaken for it
-            for f in [out / "last.pt", out / "best.pt", out / "metrics.csv", *out.glob("events.out.tfevents.*")]:
-                f.unlink(missing_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
+    run.start()
     job = {"config": cfg.to_dict(), "splits": splits, "classes": classes, "skipped": skipped, "resume": resume,
            "quiet": quiet}
     start = time.perf_counter()
@@ -259,23 +254,6 @@ def _preprocessing(cfg: TrainConfig) -> Preprocessing:
                          std=IMAGENET_STD if imagenet else KINETICS_STD)
 
 
-def _lr_factor(step: int, warmup: int, total: int) -> float:
-    """Linear warm-up to the base rate, then a cosine decay to zero at the last step."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress_ = (step - warmup) / max(1, total - warmup)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress_)))
-
-
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """No weight decay on biases and normalisation weights (1-D tensors), as usual with AdamW."""
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim <= 1 else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
 def _fit(job: dict) -> None:
     cfg = TrainConfig.from_dict(job["config"])
     out = Path(cfg.output)
@@ -330,10 +308,10 @@ def _loop(job: dict, cfg: TrainConfig, out: Path, world: int, rank: int, device:
     torch.manual_seed(cfg.seed)
     model = create_model(cfg.model, len(classes), cfg.frames, cfg.size, pretrained=cfg.pretrained,
                          **cfg.model_args).to(device)
-    optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr)
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr)
     total_steps = cfg.epochs * steps_per_epoch
-    warmup = min(int(round(cfg.warmup_epochs * steps_per_epoch)), total_steps // 2)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, warmup, total_steps))
+    scheduler = warmup_cosine(optimizer, min(int(round(cfg.warmup_epochs * steps_per_epoch)), total_steps // 2),
+                              total_steps)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
 
@@ -344,8 +322,9 @@ def _loop(job: dict, cfg: TrainConfig, out: Path, world: int, rank: int, device:
     log_lines = [f"dataset {cfg.data}: {len(classes)} classes, {len(train_samples)} train, {len(val_samples)} val, "
                  f"{len(job['splits']['test'])} test"]
     log_lines += [f"skipped {s['path']}: {s['reason']}" for s in job["skipped"]]
+    run = RunDir(out)
     if job["resume"]:
-        ckpt = read_checkpoint(out / "last.pt")
+        ckpt = read_checkpoint(run.last)
         model.load_state_dict(ckpt["state_dict"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
@@ -356,10 +335,10 @@ def _loop(job: dict, cfg: TrainConfig, out: Path, world: int, rank: int, device:
         if device.type == "cuda" and ckpt["rng"].get("cuda") is not None:
             torch.cuda.set_rng_state(ckpt["rng"]["cuda"], device)
     bad_paths = {s["path"] for s in job["skipped"]}
-    tb = None
+    metrics_log = None
     if main:
-        write_text(out / "config.yaml", _yaml(cfg.to_dict()))
-        tb = _tensorboard(out, start_epoch)
+        write_config(out / "config.yaml", cfg.to_dict())
+        metrics_log = MetricsLog(out, events=out, resumed_at=start_epoch)
     meta = {"classes": classes, "pre": pre, "cfg": cfg, "splits": job["splits"], "skipped": job["skipped"]}
     if not quiet and not job["resume"]:
         sys.stderr.write(f"{cfg.model}: {count_parameters(model):,} parameters, {len(train_samples)} training "
@@ -449,16 +428,10 @@ def _loop(job: dict, cfg: TrainConfig, out: Path, world: int, rank: int, device:
             early["bad_epochs"] += 1
         early["stopped"] = bool(cfg.patience and early["bad_epochs"] >= cfg.patience and epoch + 1 < cfg.epochs)
         if main:
-            ckpt = _checkpoint(model, optimizer, scheduler, scaler, epoch + 1, history, early, log_lines, meta, device)
-            save_checkpoint(ckpt, out / "last.pt")
-            if improved:
-                save_checkpoint(ckpt, out / "best.pt")
-            _write_metrics(out / "metrics.csv", history)
+            run.save(_checkpoint(model, optimizer, scheduler, scaler, epoch + 1, history, early, log_lines, meta,
+                                 device), best=improved)
+            metrics_log.write(history, epoch + 1)
             write_text(out / "train.log", "\n".join(log_lines) + "\n")
-            for key in ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "clips_per_s"):
-                if row[key] is not None:
-                    tb.add_scalar(key.replace("_", "/", 1), row[key], epoch + 1)
-            tb.flush()
             if not quiet:
                 sys.stderr.write(f"epoch {epoch + 1}/{cfg.epochs}: loss {row['train_loss']:.3f} "
                                  f"acc {row['train_acc']:.3f} | val loss {row['val_loss']} acc {val_acc:.3f}"
@@ -466,8 +439,8 @@ def _loop(job: dict, cfg: TrainConfig, out: Path, world: int, rank: int, device:
                 if early["stopped"]:
                     sys.stderr.write(f"early stop: no better val accuracy for {cfg.patience} epochs "
                                      f"(best {early['best_val_acc']:.3f} at epoch {early['best_epoch']})\n")
-    if tb is not None:
-        tb.close()
+    if metrics_log is not None:
+        metrics_log.close()
     if world > 1:
         dist.barrier()
 
@@ -496,34 +469,6 @@ def _checkpoint(model, optimizer, scheduler, scaler, epoch, history, early, log_
         "log": list(log_lines),
         "versions": {"torch": str(torch.__version__)},
     }
-
-
-def _write_metrics(path: Path, history: list[dict]) -> None:
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(history[0]), lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(history)
-    write_text(path, buf.getvalue())
-
-
-def _yaml(d: dict) -> str:
-    import yaml
-
-    return yaml.safe_dump(d, sort_keys=False)
-
-
-def _tensorboard(out: Path, start_epoch: int):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except ImportError:   # tensorboard not installed: keep training, log to metrics.csv only
-        class _Null:
-            def add_scalar(self, *a, **k):
-                pass
-
-            flush = close = add_scalar
-        return _Null()
-    # purge_step drops events a killed run wrote after its last checkpoint
-    return SummaryWriter(log_dir=str(out), purge_step=start_epoch + 1 if start_epoch else None)
 
 
 def dataclass_replace(pre: Preprocessing, **changes) -> Preprocessing:

@@ -25,7 +25,7 @@ _LAZY = {
     "load_detector": "videolens.detect.detectors",
     "train": "videolens.detect.train",
     "TrainConfig": "videolens.detect.train",
-    "evaluate_detector": "videolens.detect.train",
+    "evaluate_detector": "videolens.detect.evaluation",
     "export_onnx": "videolens.detect.export",
     "BoxAnnotator": "videolens.report.draw",
     "Anonymizer": "videolens.report.draw",

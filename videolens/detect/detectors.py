@@ -140,10 +140,10 @@ def _visible(d: Detections) -> Detections:
 
 
 def _checkpoint_detector(path: str, conf, iou, classes, device, imgsz=None, **_) -> TorchDetector:
-    from .train import load_checkpoint, model_from_checkpoint
+    from .checkpoint import load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(path)
-    model = model_from_checkpoint(ckpt)
+    model = model_from_checkpoint(ckpt, path)
     size = int(imgsz or ckpt["preprocess"]["imgsz"])
     return TorchDetector(model, ckpt["class_names"], size, f"{ckpt['model']}:{Path(path).name}", conf, iou, classes,
                          device, letterbox=ckpt["model"] == "yolo")

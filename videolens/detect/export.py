@@ -57,12 +57,12 @@ def add_ultralytics_metadata(path: str, names: list[str], imgsz: int | tuple[int
 def export_onnx(checkpoint: str | os.PathLike, output: str | os.PathLike, imgsz: int | None = None,
                 opset: int = 17, overwrite: bool = True) -> str:
     """Export a ``detect-train`` ``yolo`` checkpoint to ONNX (Ultralytics layout); returns the output path."""
-    from .train import load_checkpoint, model_from_checkpoint
+    from .checkpoint import load_checkpoint, model_from_checkpoint
 
     ckpt = load_checkpoint(checkpoint)
     if ckpt["model"] != "yolo":
         raise VideolensError(f"{checkpoint}: a {ckpt['model']} checkpoint; ONNX export supports yolo checkpoints")
-    model = model_from_checkpoint(ckpt)
+    model = model_from_checkpoint(ckpt, checkpoint)
     size = int(imgsz or ckpt["preprocess"]["imgsz"])
     if size % 32:
         raise VideolensError(f"--imgsz {size}: must be a multiple of 32")

@@ -4,7 +4,10 @@ One loop, top to bottom in :func:`train`: datasets, model, optimiser (AdamW, war
 moving average of the weights (what gets evaluated and saved), one validation mAP per epoch, and atomic
 ``last.pt`` / ``best.pt`` checkpoints that hold everything ``--resume`` and ``videolens detect`` need: the
 architecture and its config, the class names, the preprocessing, the metrics, the optimiser and EMA state.
-Logs go to ``metrics.csv``, TensorBoard events and ``train.log`` in the run folder.
+Logs go to ``metrics.csv``, TensorBoard events and ``train.log`` in the run folder. The run folder's rules, the
+checkpoint files, the logs, the EMA, the parameter groups and the schedule are :mod:`videolens.train`'s, shared with
+the other trainers; checkpoints are read back by :mod:`videolens.detect.checkpoint`, evaluated by
+:mod:`videolens.detect.evaluation` (neither imports this module).
 
 Determinism: each sample's augmentation draws from a generator seeded by ``(seed, epoch, index)`` and the epoch's
 order from ``(seed, epoch)``, so a run (and a resumed run) repeats exactly on CPU, whatever ``--workers`` is.
@@ -17,29 +20,23 @@ order from ``(seed, epoch)``, so a run (and a resumed run) repeats exactly on CP
 
 from __future__ import annotations
 
-import csv
-import io
-import math
-import os
-import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..errors import VideolensError
-from ..utils.files import atomic_path, write_text
+from ..train.ema import EMA
+from ..train.log import MetricsLog, append_log, write_config
+from ..train.optim import param_groups, warmup_cosine
+from ..train.run import RunDir
 from ..utils.progress import progress
 from . import augment as A
+from .checkpoint import FORMAT, load_checkpoint
 from .data import DetectionDataset, has_splits, load_dataset
-from ..core.detections import Detections
-from .metrics import EvalResult, evaluate
+from .evaluation import evaluate_detector, model_detector
 from .models import TRAINABLE, DetectorModel, build_model
-
-CHECKPOINT_FORMAT = "videolens-detector"
 
 
 @dataclass
@@ -166,114 +163,14 @@ def resolve_datasets(cfg: TrainConfig) -> tuple[DetectionDataset, DetectionDatas
     return train_ds, val_ds
 
 
-# ---- model helpers ----------------------------------------------------------------------------------------------
-
-
-class EMA:
-    """Exponential moving average of the weights, ramped up early (YOLO's ``ModelEMA``)."""
-
-    def __init__(self, model: torch.nn.Module, decay: float = 0.9999, tau: float = 2000.0):
-        import copy
-
-        self.module = copy.deepcopy(model).eval()
-        for p in self.module.parameters():
-            p.requires_grad_(False)
-        self.decay, self.tau, self.updates = decay, tau, 0
-
-    @torch.no_grad()
-    def update(self, model: torch.nn.Module) -> None:
-        self.updates += 1
-        d = self.decay * (1 - math.exp(-self.updates / self.tau))
-        msd = model.state_dict()
-        for k, v in self.module.state_dict().items():
-            if v.dtype.is_floating_point:
-                v.mul_(d).add_(msd[k].detach(), alpha=1 - d)
-            else:
-                v.copy_(msd[k])
-
-
-def _param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        (no_decay if p.ndim <= 1 or name.endswith(".bias") else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def _lr_lambda(total: int, warmup: int):
-    def f(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        t = (step - warmup) / max(1, total - warmup)
-        return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(t, 1.0)))
-    return f
-
-
-def model_detector(model: DetectorModel, class_names: list[str], imgsz: int, device, conf: float = 0.001,
-                   iou: float = 0.6, multi_label: bool = True, batch: int = 16):
-    """A ``frames -> [Detections]`` function over a model being trained (letterbox in, original pixels out)."""
-
-    def run(frames: list[np.ndarray]) -> list[Detections]:
-        out = []
-        for k in range(0, len(frames), batch):
-            chunk = frames[k:k + batch]
-            boxed = [A.letterbox(f, imgsz) for f in chunk]
-            x = torch.from_numpy(np.stack([b[0] for b in boxed]).transpose(0, 3, 1, 2)).to(device).float() / 255
-            for f, (_, r, pad), (bx, sc, lb) in zip(chunk, boxed, model.predict(x, conf, iou, 300, multi_label)):
-                h, w = f.shape[:2]
-                lb = lb.cpu().numpy()
-                out.append(Detections(A.unletterbox(bx.cpu().numpy(), r, pad, w, h), sc.cpu().numpy(), lb,
-                                      [class_names[int(c)] for c in lb]))
-        return out
-
-    return run
-
-
-def evaluate_detector(detect, dataset: DetectionDataset, batch: int = 16, quiet: bool = True,
-                      desc: str = "eval") -> EvalResult:
-    """COCO metrics of ``detect`` (a :class:`~videolens.detect.detectors.Detector` or any ``frames ->
-    [Detections]`` callable) on a dataset; classes are matched by name."""
-    gt = dataset.to_coco()
-    cat_ids = {c["name"]: c["id"] for c in gt["categories"]}
-    preds = []
-    bar = progress(total=len(dataset), desc=desc, quiet=quiet, unit="img")
-    try:
-        for k in range(0, len(dataset), batch):
-            items = dataset.samples[k:k + batch]
-            frames = [A.read_image(s.path) for s in items]
-            fn = getattr(detect, "detect", detect)
-            for j, d in enumerate(fn(frames)):
-                img, s = frames[j], items[j]
-                if img.shape[:2] != (s.height, s.width):
-                    d = d.scaled(s.width / img.shape[1], s.height / img.shape[0])
-                preds.extend(_to_categories(d, k + j + 1, cat_ids))
-            bar.update(len(items))
-    finally:
-        bar.close()
-    return evaluate(preds, gt, class_names=dataset.class_names)
-
-
-def _to_categories(d: Detections, image_id: int, cat_ids: dict[str, int]) -> list[dict]:
-    """COCO results for the dataset's categories, matched by class name; a model without names (``"0"``, ``"1"``,
-    e.g. an ONNX file without metadata) is matched by class index; boxes of other classes are left out."""
-    out = []
-    for rec, name in zip(d.to_coco(image_id), d.class_names.tolist()):
-        if name in cat_ids:
-            out.append({**rec, "category_id": cat_ids[name]})
-        elif str(name).isdigit() and int(name) < len(cat_ids):
-            out.append({**rec, "category_id": int(name) + 1})
-    return out
-
-
 # ---- checkpoints ------------------------------------------------------------------------------------------------
 
 
-def save_checkpoint(path: Path, model: DetectorModel, ema: EMA, class_names: list[str], cfg: TrainConfig,
-                    epoch: int, metrics: dict, optimizer, scheduler, best_fitness: float, history: list[dict],
-                    dataset_info: dict) -> None:
-    state = {
-        "format": CHECKPOINT_FORMAT, "version": 1,
+def _checkpoint(model: DetectorModel, ema: EMA, class_names: list[str], cfg: TrainConfig, epoch: int,
+                metrics: dict, optimizer, scheduler, best_fitness: float, history: list[dict],
+                dataset_info: dict) -> dict:
+    return {
+        "format": FORMAT, "version": 1,
         "model": cfg.model, "config": model.config(), "class_names": list(class_names),
         "preprocess": {"imgsz": cfg.imgsz, "letterbox": True, "pad_value": A.PAD_VALUE, "input": "RGB / 255"},
         "state_dict": ema.module.state_dict(),   # the averaged weights: what inference uses
@@ -282,44 +179,9 @@ def save_checkpoint(path: Path, model: DetectorModel, ema: EMA, class_names: lis
         "train_state": {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "scheduler": scheduler.state_dict(), "ema_updates": ema.updates},
     }
-    with atomic_path(path) as tmp:
-        torch.save(state, tmp)
-
-
-def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Read a ``detect-train`` checkpoint safely (``weights_only=True``) and check that it is one."""
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise VideolensError(f"{path}: no such checkpoint file")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - truncated zip, pickle with code, wrong file...
-        reason = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
-        raise VideolensError(f"{path}: not a readable videolens checkpoint ({reason})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != CHECKPOINT_FORMAT:
-        raise VideolensError(f"{path}: not a videolens detector checkpoint (written by 'videolens detect-train')")
-    return ckpt
-
-
-def model_from_checkpoint(ckpt: dict) -> DetectorModel:
-    config = dict(ckpt["config"])
-    model = build_model(ckpt["model"], num_classes=config.pop("num_classes"), **config)
-    try:
-        model.load_state_dict(ckpt["state_dict"])
-    except RuntimeError as e:
-        raise VideolensError(f"checkpoint weights do not fit a {ckpt['model']} model "
-                             f"({str(e).splitlines()[0]})") from None
-    return model.eval()
 
 
 # ---- the loop ---------------------------------------------------------------------------------------------------
-
-
-def _log(run_dir: Path, message: str, quiet: bool, to_stderr: bool = True) -> None:
-    with open(run_dir / "train.log", "a", encoding="utf-8") as f:
-        f.write(time.strftime("%Y-%m-%d %H:%M:%S ") + message + "\n")
-    if to_stderr and not quiet:
-        sys.stderr.write(message + "\n")
 
 
 def train(cfg: TrainConfig) -> dict:
@@ -330,30 +192,23 @@ def train(cfg: TrainConfig) -> dict:
         raise VideolensError(f"--model {cfg.model}: can train {', '.join(TRAINABLE)}")
     if cfg.epochs < 1 or cfg.batch_size < 1 or cfg.imgsz < 64 or cfg.imgsz % 32:
         raise VideolensError("epochs and batch size must be >= 1, and the image size a multiple of 32 (>= 64)")
-    run_dir = Path(cfg.output)
-    last_path, best_path = run_dir / "last.pt", run_dir / "best.pt"
-    if cfg.resume and not last_path.is_file():
-        raise VideolensError(f"{last_path}: nothing to resume (no last.pt in the run folder)")
-    if not cfg.resume and last_path.exists():
-        if not cfg.overwrite:
-            raise VideolensError(f"{run_dir}: a run is already there (use --resume to continue it or "
-                                 "--overwrite to start again)")
-        for name in ("last.pt", "best.pt", "metrics.csv", "train.log", "config.yaml"):
-            (run_dir / name).unlink(missing_ok=True)
-        shutil.rmtree(run_dir / "tensorboard", ignore_errors=True)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    run = RunDir.open(cfg.output, resume=cfg.resume, overwrite=cfg.overwrite)
     device = resolve_device(cfg.device)
     torch.manual_seed(cfg.seed)
 
+    def log(message: str, echo: bool = True) -> None:
+        append_log(run.path / "train.log", message, echo=echo and not cfg.quiet)
+
     # 1. Data.
     train_ds, val_ds = resolve_datasets(cfg)
+    run.start()
     class_names = train_ds.class_names
     for name, ds in (("train", train_ds), ("val", val_ds)):
         note = ds.issues_summary()
         if note:
-            _log(run_dir, f"warning: {name} set {ds.root}: {note}", cfg.quiet)
-    _log(run_dir, f"data: {len(train_ds)} training images ({train_ds.num_boxes} boxes), {len(val_ds)} validation "
-                  f"images, {len(class_names)} classes: {', '.join(class_names)}", cfg.quiet, to_stderr=False)
+            log(f"warning: {name} set {ds.root}: {note}")
+    log(f"data: {len(train_ds)} training images ({train_ds.num_boxes} boxes), {len(val_ds)} validation images, "
+        f"{len(class_names)} classes: {', '.join(class_names)}", echo=False)
     train_set = TrainImages(train_ds, cfg.imgsz, cfg)
 
     # 2. Model, optimiser, schedule, EMA.
@@ -363,15 +218,14 @@ def train(cfg: TrainConfig) -> dict:
     total_steps = steps_per_epoch * cfg.epochs
     if cfg.max_iters:
         total_steps = min(total_steps, int(cfg.max_iters))
-    optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.999))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _lr_lambda(total_steps, min(cfg.warmup_iters,
-                                                                                      total_steps // 3 + 1)))
+    optimizer = torch.optim.AdamW(param_groups(model, cfg.weight_decay), lr=cfg.lr, betas=(0.9, 0.999))
+    scheduler = warmup_cosine(optimizer, min(cfg.warmup_iters, total_steps // 3 + 1), total_steps, final=0.01)
     ema = EMA(model, tau=max(50.0, min(2000.0, total_steps / 5)))
     start_epoch, best_fitness, history = 0, -1.0, []
     if cfg.resume:
-        ckpt = load_checkpoint(last_path)
+        ckpt = load_checkpoint(run.last)
         if ckpt["model"] != cfg.model or ckpt["class_names"] != class_names:
-            raise VideolensError(f"{last_path}: was trained as {ckpt['model']} on classes {ckpt['class_names']}; "
+            raise VideolensError(f"{run.last}: was trained as {ckpt['model']} on classes {ckpt['class_names']}; "
                                  "resume it with the same --model and data")
         ts = ckpt["train_state"]
         model.load_state_dict(ts["model"])
@@ -380,11 +234,11 @@ def train(cfg: TrainConfig) -> dict:
         optimizer.load_state_dict(ts["optimizer"])
         scheduler.load_state_dict(ts["scheduler"])
         start_epoch, best_fitness, history = int(ckpt["epoch"]) + 1, float(ckpt["best_fitness"]), ckpt["history"]
-        _log(run_dir, f"resumed from {last_path} at epoch {start_epoch + 1}", cfg.quiet)
-    write_text(run_dir / "config.yaml", _yaml({**asdict(cfg), "classes": class_names, "device": str(device)}))
+        log(f"resumed from {run.last} at epoch {start_epoch + 1}")
+    write_config(run.path / "config.yaml", {**asdict(cfg), "classes": class_names, "device": str(device)})
     dataset_info = {"train": str(train_ds.root), "val": str(val_ds.root), "train_images": len(train_ds),
                     "val_images": len(val_ds)}
-    tb = _tensorboard(run_dir)
+    metrics_log = MetricsLog(run.path, events=run.path / "tensorboard", resumed_at=start_epoch)
 
     # 3. Epochs.
     step = scheduler.last_epoch
@@ -434,7 +288,7 @@ def train(cfg: TrainConfig) -> dict:
                     break
                 if cfg.cpu_minutes and time.process_time() - cpu_start > 60 * cfg.cpu_minutes:
                     out_of_time = True
-                    _log(run_dir, f"CPU budget of {cfg.cpu_minutes:g} min used up at step {step}", cfg.quiet)
+                    log(f"CPU budget of {cfg.cpu_minutes:g} min used up at step {step}")
                     break
         finally:
             bar.close()
@@ -452,62 +306,26 @@ def train(cfg: TrainConfig) -> dict:
                "val_map75": round(result.map75, 5), "lr": optimizer.param_groups[0]["lr"],
                "images_per_s": round(seen / max(train_seconds, 1e-9), 2), "seconds": round(train_seconds, 1)}
         history.append(row)
-        _append_csv(run_dir / "metrics.csv", row)
-        if tb is not None:
-            for k, v in row.items():
-                if k != "epoch":
-                    tb.add_scalar(k.replace("_", "/", 1), v, epoch + 1)
-            tb.flush()
+        metrics_log.write(history, epoch + 1)
         metrics = {**result.to_dict(), "epoch": epoch + 1}
         if improved:
             best_fitness = fitness
             epochs_without_gain = 0
         else:
             epochs_without_gain += 1
-        save_checkpoint(last_path, model, ema, class_names, cfg, epoch, metrics, optimizer, scheduler, best_fitness,
-                        history, dataset_info)
-        if improved:
-            shutil.copyfile(last_path, run_dir / ".best.pt.partial")
-            os.replace(run_dir / ".best.pt.partial", best_path)
-        _log(run_dir, f"epoch {epoch + 1}/{cfg.epochs}: loss {train_losses.get('loss', 0):.4f}, val mAP "
-                      f"{result.map:.4f}, mAP@.5 {result.map50:.4f}{' (best)' if improved else ''}, "
-                      f"{row['images_per_s']} img/s", cfg.quiet)
+        run.save(_checkpoint(model, ema, class_names, cfg, epoch, metrics, optimizer, scheduler, best_fitness, history,
+                             dataset_info), best=improved)
+        log(f"epoch {epoch + 1}/{cfg.epochs}: loss {train_losses.get('loss', 0):.4f}, val mAP {result.map:.4f}, "
+            f"mAP@.5 {result.map50:.4f}{' (best)' if improved else ''}, {row['images_per_s']} img/s")
         if cfg.patience and epochs_without_gain >= cfg.patience:
-            _log(run_dir, f"early stop: no better mAP for {cfg.patience} epochs", cfg.quiet)
+            log(f"early stop: no better mAP for {cfg.patience} epochs")
             break
-    if tb is not None:
-        tb.close()
-    best = load_checkpoint(best_path)["metrics"] if best_path.is_file() else {}
-    return {"output": str(run_dir), "best_checkpoint": str(best_path), "last_checkpoint": str(last_path),
+    metrics_log.close()
+    best = load_checkpoint(run.best)["metrics"] if run.best.is_file() else {}
+    return {"output": str(run.path), "best_checkpoint": str(run.best), "last_checkpoint": str(run.last),
             "epochs": len(history), "steps": step, "classes": class_names, "best": best,
             "history": history, "train_images": len(train_ds), "val_images": len(val_ds),
             "warnings": [s for s in (train_ds.issues_summary(), val_ds.issues_summary()) if s]}
 
 
-def _append_csv(path: Path, row: dict) -> None:
-    """Rewrite metrics.csv with one more row (atomically; the file stays small)."""
-    rows = []
-    if path.is_file():
-        with open(path, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-    rows.append({k: str(v) for k, v in row.items()})
-    fields = list(dict.fromkeys(k for r in rows for k in r))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    write_text(path, buf.getvalue())
-
-
-def _yaml(d: dict) -> str:
-    import yaml
-
-    return yaml.safe_dump(d, sort_keys=False)
-
-
-def _tensorboard(run_dir: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except Exception:  # noqa: BLE001 - tensorboard is optional
-        return None
-    return SummaryWriter(str(run_dir / "tensorboard"))
+__all__ = ["TrainConfig", "TrainImages", "evaluate_detector", "model_detector", "resolve_datasets", "train"]

@@ -1,4 +1,5 @@
-"""Training ShotNet: the data it learns from, the loop, and the ONNX export. ``scripts/train_shots.py`` drives it.
+"""Training ShotNet: the data it learns from and the loop. ``scripts/train_shots.py`` drives it and exports the result
+(:mod:`videolens.shots.checkpoint`).
 
 Two kinds of training windows, half and half, all at the detector's 48x27:
 
@@ -13,9 +14,11 @@ Labels per frame (conventions.md): a cut marks the first frame of the new shot; 
 frames from ``start`` to ``end``. One side of a fade may be a cut (a cut into black, then a fade-in): the cut marks
 the first plain frame, the fade-in runs from the last plain frame to the last frame before the shot shows fully.
 
-The loop (``train``) is plain PyTorch: AdamW, cosine learning rate, binary cross-entropy on "this frame is part of a
-transition" plus cross-entropy on the type of transition frames, with cut frames weighted up in both; every ``eval_every``
-steps the development set is scored with the same post-processing as detection, and the best state is kept.
+The loop (``train``) is plain PyTorch: AdamW, warm-up and cosine learning rate, binary cross-entropy on "this frame is
+part of a transition" plus cross-entropy on the type of transition frames, with cut frames weighted up in both; every
+``eval_every`` steps the development set is scored with the same post-processing as detection, the best state is kept
+and ``last.pt`` is written with everything ``resume`` needs. The run folder, checkpoint files, logs, parameter groups and
+schedule are :mod:`videolens.train`'s, shared with the other trainers.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import numpy as np
 
 from .evaluate import combine, evaluate
 from .learned import CONTEXT, TYPES, transitions_from_probs
-from .model import HEIGHT, WIDTH, ShotNet, export_onnx
+from .model import HEIGHT, WIDTH, ShotNet
 
 TYPE_INDEX = {t: k for k, t in enumerate(TYPES)}
 
@@ -439,37 +442,62 @@ def score_dev(net, dev: list[Sequence], threshold: float = 0.5, tolerance: int =
 def train(videos: list[Sequence], shots: list[np.ndarray], dev: list[Sequence], out_dir: str | os.PathLike, *,
           steps: int = 1200, batch: int = 8, window: int = 96, lr: float = 2e-3, seed: int = 0,
           eval_every: int = 100, cut_weight: float = 5.0, threads: int = 0, quiet: bool = False,
-          log=print) -> dict:
-    """Train ShotNet; writes ``last.pt``, ``best.pt`` (best development F1) and ``metrics.csv`` to ``out_dir``.
+          resume: bool = False, overwrite: bool = False, log=print) -> dict:
+    """Train ShotNet in the run folder ``out_dir``: ``last.pt`` (every ``eval_every`` steps), ``best.pt`` (best
+    development F1), ``metrics.csv``, ``config.yaml`` and TensorBoard events. ``resume`` continues from ``last.pt``
+    exactly (same data and settings), ``overwrite`` starts again over an old run.
 
     Returns ``{"best": {step, score, dev}, "steps", "seconds", "checkpoint"}``.
     """
     import torch
     import torch.nn.functional as F
 
+    from ..errors import VideolensError
+    from ..train.checkpoint import read_checkpoint
+    from ..train.log import MetricsLog, write_config
+    from ..train.optim import param_groups, warmup_cosine
+    from ..train.run import RunDir
     from ..utils.progress import progress
+    from .checkpoint import FORMAT
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    run = RunDir.open(out_dir, resume=resume, overwrite=overwrite)
+    settings = {"steps": steps, "batch": batch, "window": window, "lr": lr, "seed": seed, "eval_every": eval_every,
+                "cut_weight": cut_weight, "weight_decay": 1e-4,
+                "data": {"videos": len(videos), "shots": len(shots), "dev": len(dev)}}
+    run.start()
     if threads:
         torch.set_num_threads(int(threads))
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     composer = Composer(shots, np.random.default_rng(seed + 1))
     net = ShotNet()
-    opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
-    warmup = max(1, steps // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: min(1.0, (s + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+    opt = torch.optim.AdamW(param_groups(net, settings["weight_decay"]), lr=lr)
+    sched = warmup_cosine(opt, max(1, steps // 20), steps)
     # A cut is one labelled frame, a gradual transition ~18: weight cut frames up in both losses, or the network
     # learns to smear every change into a gradual one.
     type_w = torch.tensor([cut_weight if t == "cut" else 1.0 for t in TYPES])
     best = {"step": -1, "score": -1.0, "dev": None}
-    rows = ["step,loss,lr,dev_cut_f1,dev_gradual_f1,dev_all_f1,seconds"]
-    start = time.perf_counter()
-    running = None
-    bar = progress(total=steps, desc="train shots", quiet=quiet, unit="step")
-    for step in range(1, steps + 1):
+    rows: list[dict] = []
+    first, running, seconds = 1, None, 0.0
+    if resume:
+        ckpt = read_checkpoint(run.last, "shot model", require=("state_dict", "train_state", "settings"))
+        if ckpt["settings"] != settings:
+            changed = ", ".join(f"{k}={ckpt['settings'].get(k)!r}" for k in settings
+                                if ckpt["settings"].get(k) != settings[k])
+            raise VideolensError(f"{run.last}: resume it with the run's own data and settings ({changed})")
+        ts = ckpt["train_state"]
+        net.load_state_dict(ckpt["state_dict"])
+        opt.load_state_dict(ts["optimizer"])
+        sched.load_state_dict(ts["scheduler"])
+        rng.bit_generator.state, composer.rng.bit_generator.state = ts["rng"], ts["composer_rng"]
+        torch.set_rng_state(ts["torch_rng"])
+        first, running, seconds = int(ckpt["step"]) + 1, ts["running"], float(ts["seconds"])
+        best, rows = ckpt["best"], ckpt["history"]
+    write_config(run.path / "config.yaml", settings)
+    metrics_log = MetricsLog(run.path, events=run.path / "tensorboard", resumed_at=first - 1)
+    start = time.perf_counter() - seconds
+    bar = progress(total=steps, initial=first - 1, desc="train shots", quiet=quiet, unit="step")
+    for step in range(first, steps + 1):
         x, y, t = make_batch(videos, composer, batch, window, rng)
         logits = net(torch.from_numpy(x))
         y, t = torch.from_numpy(y), torch.from_numpy(t)
@@ -488,95 +516,31 @@ def train(videos: list[Sequence], shots: list[np.ndarray], dev: list[Sequence], 
         bar.update(1)
         bar.set_postfix(loss=f"{running:.3f}")
         if step % eval_every == 0 or step == steps:
-            row = [step, f"{running:.4f}", f"{sched.get_last_lr()[0]:.6f}", "", "", ""]
+            row = {"step": step, "loss": round(running, 4), "lr": float(f"{sched.get_last_lr()[0]:.6g}"),
+                   "dev_cut_f1": None, "dev_gradual_f1": None, "dev_all_f1": None}
+            improved = not dev and step == steps     # without a development set the last state is the best
             if dev:
                 d = score_dev(net, dev)
                 score = (d["cut"]["f1"] + d["gradual"]["f1"]) / 2
-                row[3:6] = [d["cut"]["f1"], d["gradual"]["f1"], d["all"]["f1"]]
-                if score > best["score"]:
+                row.update(dev_cut_f1=d["cut"]["f1"], dev_gradual_f1=d["gradual"]["f1"], dev_all_f1=d["all"]["f1"])
+                improved = score > best["score"]
+                if improved:
                     best = {"step": step, "score": round(score, 4), "dev": d}
-                    torch.save({"model": net.state_dict(), "config": net.config, "step": step}, out / "best.pt")
-                if not quiet:
-                    log(f"step {step}: loss {running:.3f}, dev cut F1 {d['cut']['f1']:.3f}, "
-                        f"gradual F1 {d['gradual']['f1']:.3f} ({time.perf_counter() - start:.0f} s)")
-            rows.append(",".join(str(v) for v in row + [round(time.perf_counter() - start, 1)]))
-            (out / "metrics.csv").write_text("\n".join(rows) + "\n")
+            elif improved:
+                best["step"] = step
+            row["seconds"] = round(time.perf_counter() - start, 1)
+            rows.append(row)
+            run.save({"format": FORMAT, "state_dict": net.state_dict(), "config": net.config, "step": step,
+                      "best": best, "history": rows, "settings": settings,
+                      "train_state": {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(),
+                                      "rng": rng.bit_generator.state, "composer_rng": composer.rng.bit_generator.state,
+                                      "torch_rng": torch.get_rng_state(), "running": running,
+                                      "seconds": time.perf_counter() - start}}, best=improved)
+            metrics_log.write(rows, step)
+            if dev and not quiet:
+                log(f"step {step}: loss {running:.3f}, dev cut F1 {d['cut']['f1']:.3f}, "
+                    f"gradual F1 {d['gradual']['f1']:.3f} ({time.perf_counter() - start:.0f} s)")
     bar.close()
-    torch.save({"model": net.state_dict(), "config": net.config, "step": steps}, out / "last.pt")
-    if best["step"] < 0:
-        torch.save({"model": net.state_dict(), "config": net.config, "step": steps}, out / "best.pt")
-        best["step"] = steps
+    metrics_log.close()
     return {"best": best, "steps": steps, "seconds": round(time.perf_counter() - start, 1),
-            "checkpoint": str(out / "best.pt")}
-
-
-def load_checkpoint(path: str | os.PathLike) -> ShotNet:
-    """A ShotNet from a ``.pt`` checkpoint written by :func:`train` (loaded with ``weights_only=True``)."""
-    import torch
-
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    net = _from_config(state.get("config"))
-    net.load_state_dict(state["model"])
-    return net.eval()
-
-
-def _from_config(cfg: dict | None) -> ShotNet:
-    """An untrained ShotNet of the shape a checkpoint's or a sidecar's ``config`` records (defaults if None)."""
-    cfg = cfg or {}
-    return ShotNet(widths=tuple(cfg.get("widths", (4, 8, 16))), hidden=int(cfg.get("hidden", 128)),
-                   neighbours=int(cfg.get("neighbours", 12)))
-
-
-def load_onnx_weights(path: str | os.PathLike, config: dict | None = None) -> ShotNet:
-    """A ShotNet with the weights of an exported ``shotnet.onnx``: how a shipped model is re-exported when only the
-    graph changes (e.g. a faster but equivalent operator), without retraining.
-
-    The linear layers' weights are stored transposed, as ``MatMul`` inputs; each is named here by the bias added
-    to its product.
-    """
-    import onnx
-    import torch
-    from onnx import numpy_helper
-
-    model = onnx.load(str(path))
-    weights = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    consumers: dict[str, list] = {}
-    for node in model.graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
-    state = {k: torch.from_numpy(v.copy()) for k, v in weights.items() if not k.startswith("onnx::")}
-    for node in model.graph.node:
-        if node.op_type == "MatMul" and node.input[1] in weights:
-            adds = [n for n in consumers.get(node.output[0], []) if n.op_type == "Add"]
-            bias = [i for n in adds for i in n.input if i.endswith(".bias") and i in weights]
-            if len(bias) != 1:
-                raise ValueError(f"{path}: cannot tell which layer MatMul {node.name} belongs to")
-            state[bias[0][:-len(".bias")] + ".weight"] = torch.from_numpy(weights[node.input[1]].T.copy())
-    net = _from_config(config)
-    net.load_state_dict(state)
-    return net.eval()
-
-
-def export(net: ShotNet, path: str | os.PathLike, meta: dict | None = None) -> dict:
-    """Write ``net`` as ONNX at ``path`` (atomically) and check ONNX Runtime reproduces PyTorch's outputs.
-
-    A JSON sidecar with ``meta`` (training command, data, scores) goes next to it. Returns the check's numbers.
-    """
-    import onnxruntime as ort
-    import torch
-
-    from ..utils.files import atomic_path, write_text
-
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        export_onnx(net, tmp)
-        x = np.random.default_rng(0).integers(0, 256, (1, 150, HEIGHT, WIDTH, 3), dtype=np.uint8)
-        ref = net.eval()(torch.from_numpy(x)).detach().numpy()
-        got = ort.InferenceSession(tmp, providers=["CPUExecutionProvider"]).run(None, {"frames": x})[0]
-        err = float(np.abs(ref - got).max())
-        if err > 1e-3:
-            raise RuntimeError(f"ONNX Runtime differs from PyTorch by {err}")
-    info = {"max_abs_diff_vs_torch": err, "bytes": path.stat().st_size,
-            "params": int(sum(p.numel() for p in net.parameters())), "config": net.config, **(meta or {})}
-    write_text(path.with_suffix(".json"), json.dumps(info, indent=1) + "\n")
-    return info
+            "checkpoint": str(run.best)}
