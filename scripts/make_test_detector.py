@@ -11,7 +11,6 @@ validation split is about 0.4: good enough to give real, varied boxes and tracks
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -22,15 +21,13 @@ sys.path.insert(0, str(ROOT))
 
 def strip(checkpoint: Path, target: Path) -> None:
     """Keep the inference part of a detect-train checkpoint, weights as float16, written atomically."""
-    import torch
+    from videolens.train.checkpoint import load_file, save_checkpoint
 
-    ck = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    ck = load_file(checkpoint)
     keep = {k: ck[k] for k in ("format", "version", "model", "config", "class_names", "preprocess", "epoch",
                                "metrics") if k in ck}
     keep["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in ck["state_dict"].items()}
-    tmp = target.with_name(f".{target.name}.partial")
-    torch.save(keep, tmp)
-    os.replace(tmp, target)
+    save_checkpoint(keep, target)
 
 
 def main() -> None:
