@@ -297,7 +297,7 @@ class ObjectsAnalyzer(Analyzer):
             self.tracker.frame_rate = float(info.fps or 30.0)
 
     def process(self, frames: np.ndarray, timestamps: np.ndarray, indices: np.ndarray) -> None:
-        for f, d, t, i in zip(frames, self.detector.detect(list(frames)), timestamps, indices):
+        for f, d, t, i in zip(frames, self.detector.detect(list(frames), indices.tolist()), timestamps, indices):
             d = self._scale.back(d, f.shape)
             d.frame_index, d.timestamp = int(i), float(t)
             for sink in self.raw_sinks:

@@ -57,14 +57,19 @@ class Detector:
     def _detect(self, frames: list[np.ndarray]) -> list[Detections]:
         raise NotImplementedError
 
-    def detect(self, frames) -> list[Detections]:
+    def _detect_at(self, frames: list[np.ndarray], indices: list[int]) -> list[Detections]:
+        return self._detect(frames)
+
+    def detect(self, frames, indices: Sequence[int] | None = None) -> list[Detections]:
+        """Boxes per frame. ``indices`` (the frames' 0-based indices in their video) matter only to detectors that
+        replay saved boxes (:class:`ReplayDetector`); models look at the pixels."""
         frames = [np.asarray(f) for f in frames]
         for f in frames:
             if f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8:
                 raise ValueError(f"frames must be uint8 RGB (H, W, 3), got {f.dtype} {f.shape}")
         if not frames:
             return []
-        out = self._detect(frames)
+        out = self._detect(frames) if indices is None else self._detect_at(frames, list(indices))
         if self.classes:
             out = [d.filter(classes=self.classes) for d in out]
         return out
@@ -376,6 +381,61 @@ class HogPeopleDetector(Detector):
         return out
 
 
+class ReplayDetector(Detector):
+    """Boxes read from a MOTChallenge file instead of found by a model (``--model replay:det.txt``): a detector's
+    saved output replayed through tracking, counting and rules, or ``gt.txt`` as perfect detections to check them
+    against the truth. Boxes are looked up by frame index (MOT frame n is index n - 1); class ``object``.
+    """
+
+    class_names = ["object"]
+
+    def __init__(self, path: str | os.PathLike, conf: float = 0.0, classes=None, scale: float = 1.0):
+        from ..track.mot import read_mot
+
+        self.name = f"replay:{Path(path).name}"
+        super().__init__(conf, classes)
+        self.boxes = read_mot(path, scale=scale)
+
+    def _detect(self, frames):
+        raise VideolensError(f"{self.name} replays boxes by frame index: call detect(frames, indices)")
+
+    def _detect_at(self, frames, indices):
+        out = []
+        for i in indices:
+            d = self.boxes.get(int(i))
+            d = Detections.empty(int(i)) if d is None else Detections(d.xyxy, d.scores, d.class_ids, d.class_names)
+            out.append(d[d.scores >= self.conf] if len(d) else d)
+        return out
+
+
+class MergedDetector(Detector):
+    """Several detectors as one: every detector's boxes on each frame, class ids made distinct (the second
+    detector's after the first's), so one tracker can follow faces and objects together.
+
+    >>> MergedDetector([HogPeopleDetector(), FaceDetector()]).class_names                # doctest: +SKIP
+    ['person', 'face']
+    """
+
+    def __init__(self, detectors: Sequence[Detector]):
+        self.detectors = list(detectors)
+        self.name = "+".join(d.name for d in self.detectors)
+        self.class_names = [n for d in self.detectors for n in d.class_names]
+        super().__init__(0.0)
+        self._offsets = np.cumsum([0] + [len(d.class_names) for d in self.detectors])[:-1].tolist()
+
+    def _detect(self, frames):
+        return self._detect_at(frames, None)
+
+    def _detect_at(self, frames, indices):
+        found = [d.detect(frames, indices) for d in self.detectors]
+        out = []
+        for per_frame in zip(*found):
+            parts = [Detections(p.xyxy, p.scores, p.class_ids + off, p.class_names, p.track_ids, p.frame_index,
+                                p.timestamp) for p, off in zip(per_frame, self._offsets)]
+            out.append(Detections.merge(parts))
+        return out
+
+
 # ---- registry ---------------------------------------------------------------------------------------------------
 
 
@@ -418,6 +478,8 @@ def load_detector(spec: str, *, weights: str | None = None, conf: float | None =
     ``onnx:PATH``. ``conf`` defaults to 0.25 (0.9 for faces, 0.5 for people-hog)."""
     spec = str(spec)
     common = {"iou": iou, "classes": classes, "device": device, "imgsz": imgsz}
+    if spec.startswith("replay:"):
+        return ReplayDetector(spec[7:], 0.0 if conf is None else conf, classes)
     if spec.startswith("onnx:") or spec.lower().endswith(".onnx"):
         path = spec[5:] if spec.startswith("onnx:") else spec
         return OnnxYoloDetector(path, 0.25 if conf is None else conf, iou, classes, imgsz)

@@ -1,0 +1,168 @@
+"""One camera's analysis thread: take the newest frame, look for motion, run the detectors while there is motion,
+apply the rules, and hand out events.
+
+The detectors are ordinary analyzers (:class:`~videolens.detect.analyzers.ObjectsAnalyzer`, the same class as
+``videolens analyze`` and ``videolens detect`` run), fed one frame at a time.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..core.detections import Detections
+from .camera import CameraReader, Frame
+from .config import Camera, Rule
+from .motion import ANALYSIS_WIDTH, MotionDetector, TamperDetector
+from .rules import Found, RuleEngine
+
+GATE_HOLD = 2.0     # seconds the detectors go on after motion stops (objects that stop still get tracked)
+
+
+def default_rules(camera: Camera) -> tuple[Rule, ...]:
+    """A camera's rules; without any, zone and line rules for every class of its zones and lines, and whole-frame
+    motion when it has neither."""
+    if camera.rules:
+        return camera.rules
+    rules = [Rule(name, "zone", zone=name) for name in camera.zones]
+    rules += [Rule(name, "line", line=name) for name in camera.lines]
+    return tuple(rules) or (Rule("motion", "motion", motion=camera.motion_threshold),)
+
+
+def _target(size, width: int, height: int) -> tuple[int, int] | None:
+    """An analyzer's ``size`` (short side, (w, h) or None) as a (w, h) for a ``width`` x ``height`` frame."""
+    if size is None:
+        return None
+    if isinstance(size, (int, np.integer)):
+        s = size / min(width, height)
+        return max(1, round(width * s)), max(1, round(height * s))
+    return int(size[0]), int(size[1])
+
+
+def to_array(image, size=None, gray: bool = False) -> np.ndarray:
+    """A decoded frame as uint8 RGB (or gray) at an analyzer's ``size``, scaled inside FFmpeg."""
+    wh = _target(size, image.width, image.height)
+    kw = {"width": wh[0], "height": wh[1]} if wh else {}
+    return image.to_ndarray(format="gray" if gray else "rgb24", **kw)
+
+
+class CameraWorker:
+    """Reads and analyzes one camera in two daemon threads; ``emit(found, frame, worker)`` gets each event."""
+
+    def __init__(self, camera: Camera, reader: CameraReader, emit: Callable[[Found, Frame | None, Any], None], *,
+                 detector=None, lockstep: bool = False, on_frame: Callable[[Frame, Any], None] | None = None):
+        self.camera, self.reader, self.emit = camera, reader, emit
+        self.lockstep = lockstep
+        self.rules = default_rules(camera)
+        self.engine = RuleEngine(self.rules, camera.zones, camera.lines, camera.anchor)
+        self.tamper = TamperDetector() if any(r.kind == "tamper" for r in self.rules) else None
+        self.objects = None
+        self.tracked: Detections | None = None
+        if detector is not None:
+            from ..detect.analyzers import ObjectsAnalyzer
+
+            self.objects = ObjectsAnalyzer(detector, tracker=camera.tracker or None, keep_frames=False)
+            self.objects.sinks.append(self._on_detections)
+        self.on_frame = on_frame
+        self.motion: MotionDetector | None = None
+        self.analyzed = 0
+        self.lag = 0.0
+        self.cpu = 0.0
+        self.last_motion = -1e9
+        self.gate_open = False
+        self.last: tuple[Frame, Detections | None] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"videolens-watch-{camera.name}", daemon=True)
+        reader.on_connect = self._on_connect
+
+    # ---- control -----------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.reader.start()
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self.reader.stop(timeout)
+        self._thread.join(timeout)
+
+    @property
+    def done(self) -> bool:
+        return not self._thread.is_alive()
+
+    # ---- the thread --------------------------------------------------------------------------------------------
+    def _on_connect(self, stream, info) -> None:
+        w, h = info.stored_size
+        size = (ANALYSIS_WIDTH, max(2, round(ANALYSIS_WIDTH * h / max(w, 1))))
+        zones = {k: [(x * size[0] / w, y * size[1] / h) for x, y in v] for k, v in self.camera.zones.items()}
+        self.motion = MotionDetector(size, zones)
+        if self.objects is not None and self.analyzed == 0:
+            self.objects.start(info)
+
+    def _on_detections(self, d: Detections) -> None:
+        self.tracked = d
+
+    def _run(self) -> None:
+        period = 0.0 if self.lockstep else 1.0 / max(self.camera.fps, 1e-3)
+        next_at = 0.0
+        frame = None
+        try:
+            while not self._stop.is_set():
+                wait = next_at - time.monotonic()
+                if wait > 0 and self._stop.wait(wait):
+                    break
+                taken = self.reader.take(timeout=0.5)
+                if taken is None:
+                    if self.reader.exhausted():
+                        break
+                    continue
+                frame = taken
+                next_at = time.monotonic() + period
+                self._analyze(frame)
+                self.analyzed += 1
+                self.lag = time.time() - frame.wall
+                self.cpu = time.thread_time()
+        finally:
+            self._close(frame)
+
+    def _analyze(self, frame: Frame) -> None:
+        image, t, i = frame.image, frame.t, frame.index
+        gray = to_array(image, self.motion.size, gray=True)
+        motion = self.motion.update(gray)
+        if motion.fraction >= self.camera.motion_threshold:
+            self.last_motion = t
+        tamper = self.tamper.update(gray, t) if self.tamper is not None else None
+        self.gate_open = self.lockstep or not self.camera.motion_gate or t - self.last_motion <= GATE_HOLD
+        self.tracked = None
+        if self.objects is not None and self.gate_open:
+            rgb = to_array(image, self.objects.size)
+            self.objects.process(rgb[None], np.asarray([t]), np.asarray([i]))
+        now = _dt.datetime.fromtimestamp(frame.wall).astimezone()
+        found = self.engine.update(self.tracked, i, t, motion, tamper, now)
+        if self.objects is not None:
+            found += [_from_event(e, self.objects.name) for e in self.objects.events()]
+        self.last = (frame, self.tracked)
+        for f in found:
+            self.emit(f, frame, self)
+        if self.on_frame is not None:
+            self.on_frame(frame, self)
+
+    def _close(self, frame: Frame | None) -> None:
+        """End what is open: the rules' lasting events, then the analyzers' (tracks that never ended)."""
+        i, t = (frame.index, frame.t) if frame is not None else (0, 0.0)
+        found = self.engine.close(i, t)
+        if self.objects is not None and self.analyzed:
+            self.objects.finish()
+            found += [_from_event(e, self.objects.name) for e in self.objects.events()]
+        for f in found:
+            self.emit(f, None, self)
+
+
+def _from_event(e, analyzer: str) -> Found:
+    """An analyzer's :class:`~videolens.core.Event` (``track_end``, ...) as a finding of that analyzer."""
+    return Found(e.kind, analyzer, "instant", float(e.t_end), int(e.frame_end), dict(e.data),
+                 t_start=float(e.t_start), frame_start=int(e.frame_start))
