@@ -1,0 +1,227 @@
+"""videolens watch on files: rules against ground truth, parity with videolens detect, events.jsonl, the config's
+errors, redaction, pacing, motion and tampering."""
+
+from __future__ import annotations
+
+import collections
+import json
+import time
+
+import numpy as np
+import pytest
+from conftest import SAMPLE, run_cli
+
+from videolens.core.detections import Detections
+from videolens.detect.zones import LineCounter, ZoneCounter
+from videolens.errors import VideolensError
+from videolens.live.config import ConfigError, Rule, load_config_text
+from videolens.live.sources import camera_name, parse_source, redact
+from videolens.live.watch import watch
+from videolens.track.mot import read_mot
+
+ZONE = [(0, 0), (160, 0), (160, 240), (0, 240)]
+LINE = [(160, 0), (160, 240)]
+
+
+@pytest.fixture(scope="module")
+def objects_video(tmp_path_factory):
+    """A generated objects video (150 frames, 25 fps) and its MOTChallenge ground truth."""
+    from videolens.datasets import make_dataset
+
+    out = tmp_path_factory.mktemp("live")
+    make_dataset("objects", out, seed=21, num=1, frames=150, images=1, progress=False)
+    video = out / "videos" / "objects_0000.mp4"
+    return video, out / "videos" / "objects_0000" / "gt" / "gt.txt"
+
+
+def truth(gt_path, frames: int = 150, fps: float = 25.0) -> dict:
+    """Zone entries/exits and line crossings of the true tracks (their own ids), with the frame each happened on."""
+    gt = read_mot(gt_path)
+    zone, line = ZoneCounter(ZONE, name="zone1"), LineCounter(*LINE, name="line1")
+    found = collections.defaultdict(list)
+    for i in range(frames):
+        d = gt.get(i) or Detections.empty(i)
+        d = Detections(d.xyxy, d.scores, d.class_ids, d.class_names, d.track_ids, i, i / fps)
+        zone.trigger(d)
+        found["zone_enter"] += [i] * len(zone.entered)
+        found["zone_exit"] += [i] * len(zone.exited)
+        before = len(line.crossings)
+        line.trigger(d)
+        for c in line.crossings[before:]:
+            found[f"line_cross/{c['direction']}"].append(i)
+    return dict(found)
+
+
+def test_rules_on_a_file_give_the_true_events_and_what_detect_counts(objects_video, tmp_path):
+    video, gt = objects_video
+    expected = truth(gt)
+    assert sum(len(v) for v in expected.values()) >= 5        # the clip really exercises the rules
+    events = list(watch([str(video)], output=tmp_path / "w", objects=f"replay:{gt}", tracker="bytetrack",
+                        zones={"zone1": ZONE}, lines={"line1": LINE}))
+    got = collections.defaultdict(list)
+    for e in events:
+        if e["kind"] in ("zone_enter", "zone_exit"):
+            got[e["kind"]].append(e["frame_start"])
+        elif e["kind"] == "line_cross":
+            got[f"line_cross/{e['direction']}"].append(e["frame_start"])
+    assert sorted(got) == sorted(expected)
+    for kind, frames in expected.items():
+        assert len(got[kind]) == len(frames), kind
+        # each event on the frame of the truth, or one analyzed frame from it (a new track is confirmed a frame late)
+        assert all(abs(a - b) <= 1 for a, b in zip(sorted(got[kind]), sorted(frames))), (kind, got[kind], frames)
+    # ... and what `videolens detect` counts on the same file with the same detections.
+    r = run_cli("detect", video, "--model", f"replay:{gt}", "--tracker", "bytetrack", "--line", "160,0,160,240",
+                "--zone", "0,0,160,0,160,240,0,240", "-o", tmp_path / "d", "--format", "json", "--quiet")
+    assert r.code == 0, r
+    counts = json.loads((tmp_path / "d" / "detections.json").read_text())["summary"]["counts"]
+    assert counts["lines"][0]["in"] == len(got["line_cross/in"]) and counts["lines"][0]["out"] == len(
+        got["line_cross/out"])
+    assert len(counts["zones"][0]["dwell"]) == len({e["track_id"] for e in events if e["kind"] == "zone_enter"})
+    # Every line of events.jsonl is a whole JSON object, in the order the events were given.
+    lines = (tmp_path / "w" / "events.jsonl").read_text().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == [e["id"] for e in events]
+    enter = next(e for e in events if e["kind"] == "zone_enter")
+    assert enter["state"] == "instant" and enter["zone"] == "zone1" and enter["class"] == "object"
+    assert enter["start"] == enter["end"] and enter["t_start"] == pytest.approx(enter["frame_start"] / 25, abs=1e-3)
+    assert (tmp_path / "w" / enter["snapshot"]).stat().st_size > 1000
+    status = json.loads((tmp_path / "w" / "status.json").read_text())["cameras"]["objects_0000"]
+    assert status["frames_in"] == status["frames_analyzed"] == 150 and status["frames_dropped"] == 0
+
+
+def test_loiter_and_count_rules_start_and_end(objects_video, tmp_path):
+    video, gt = objects_video
+    rules = [Rule("stay", "loiter", zone="zone1", loiter=1.0), Rule("busy", "count_above", zone="zone1",
+                                                                      count_above=1)]
+    events = list(watch([str(video)], rules, output=tmp_path, objects=f"replay:{gt}", tracker="bytetrack",
+                        zones={"zone1": ZONE}))
+    by_id = collections.defaultdict(list)
+    for e in events:
+        if e["kind"] in ("loiter", "count_above"):
+            by_id[e["id"]].append(e)
+    assert {e[0]["kind"] for e in by_id.values()} == {"loiter", "count_above"}
+    for pair in by_id.values():       # every lasting event starts, then ends (at the latest when the file ends)
+        assert [e["state"] for e in pair] == ["start", "end"]
+        assert pair[1]["t_end"] >= pair[0]["t_start"] and pair[1]["start"] == pair[0]["start"]
+    loiters = [p[0] for p in by_id.values() if p[0]["kind"] == "loiter"]
+    assert all(e["seconds"] >= 1.0 for e in loiters)
+
+
+def test_whole_frame_motion_is_the_default_rule(tmp_path):
+    events = list(watch([str(SAMPLE)], output=tmp_path))
+    assert [(e["kind"], e["state"]) for e in events] == [("motion", "start"), ("motion", "end")]
+    assert events[0]["id"] == events[1]["id"] and events[1]["t_end"] > events[0]["t_start"]
+
+
+def test_a_paced_file_behaves_like_a_camera(tmp_path):
+    """--realtime: the file plays at its frame rate; analysis takes the newest frame, at its own rate."""
+    from videolens.datasets.testvideo import make_index_video
+
+    clip = make_index_video(tmp_path / "clip.mp4", 50, size=(160, 120), fps=25)    # 2 s
+    t0 = time.monotonic()
+    list(watch([str(clip)], output=tmp_path / "w", realtime=True, fps=5))
+    took = time.monotonic() - t0
+    status = json.loads((tmp_path / "w" / "status.json").read_text())["cameras"]["clip"]
+    assert 1.8 < took < 6
+    assert status["frames_in"] == 50 and 5 <= status["frames_analyzed"] <= 15
+    assert status["frames_analyzed"] + status["frames_dropped"] <= 50
+
+
+def test_duration_stops_cleanly(tmp_path):
+    from videolens.datasets.testvideo import make_index_video
+
+    clip = make_index_video(tmp_path / "long.mp4", 250, size=(96, 64), fps=25)     # 10 s, paced
+    t0 = time.monotonic()
+    list(watch([str(clip)], output=tmp_path / "w", realtime=True, duration=1.5))
+    assert time.monotonic() - t0 < 5
+    assert json.loads((tmp_path / "w" / "status.json").read_text())["cameras"]["long"]["frames_in"] < 250
+
+
+def test_tampering_covered_and_blurred(tmp_path):
+    """A camera that is covered (a flat picture), then out of focus, each for a few seconds."""
+    import cv2
+
+    from videolens.io.writer import VideoWriter
+
+    rng = np.random.default_rng(5)
+    scene = cv2.resize(rng.integers(0, 255, (60, 80, 3), dtype=np.uint8), (320, 240), interpolation=cv2.INTER_NEAREST)
+    path = tmp_path / "tamper.mp4"
+    with VideoWriter(path, fps=10, size=(320, 240)) as w:
+        for i in range(200):
+            if 50 <= i < 100:
+                frame = np.full_like(scene, 12)                          # covered: 5 s
+            elif 140 <= i < 190:
+                frame = cv2.GaussianBlur(scene, (0, 0), 6)               # out of focus: 5 s
+            else:
+                frame = scene
+            w.write(frame, i / 10)
+    rules = [Rule("tamper", "tamper", tamper=("covered", "moved", "blur"))]
+    events = [e for e in watch([str(path)], rules, output=tmp_path / "w") if e["kind"] == "tamper"]
+    starts = [(e["tamper"], e["t_start"]) for e in events if e["state"] == "start"]
+    assert [k for k, _ in starts] == ["covered", "blur"], events
+    assert 5.0 <= starts[0][1] <= 9.0 and 14.0 <= starts[1][1] <= 18.0
+    assert [e["state"] for e in events] == ["start", "end", "start", "end"]
+
+
+CONFIG = """\
+defaults:
+  fps: 4
+cameras:
+  - name: front
+    url: rtsp://admin:secret@cam.local/stream1
+    zones:
+      door: [[0, 0], [100, 0], [100, 100]]
+    lines:
+      gate: [[0, 50], [100, 50]]
+    rules:
+      - name: night
+        zone: door
+        classes: [person]
+        armed: "22:00-06:00"
+        cooldown: 30
+      - {name: through, line: gate, direction: in}
+      - {name: crowd, zone: door, count_above: 3}
+      - {name: tamper, tamper: [covered]}
+"""
+
+
+def test_a_config_file_is_read_and_checked():
+    cfg = load_config_text(CONFIG, "site.yaml")
+    cam = cfg.cameras[0]
+    assert cam.name == "front" and cam.fps == 4 and [r.kind for r in cam.rules] == ["zone", "line", "count_above",
+                                                                                    "tamper"]
+    night = cam.rules[0]
+    import datetime as dt
+
+    assert night.armed_at(dt.datetime(2026, 1, 1, 23, 30)) and night.armed_at(dt.datetime(2026, 1, 1, 5, 0))
+    assert not night.armed_at(dt.datetime(2026, 1, 1, 12, 0))
+    assert night.wants("Person", 0.3) and not night.wants("car", 0.9)
+    bad = [
+        (CONFIG.replace("fps: 4", "fsp: 4"), "site.yaml:2: defaults.fsp: unknown key"),
+        (CONFIG.replace("[[0, 0], [100, 0], [100, 100]]", "[[0, 0], [100, 0]]"),
+         "site.yaml:7: cameras[0].zones.door: expected at least 3 points, got 2"),
+        (CONFIG.replace("zone: door\n        classes", "zone: dor\n        classes"),
+         "site.yaml:12: cameras[0].rules[0].zone: no zone 'dor' on camera front (it has: door)"),
+        (CONFIG.replace('"22:00-06:00"', '"late"'), "cameras[0].rules[0].armed: expected time windows"),
+        (CONFIG.replace("direction: in", "direction: up"), "cameras[0].rules[1].direction"),
+        (CONFIG.replace("    url: rtsp://admin:secret@cam.local/stream1\n", ""), "a camera needs a url"),
+        ("cameras: [", "site.yaml:1: not valid YAML"),
+        ("", "the config is empty"),
+    ]
+    for text, message in bad:
+        with pytest.raises(ConfigError) as e:
+            load_config_text(text, "site.yaml")
+        assert message in str(e.value) and "\n" not in str(e.value), (message, str(e.value))
+        assert "secret" not in str(e.value)
+
+
+def test_sources_names_and_redaction(tmp_path):
+    assert redact("see rtsp://u:p@h/x and http://a:b@c:8080/y") == "see rtsp://***@h/x and http://***@c:8080/y"
+    assert camera_name("rtsp://u:p@10.0.0.5:554/Streaming/Channels/101") == "10.0.0.5-Streaming-Channels-101"
+    assert camera_name("udp://@:5000") == "camera-5000" and camera_name("tcp://10.1.1.1:9000") == "10.1.1.1-9000"
+    assert parse_source("rtsp://cam/s", transport="udp").options["rtsp_transport"] == "udp"
+    assert parse_source("-").kind == "stdin" and parse_source("/dev/video0").kind == "v4l2"
+    with pytest.raises(VideolensError, match="unknown source scheme 'ftp'") as e:
+        parse_source("ftp://user:pw@host/x.mp4")
+    assert "pw" not in str(e.value)
+    with pytest.raises(VideolensError, match="no such file"):
+        parse_source(str(tmp_path / "missing.mp4"))
