@@ -34,6 +34,7 @@ _LAZY = {
     "Predictor": "videolens.classify.prediction",
     "ActionPrediction": "videolens.classify.prediction",
     "write_outputs": "videolens.classify.prediction",
+    "predict_files": "videolens.classify.batch",
     "export_onnx": "videolens.classify.export",
     "tune": "videolens.classify.tuning",
     "ActionsAnalyzer": "videolens.classify.analyzer",
