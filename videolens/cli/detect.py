@@ -73,13 +73,17 @@ def _run_detect(args: argparse.Namespace) -> int:
                         stride=args.stride, lines=args.line, zones=args.zone, anchor=args.anchor,
                         anonymize=args.anonymize, anonymize_method=args.anonymize_method, formats=formats,
                         overwrite=args.overwrite, quiet=args.quiet,
-                        on_item=lambda item: report(args, item, None, _format_detect))   # as each video is done
+                        on_item=lambda item: _report_video(args, item))
     emit(args, run.to_json)
     return batch_exit(run.ok, run.failed)
 
 
-def _format_detect(item) -> str:
-    r, out = item.result, item.output
+def _report_video(args: argparse.Namespace, item) -> None:
+    """Each video's summary (or error) as soon as it is done; --json prints them all at the end."""
+    report(args, item, None, lambda r: _format_detect(r, item.output))
+
+
+def _format_detect(r, out) -> str:
     lines = [f"{r.video}: {r.detections} detections in {r.frames_analyzed} of {r.frames} frames "
              f"({r.seconds:.1f} s) -> {out}"]
     if r.classes:
