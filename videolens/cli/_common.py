@@ -45,34 +45,26 @@ def positive_int(text: str) -> int:
     return v
 
 
-def nonneg_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
-    if v < 0 or v != v:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, not {text}")
-    return v
+def _float_type(ok: Callable[[float], bool], not_a_number: str, out_of_range: str) -> Callable[[str], float]:
+    """An argparse type for a float for which ``ok`` holds (NaN never does). The messages are formats of
+    ``text`` (what was typed, quoted in ``not_a_number``) and ``v`` (the number)."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(not_a_number.format(text=repr(text))) from None
+        if not ok(v):
+            raise argparse.ArgumentTypeError(out_of_range.format(text=text, v=v))
+        return v
+
+    return parse
 
 
-def positive_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, not {text!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, not {text}")
-    return v
-
-
-def unit(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, not {text!r}") from None
-    if not 0 <= v <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, not {v}")
-    return v
+nonneg_float = _float_type(lambda v: v >= 0, "expected a number, not {text}", "expected a number >= 0, not {text}")
+positive_float = _float_type(lambda v: v > 0, "expected a number, not {text}", "expected a number > 0, not {text}")
+unit = _float_type(lambda v: 0 <= v <= 1, "expected a number between 0 and 1, not {text}",
+                   "expected a number between 0 and 1, not {v}")
 
 
 def key_value(text: str) -> tuple[str, str]:

@@ -78,7 +78,8 @@ def _format_shots(r: dict) -> str:
                f"{s['start_frame']}-{s['end_frame']}" for s in r["shots"])]
     for t in r["transitions"]:
         if t["type"] != "cut":
-            lines.append(f"  {t['type']:8s} frames {t['start']}-{t['end']} ({t['start_time']:.3f}-{t['end_time']:.3f} s)")
+            lines.append(f"  {t['type']:8s} frames {t['start']}-{t['end']} "
+                         f"({t['start_time']:.3f}-{t['end_time']:.3f} s)")
     lines.append(f"  wrote {r['output_dir']}/ ({', '.join(os.path.basename(p) for p in r['outputs'])}"
                  + (f", {len(r['pieces'])} pieces in shots/" if r.get("pieces") else "")
                  + (f", {len(r['thumbnails'])} thumbnails" if r.get("thumbnails") else "") + ")")

@@ -118,7 +118,8 @@ def _format_vad(run) -> str:
     for b in run.items:
         if b.ok:
             r = b.result
-            lines.append(f"{b.input}: {len(r.segments)} speech segments, {r.speech_seconds:.1f} s of {r.duration:.1f} s")
+            lines.append(f"{b.input}: {len(r.segments)} speech segments, "
+                         f"{r.speech_seconds:.1f} s of {r.duration:.1f} s")
             lines += [f"  {timecode(s.start)} --> {timecode(s.end)}  ({s.duration:.2f} s)" for s in r.segments]
     return "\n".join(lines)
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import VideolensError
+from ..utils.batch import BatchRun
 from ..utils.files import expand_inputs, output_dirs
 
 
@@ -39,19 +40,8 @@ class DetectItem:
         return self.result.to_dict() if self.ok else {"video": self.video, "error": self.detail}
 
 
-@dataclass
-class DetectRun:
-    """The outcome of :func:`detect_videos`, one item per video in input order."""
-
-    items: list[DetectItem] = field(default_factory=list)
-
-    @property
-    def ok(self) -> int:
-        return sum(i.ok for i in self.items)
-
-    @property
-    def failed(self) -> int:
-        return len(self.items) - self.ok
+class DetectRun(BatchRun):
+    """The outcome of :func:`detect_videos`: one :class:`DetectItem` per video, in input order."""
 
     def to_json(self) -> dict[str, Any] | list[dict[str, Any]]:
         """What ``videolens detect --json`` prints: the video's object, or a list of them for several videos."""

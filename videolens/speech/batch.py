@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..utils.batch import BatchItem, run_batch
+from ..utils.batch import BatchRun, run_batch
 from ..utils.files import expand_inputs, output_dirs
 from .transcript import FORMATS
 from .vad import VadOptions, require_speech_packages
@@ -29,27 +29,13 @@ def _cores() -> int:
 
 
 @dataclass
-class TranscribeRun:
-    """The outcome of :func:`transcribe_files`: one item per input, in input order.
-
-    An item's ``result`` is :func:`~videolens.speech.transcribe.transcribe_to_files`'s summary (``input``,
+class TranscribeRun(BatchRun):
+    """The outcome of :func:`transcribe_files`: one :class:`~videolens.utils.batch.BatchItem` per input, in input
+    order, its ``result`` :func:`~videolens.speech.transcribe.transcribe_to_files`'s summary (``input``,
     ``output``, ``files``, ``result``: the transcript as a dict).
     """
 
-    items: list[BatchItem]
     model_load_seconds: float | None = None     # None when the workers loaded the model (--jobs > 1)
-
-    @property
-    def done(self) -> list[BatchItem]:
-        return [b for b in self.items if b.ok]
-
-    @property
-    def ok(self) -> int:
-        return len(self.done)
-
-    @property
-    def failed(self) -> int:
-        return len(self.items) - self.ok
 
     @property
     def audio_seconds(self) -> float:
@@ -115,20 +101,9 @@ def _transcribe_item(path: str, dirs: dict, formats, overwrite: bool, **kwargs) 
     return transcribe_to_files(path, dirs[path], formats, overwrite, **kwargs)
 
 
-@dataclass
-class VadRun:
-    """The outcome of :func:`detect_speech_files`: one item per input, its ``result`` a
-    :class:`~videolens.speech.vad.VadResult`."""
-
-    items: list[BatchItem]
-
-    @property
-    def ok(self) -> int:
-        return sum(b.ok for b in self.items)
-
-    @property
-    def failed(self) -> int:
-        return len(self.items) - self.ok
+class VadRun(BatchRun):
+    """The outcome of :func:`detect_speech_files`: one :class:`~videolens.utils.batch.BatchItem` per input, its
+    ``result`` a :class:`~videolens.speech.vad.VadResult`."""
 
     def to_dict(self) -> dict[str, Any]:
         """What ``videolens vad --json`` prints."""
