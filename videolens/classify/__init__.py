@@ -6,7 +6,8 @@
 >>> predict(result.best, "long_video.mp4", window=2.0, hop=1.0).segments           # doctest: +SKIP
 
 Modules load on first use (torch is heavy): ``data``, ``cache``, ``transforms``, ``models``, ``checkpoint``,
-``training``, ``evaluation``, ``prediction``, ``export``, ``tuning``, ``analyzer``.
+``training``, ``evaluation``, ``prediction``, ``batch`` (predict over many videos), ``export``, ``tuning``,
+``analyzer``.
 """
 
 from __future__ import annotations
