@@ -23,7 +23,7 @@ import numpy as np
 
 from _common import SHARED, save, table
 
-from videolens.detect.detections import Detections
+from videolens.core.detections import Detections
 from videolens.io.reader import VideoReader
 from videolens.track import create_tracker, mot_metrics, read_mot, track_sequence
 

@@ -63,7 +63,7 @@ def dev_set(work: Path) -> list[tuple[str, dict]]:
 
 def run_all(path: str):
     """Every detector over one video in one decode; returns (scores, timestamps, end_time, fps)."""
-    from videolens.analyze.base import run_analyzers
+    from videolens.stream import run_analyzers
     from videolens.shots.detect import CombinedDetector
     from videolens.shots.detectors import AdaptiveDetector, ContentDetector, FadeDetector, HistogramDetector
     from videolens.shots.learned import LearnedDetector

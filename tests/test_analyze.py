@@ -11,8 +11,8 @@ import pytest
 from conftest import ROOT, SAMPLE, run_cli, shared
 
 from videolens.analyze import AnalyzeConfig, Analyzer, MissingExtra, build_analyzers, register_analyzer
-from videolens.analyze.pipeline import ThumbnailCollector, validate_report
-from videolens.analyze.registry import REGISTRY
+from videolens.analyze import ANALYZERS, validate_report
+from videolens.analyze.pipeline import ThumbnailCollector
 from videolens.datasets.testvideo import make_index_video, read_index
 from videolens.io.reader import VideoReader, probe
 
@@ -215,14 +215,15 @@ def test_missing_parts_and_extras_are_skipped_with_how_to_install(monkeypatch):
     def missing_part(config):
         import videolens.not_a_part  # noqa: F401
 
-    monkeypatch.setitem(REGISTRY, "speech", REGISTRY["speech"].__class__("speech", needs_extra, None, "speech"))
+    speech = ANALYZERS.entry("speech")
+    monkeypatch.setattr(speech, "target", needs_extra)
     register_analyzer("needs_pkg", needs_package, module="videolens.x")
     register_analyzer("part", missing_part, module="videolens.not_a_part")
     try:
         analyzers, skipped = build_analyzers(["speech", "needs_pkg", "part", "motion"], AnalyzeConfig())
     finally:
-        REGISTRY.pop("needs_pkg")
-        REGISTRY.pop("part")
+        ANALYZERS.unregister("needs_pkg")
+        ANALYZERS.unregister("part")
     assert [a.name for a in analyzers] == ["motion"]
     assert skipped == [
         {"name": "speech", "reason": "needs faster-whisper", "install": "pip install 'videolens[speech]'"},

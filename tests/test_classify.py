@@ -156,7 +156,7 @@ def test_tsn_ignores_frame_order_and_temporal_models_do_not():
 
 
 def test_model_registry_errors():
-    with pytest.raises(VideolensError, match="unknown model 'nope'"):
+    with pytest.raises(VideolensError, match="--model nope: unknown model"):
         create_model("nope", 3, 8, 32)
     with pytest.raises(VideolensError, match="at least 2 classes"):
         create_model("c3d", 1, 8, 32)

@@ -202,7 +202,7 @@ def test_registry_and_settings_errors():
     from videolens import VideolensError
 
     assert make_detector("adaptive", threshold=2.5).settings()["threshold"] == 2.5
-    with pytest.raises(VideolensError, match="unknown shot detector 'magic'"):
+    with pytest.raises(VideolensError, match="--detector magic: unknown shot detector"):
         make_detector("magic")
     with pytest.raises(VideolensError, match="content detector: weights"):
         make_detector("content", weights=(0, 0, 0, 0))

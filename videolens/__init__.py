@@ -12,7 +12,7 @@ from __future__ import annotations
 from .errors import NoAudioError, OutputExistsError, VideoError, VideolensError
 from .utils.lazy import lazy_exports
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # Public name -> module that defines it; imported on first access.
 _LAZY = {
@@ -34,7 +34,7 @@ _LAZY = {
     "AnalyzeConfig": "videolens.analyze",
     "MotionAnalyzer": "videolens.analyze",
     "detect_shots": "videolens.shots.detect",
-    "Detections": "videolens.detect.detections",
+    "Detections": "videolens.core.detections",
     "ActionsAnalyzer": "videolens.classify.analyzer",
 }
 

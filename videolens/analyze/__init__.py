@@ -1,9 +1,9 @@
 """``videolens analyze``: every analyzer over one decode pass per video, into a report; batches local or on Ray.
 
-- :func:`run_analyzers` (base): the single-pass loop that feeds many analyzers from one decode.
-- :class:`MotionAnalyzer`: activity per second; the other analyzers live in their parts and are built by name
-  through the registry (:func:`build_analyzers`, :func:`register_analyzer`), which imports each part lazily.
-- :func:`analyze_video`: one video into ``report.json``, ``report.html`` and the parts' files.
+- :func:`run_analyzers` (:mod:`videolens.stream`): the single-pass loop that feeds many analyzers from one decode.
+- Analyzers are registered by name (:func:`register_analyzer`, :data:`ANALYZERS`); each part's analyzer class is
+  imported only when a run uses it. :class:`MotionAnalyzer` lives here; the others live in their parts.
+- :func:`analyze_video`: one video into ``report.json``, ``report.html`` and the analyzers' own files.
 - :func:`analyze`: many videos (files, folders, globs), ``jobs`` processes or a Ray cluster, ``resume``.
 
 >>> from videolens.analyze import AnalyzeConfig, analyze
@@ -12,13 +12,17 @@
 'videolens-out/sample/report.html'
 """
 
-from .base import Analyzer, MissingExtra, StreamRun, run_analyzers
+from ..core.analyzer import Analyzer, MissingExtra
+from ..stream import StreamRun, run_analyzers
 from .batch import AnalyzeRun, VideoOutcome, analyze, output_names
+from .config import AnalyzeConfig
 from .motion import MotionAnalyzer, MotionResult
-from .pipeline import SCHEMA_PATH, SCHEMA_VERSION, AnalyzeConfig, analyze_video, load_schema, validate_report
-from .registry import REGISTRY, build_analyzers, register_analyzer
+from .pipeline import analyze_video
+from .registry import ANALYZERS, REGISTRY, build_analyzers, register_analyzer
+from .report import SCHEMA_PATH, SCHEMA_VERSION, load_schema, validate_report
 
 __all__ = [
+           "ANALYZERS",
            "REGISTRY",
            "SCHEMA_PATH",
            "SCHEMA_VERSION",

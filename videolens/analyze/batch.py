@@ -36,10 +36,12 @@ from ..errors import OutputExistsError, VideolensError
 from ..utils.batch import run_batch
 from ..utils.files import VIDEO_EXTENSIONS, atomic_dir, expand_inputs, write_text
 from ..utils.progress import progress
-from .pipeline import AnalyzeConfig, analyze_video, check_config
+from .config import AnalyzeConfig, check_config
+from .pipeline import analyze_video
 
-SUMMARY_COLUMNS = ["video", "name", "status", "duration", "frames", "shots", "faces", "speech_seconds", "tracks",
-                   "seconds", "error", "report"]
+# summary.csv: these, with every analyzer's summary numbers between them (registration order).
+HEAD_COLUMNS = ["video", "name", "status", "duration", "frames"]
+TAIL_COLUMNS = ["seconds", "error", "report"]
 
 
 @dataclass
@@ -57,10 +59,8 @@ class VideoOutcome:
     skipped: list = field(default_factory=list)   # analyzers not run: [{name, reason, install}]
 
     def row(self) -> dict:
-        s = self.summary or {}
-        return {"video": self.video, "name": self.name, "status": self.status, "duration": s.get("duration"),
-                "frames": s.get("frames"), "shots": s.get("shots"), "faces": s.get("faces"),
-                "speech_seconds": s.get("speech_seconds"), "tracks": s.get("tracks"),
+        """This video's line of ``summary.csv``: its facts, its analyzers' summary numbers, its outcome."""
+        return {"video": self.video, "name": self.name, "status": self.status, **(self.summary or {}),
                 "seconds": round(self.seconds, 3), "error": self.error, "report": self.html}
 
 
@@ -289,14 +289,17 @@ def write_summary(out_root: str | os.PathLike, videos: list[VideoOutcome]) -> tu
     from ..report.html import render_index_html
 
     out_root = Path(out_root)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=SUMMARY_COLUMNS, lineterminator="\n")
-    w.writeheader()
     rows = [v.row() for v in videos]
+    numbers = [k for k in dict.fromkeys(k for v in videos for k in v.summary or {}) if k not in HEAD_COLUMNS]
+    columns = HEAD_COLUMNS + numbers + TAIL_COLUMNS
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    w.writeheader()
     for r in rows:
-        w.writerow({k: ("" if r[k] is None else r[k]) for k in SUMMARY_COLUMNS})
+        w.writerow({k: "" if r.get(k) is None else r[k] for k in columns})
     write_text(out_root / "summary.csv", buf.getvalue())
-    write_text(out_root / "index.html", render_index_html(rows, title=f"videolens analyze — {out_root.name}"))
+    shown = [k for k in numbers if any(r.get(k) is not None for r in rows)]
+    write_text(out_root / "index.html", render_index_html(rows, shown, title=f"videolens analyze — {out_root.name}"))
     _usual_modes(out_root / "summary.csv", out_root / "index.html")
     return str(out_root / "summary.csv"), str(out_root / "index.html")
 

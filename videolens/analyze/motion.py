@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .base import Analyzer
+from ..core.analyzer import Analyzer
 
 
 @dataclass
@@ -49,6 +49,11 @@ class MotionAnalyzer(Analyzer):
     name = "motion"
     gray = True
     batch_size = 32
+    summary_keys = ("mean_activity",)
+
+    @classmethod
+    def from_config(cls, config) -> MotionAnalyzer:
+        return cls(stride=config.stride or 1)
 
     def __init__(self, size: int = 64, stride: int = 1):
         if int(size) < 4 or int(stride) < 1:
@@ -79,3 +84,6 @@ class MotionAnalyzer(Analyzer):
         self._prev = None
         return MotionResult(per_second, round(float(np.mean(values)), 4) if values else 0.0, peak, self.size,
                             self.stride)
+
+    def summary(self, result: MotionResult) -> dict:
+        return {"mean_activity": result.mean}

@@ -10,7 +10,7 @@ it into place when complete):
 - ``annotated.mp4`` (``annotated_video=True``): boxes, ids, current shot and subtitles drawn, audio kept.
 
 The proxy and the shot thumbnails are made from the same decode pass as the analyzers (they are two more
-consumers of :func:`~videolens.analyze.base.run_analyzers`). Only the annotated video decodes again: it draws
+consumers of :func:`~videolens.stream.run_analyzers`). Only the annotated video decodes again: it draws
 results that exist only once the pass is over (shot boundaries, final track ids).
 
 >>> from videolens.analyze import AnalyzeConfig, analyze_video
@@ -21,65 +21,28 @@ results that exist only once the pass is over (shot boundaries, final track ids)
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .. import __version__
+from ..core.analyzer import Analyzer
 from ..errors import VideolensError
 from ..io.reader import VideoInfo, VideoReader
+from ..stream import run_analyzers
 from ..utils.files import write_text
-from .base import Analyzer, run_analyzers
-from .registry import ORDER, build_analyzers, load_plugin, result_dict, skip_record
-
-SCHEMA_VERSION = 1
-SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
+from .config import AnalyzeConfig
+from .registry import ANALYZERS, build_plugins, build_registered, skip_record
+from .report import build_report
 
 # What a browser's <video> plays as it is: (container, video codecs, audio codecs). Anything else gets a proxy.
 _PLAYABLE = [({"mp4", "mov", "m4v"}, {"h264"}, {"aac", "mp3"}),
              ({"webm"}, {"vp8", "vp9", "av1"}, {"opus", "vorbis"})]
 _PLAYABLE_PIX = {"yuv420p", "yuvj420p", None}
-
-
-@dataclass
-class AnalyzeConfig:
-    """What ``videolens analyze`` runs. Picklable, so it travels to worker processes and Ray tasks unchanged.
-
-    - ``shots``, ``faces``, ``motion``: on by default. ``speech``: None = when the video has audio.
-    - ``objects``: a detector model name or path (turns object detection on); ``tracker``: ``bytetrack``/``sort``.
-    - ``actions``: an action-recognition checkpoint (turns action recognition on).
-    - ``stride``: analyze every N-th frame (faces, objects, motion; shots always see every frame).
-    - ``annotated_video``: also write ``annotated.mp4``. ``proxy``: ``auto`` (when the browser cannot play the
-      source), ``always`` or ``never``.
-    - ``threads``: decoder threads (0 = FFmpeg decides). ``plugins``: extra analyzers as ``"module:Name"``.
-    """
-
-    shots: bool = True
-    faces: bool = True
-    motion: bool = True
-    speech: bool | None = None
-    objects: str | None = None
-    tracker: str | None = None
-    actions: str | None = None
-    stride: int | None = None
-    annotated_video: bool = False
-    proxy: str = "auto"
-    device: str = "auto"
-    threads: int = 0
-    plugins: tuple[str, ...] = field(default_factory=tuple)
-
-    def names(self, has_audio: bool) -> list[str]:
-        """The registered analyzers this configuration asks for, in run order."""
-        wanted = {"shots": self.shots, "faces": self.faces, "objects": bool(self.objects),
-                  "actions": bool(self.actions), "motion": self.motion,
-                  "speech": bool(self.speech) if self.speech is not None else has_audio}
-        return [n for n in ORDER if wanted.get(n)]
+_HELPERS = ("thumbnails", "proxy")     # the report's own consumers of the decode pass
 
 
 # ---- helpers that ride along in the decode pass --------------------------------------------------------------------
@@ -156,7 +119,7 @@ def browser_playable(info: VideoInfo) -> bool:
 
 def _grid_stride(analyzers: list[Analyzer], frames: int) -> int:
     """The stride the decode loop already visits (gcd of the analyzers' strides that see any frame at all)."""
-    strides = [int(a.stride) for a in analyzers if int(a.stride) < max(frames, 2)]
+    strides = [int(a.stride) for a in analyzers if a.wants_frames and int(a.stride) < max(frames, 2)]
     return math.gcd(*strides) if strides else 1
 
 
@@ -186,98 +149,6 @@ def _shot_thumbnails(shots: list[dict], thumbs: list[tuple[int, float, bytes]], 
     return out
 
 
-# ---- the report ----------------------------------------------------------------------------------------------------
-
-
-def _summary(report: dict) -> dict:
-    """The numbers summary.csv and index.html show."""
-    shots, faces, objects, speech = (report.get(k) for k in ("shots", "faces", "objects", "speech"))
-    motion, actions = report.get("motion"), report.get("actions")
-    return {
-        "duration": report["video"]["duration"],
-        "frames": report["video"]["frames"],
-        "shots": len(shots.get("shots", [])) if shots else None,
-        "transitions": len(report["transitions"]) if report.get("transitions") is not None else None,
-        "faces": faces.get("max_count") if faces else None,
-        "frames_with_faces": faces.get("frames_with_faces") if faces else None,
-        "objects": sum((objects.get("classes") or {}).values()) if objects else None,
-        "tracks": len(report["tracks"]) if report.get("tracks") is not None else None,
-        "actions": len(actions.get("segments", [])) if actions else None,
-        "speech_seconds": speech.get("speech_seconds") if speech else None,
-        "words": len(speech.get("transcript", "").split()) if speech else None,
-        "mean_activity": motion.get("mean") if motion else None,
-    }
-
-
-def build_report(info: VideoInfo, name: str, sections: dict[str, dict], ran: list[Analyzer], skipped: list[dict],
-                 config: AnalyzeConfig, timings: dict, stream: dict) -> dict:
-    """Assemble the versioned report from the analyzers' ``to_dict()`` results (placed under their names, unchanged)."""
-    video = info.to_dict()
-    video["name"] = name
-    video["audio"] = [asdict(a) for a in info.audio]
-    shots = sections.get("shots")
-    objects = sections.get("objects")
-    report = {
-        "format": "videolens-report",
-        "version": SCHEMA_VERSION,
-        "videolens": __version__,
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "video": video,
-        "analyzers": {
-            "ran": [{"name": a.name, "size": list(a.size) if isinstance(a.size, (tuple, list)) else a.size,
-                     "stride": int(a.stride)} for a in ran],
-            "skipped": skipped,
-            "settings": {"stride": config.stride, "objects": config.objects, "tracker": config.tracker,
-                         "actions": config.actions, "device": config.device},
-        },
-        "summary": {},
-        "shots": shots,
-        "transitions": shots.get("transitions", []) if shots else None,
-        "faces": sections.get("faces"),
-        "objects": objects,
-        "tracks": objects.get("tracks") if objects and objects.get("tracks") is not None else None,
-        "actions": sections.get("actions"),
-        "speech": sections.get("speech"),
-        "motion": sections.get("motion"),
-        "other": {k: v for k, v in sections.items() if k not in ORDER},
-        "stream": stream,
-        "timings": timings,
-        "files": [],
-    }
-    report["summary"] = _summary(report)
-    return report
-
-
-def load_schema() -> dict:
-    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-
-
-def validate_report(report: dict) -> None:
-    """Raise ``jsonschema.ValidationError`` if ``report`` does not follow ``report.schema.json``."""
-    import jsonschema
-
-    jsonschema.validate(report, load_schema())
-
-
-# ---- standard files through the parts' own writers ----------------------------------------------------------------
-
-
-def write_part_files(results: dict, out_dir: Path) -> None:
-    """``shots.csv``, ``tracks.txt`` and ``transcript.srt``/``.vtt``, with the same code the standalone commands use."""
-    if "shots" in results:
-        from ..shots.export import write_outputs
-
-        write_outputs(results["shots"], out_dir, formats=("csv",))
-    if "objects" in results and result_dict(results["objects"]).get("tracks") is not None:
-        from ..detect.analyzers import write_tracks_mot
-
-        write_tracks_mot(results["objects"], out_dir / "tracks.txt")
-    if "speech" in results:
-        from ..speech import write_subtitles
-
-        write_subtitles(results["speech"], out_dir, formats=("srt", "vtt"))
-
-
 # ---- one video -----------------------------------------------------------------------------------------------------
 
 
@@ -298,19 +169,22 @@ def analyze_video(path: str | os.PathLike, out_dir: str | os.PathLike, config: A
     info = reader.info
     name = name or Path(path).stem
 
-    analyzers, skipped = build_analyzers(config.names(bool(info.audio)), config, tuple(config.plugins))
-    if config.speech and not info.audio:
-        skipped.append(skip_record("speech", "the video has no audio stream"))
+    has_audio = bool(info.audio)
+    registered, skipped = build_registered(config.names(has_audio), config)
+    plugins = build_plugins(tuple(config.plugins), config)
+    for entry in ANALYZERS.entries():
+        if entry.meta.get("needs_audio") and config.switch(entry.name) and not has_audio:
+            skipped.append(skip_record(entry.name, "the video has no audio stream"))
+    analyzers = registered + plugins
     names = [a.name for a in analyzers]
     for n in names:
-        if names.count(n) > 1 or n in ("thumbnails", "proxy"):
+        if names.count(n) > 1 or n in _HELPERS:
             raise VideolensError(f"analyzer name {n!r} is used twice or reserved (names must be unique; "
                                  f"'thumbnails' and 'proxy' are the report's own)")
-    helpers: list[Analyzer] = []
     thumbs = ThumbnailCollector(stride=1)
     grid = _grid_stride(analyzers, len(reader))
     thumbs.stride = grid * max(1, round(reader.fps / 2 / grid))
-    helpers.append(thumbs)
+    helpers: list[Analyzer] = [thumbs]
     proxy = None
     if config.proxy == "always" or (config.proxy == "auto" and not browser_playable(info)):
         proxy = ProxyWriter(out_dir / "proxy.mp4")
@@ -323,16 +197,16 @@ def analyze_video(path: str | os.PathLike, out_dir: str | os.PathLike, config: A
             proxy.writer.abort()
         raise
     results = {a.name: run.results[a.name] for a in analyzers}
-    sections = {k: result_dict(v) for k, v in results.items()}
 
     t_out = time.perf_counter()
-    write_part_files(results, out_dir)
+    for a in analyzers:
+        a.write_files(results[a.name], out_dir)
     timings = {"decode": run.timings.get("decode", 0.0),
                "analyzers": {a.name: run.timings.get(a.name, 0.0) for a in analyzers},
                "thumbnails": run.timings.get("thumbnails", 0.0), "proxy": run.timings.get("proxy", 0.0),
                "annotated_video": 0.0, "writing": 0.0, "total": 0.0, "realtime_factor": None}
     stream = {"frames_decoded": run.frames_decoded, "bad_frames": run.bad_frames, "frames": len(reader)}
-    report = build_report(info, name, sections, analyzers, skipped, config, timings, stream)
+    report = build_report(info, name, results, registered, plugins, skipped, config, timings, stream)
 
     if config.annotated_video:
         from ..report.annotate import render_annotated
@@ -361,21 +235,3 @@ def analyze_video(path: str | os.PathLike, out_dir: str | os.PathLike, config: A
     write_text(out_dir / "report.json", json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     reader.close()
     return report
-
-
-def check_config(config: AnalyzeConfig) -> None:
-    """Reject settings that cannot work before any video is touched (a one-line error, exit 2)."""
-    if config.tracker and not config.objects:
-        raise VideolensError("--tracker needs --objects MODEL|PATH (it tracks the detected objects)")
-    if config.tracker and config.tracker not in ("bytetrack", "sort"):
-        raise VideolensError(f"--tracker must be bytetrack or sort, not {config.tracker!r}")
-    if config.stride is not None and int(config.stride) < 1:
-        raise VideolensError(f"--stride must be >= 1, not {config.stride}")
-    if config.actions and not os.path.exists(config.actions):
-        raise VideolensError(f"{config.actions}: no such checkpoint file (--actions)")
-    if config.objects and any(s in config.objects for s in ("/", os.sep)) and not os.path.exists(config.objects):
-        raise VideolensError(f"{config.objects}: no such model file (--objects)")
-    if config.proxy not in ("auto", "always", "never"):
-        raise VideolensError(f"proxy must be auto, always or never, not {config.proxy!r}")
-    for spec in config.plugins:
-        load_plugin(spec)

@@ -1,101 +1,59 @@
-"""Analyzers by name: one factory per analyzer, each importing its part of videolens only when it is built.
+"""Analyzers by name: the registry ``videolens analyze`` builds its analyzers from, in run order.
 
-A factory takes the run's :class:`~videolens.analyze.pipeline.AnalyzeConfig` and returns a ready analyzer. When a
-part or its optional dependency is missing, :func:`build_analyzers` skips that analyzer and records why and how to
-install it, so the report can say so; everything else still runs.
+A registered analyzer is one class (:class:`videolens.core.Analyzer`) and one :func:`register_analyzer` call: the
+run builds it with its ``from_config``, places its result in the report under its ``report_section``, adds its
+``summary`` to ``summary.csv`` and lets it ``write_files``. Built-in parts are registered as ``"module:Class"``
+strings, so a part is imported only when it is used. When a part or its optional dependency is missing,
+:func:`build_analyzers` skips that analyzer and records why and how to install it; everything else still runs.
 
 >>> from videolens.analyze import AnalyzeConfig, build_analyzers
 >>> analyzers, skipped = build_analyzers(["motion"], AnalyzeConfig())
 >>> [a.name for a in analyzers], skipped
 (['motion'], [])
 
-Adding an analyzer means writing one class and registering a factory for it::
+Adding an analyzer::
 
-    register_analyzer("brightness", lambda config: Brightness(stride=config.stride or 5))
+    register_analyzer("brightness", Brightness, default=True)     # runs in every `videolens analyze`
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..core.analyzer import Analyzer, MissingExtra
+from ..core.registry import Entry, Registry
 from ..errors import VideolensError
-from .base import Analyzer, MissingExtra
 
 if TYPE_CHECKING:
-    from .pipeline import AnalyzeConfig
+    from .config import AnalyzeConfig
+
+ANALYZERS: Registry = Registry("analyzer")
+REGISTRY = ANALYZERS        # the name this registry had before the registries became one type
 
 
-@dataclass(frozen=True)
-class AnalyzerEntry:
-    """A registered analyzer: how to build it, and what to tell the user when it cannot be built."""
+def register_analyzer(name: str, factory: type[Analyzer] | Callable[[AnalyzeConfig], Analyzer] | str, *,
+                      module: str | None = None, extra: str | None = None, default: bool = False,
+                      needs_audio: bool = False) -> None:
+    """Register (or replace) analyzer ``name``; the registration order is the run order and the report's order.
 
-    name: str
-    factory: Callable[[AnalyzeConfig], Analyzer]
-    module: str | None = None     # the videolens module that provides it (checked lazily)
-    extra: str | None = None      # the pip extra that brings its optional dependencies
-
-
-REGISTRY: dict[str, AnalyzerEntry] = {}
-
-# The order analyzers are built and run in (and the order of report sections).
-ORDER = ("shots", "faces", "objects", "actions", "speech", "motion")
+    ``factory``: an :class:`~videolens.core.Analyzer` subclass (built with ``from_config(config)``), a function
+    ``config -> Analyzer``, or ``"module:attr"`` for either. ``module``: the videolens module that provides it
+    and ``extra``: the pip extra that brings its optional dependencies (both for the "not analyzed" note).
+    ``default``: runs unless the configuration turns it off; ``needs_audio``: by default only when the video has
+    audio.
+    """
+    ANALYZERS.register(name, factory, module=module, extra=extra, default=default, needs_audio=needs_audio)
 
 
-def register_analyzer(name: str, factory: Callable[[AnalyzeConfig], Analyzer], *, module: str | None = None,
-                      extra: str | None = None) -> None:
-    """Register (or replace) the factory for analyzer ``name``."""
-    REGISTRY[name] = AnalyzerEntry(name, factory, module, extra)
-
-
-def _shots(config: AnalyzeConfig) -> Analyzer:
-    from ..shots import make_detector
-
-    # Shot boundaries are frame-exact only on every frame: --stride does not apply.
-    return make_detector("auto", device=config.device)
-
-
-def _faces(config: AnalyzeConfig) -> Analyzer:
-    from ..detect import FacesAnalyzer
-
-    stride = {"stride": config.stride} if config.stride else {}     # else the analyzer's own default
-    # One detector thread, in the background while decoding goes on; a run limited to one thread (a Ray worker,
-    # --jobs N) detects in line instead, so it really uses one core.
-    return FacesAnalyzer(device=config.device, threads=config.threads or 1, background=config.threads != 1, **stride)
-
-
-def _objects(config: AnalyzeConfig) -> Analyzer:
-    from ..detect import ObjectsAnalyzer
-
-    return ObjectsAnalyzer(config.objects, tracker=config.tracker, device=config.device, stride=config.stride or 1)
-
-
-def _actions(config: AnalyzeConfig) -> Analyzer:
-    from ..classify import ActionsAnalyzer
-
-    return ActionsAnalyzer(config.actions, device=config.device)
-
-
-def _speech(config: AnalyzeConfig) -> Analyzer:
-    from ..speech import SpeechAnalyzer
-
-    return SpeechAnalyzer(device=config.device)
-
-
-def _motion(config: AnalyzeConfig) -> Analyzer:
-    from .motion import MotionAnalyzer
-
-    return MotionAnalyzer(stride=config.stride or 1)
-
-
-register_analyzer("shots", _shots, module="videolens.shots")
-register_analyzer("faces", _faces, module="videolens.detect")
-register_analyzer("objects", _objects, module="videolens.detect")
-register_analyzer("actions", _actions, module="videolens.classify")
-register_analyzer("speech", _speech, module="videolens.speech", extra="speech")
-register_analyzer("motion", _motion, module="videolens.analyze.motion")
+register_analyzer("shots", "videolens.shots.detect:AutoDetector", default=True)
+register_analyzer("faces", "videolens.detect.analyzers:FacesAnalyzer", default=True)
+register_analyzer("objects", "videolens.detect.analyzers:ObjectsAnalyzer")
+register_analyzer("actions", "videolens.classify.analyzer:ActionsAnalyzer")
+register_analyzer("speech", "videolens.speech.analyzer:SpeechAnalyzer", default=True, needs_audio=True,
+                  extra="speech")
+register_analyzer("motion", "videolens.analyze.motion:MotionAnalyzer", default=True)
 
 
 def skip_record(name: str, reason: str, install: str | None = None) -> dict:
@@ -119,49 +77,67 @@ def load_plugin(spec: str):
     return target
 
 
-def build_analyzers(names: list[str], config: AnalyzeConfig, plugins: tuple[str, ...] = ()
-                    ) -> tuple[list[Analyzer], list[dict]]:
-    """Build the named analyzers (and ``"module:Name"`` plugins); returns ``(analyzers, skipped)``.
+def build(target: Any, config: AnalyzeConfig) -> Analyzer:
+    """An analyzer from a registered class (its ``from_config``) or factory function."""
+    if isinstance(target, type) and issubclass(target, Analyzer):
+        return target.from_config(config)
+    return target(config)
 
-    An analyzer is skipped, with a record of why and how to fix it, when its part of videolens is not installed,
-    when an optional package it needs is missing (``MissingExtra`` or an ImportError), and nothing else: any
-    other error (a bad model path, say) propagates, since it is the user's to fix.
+
+def _skip_for_import_error(entry: Entry, e: ImportError) -> dict:
+    missing = getattr(e, "name", None) or ""
+    module = entry.module
+    if module and (missing == module or module.startswith(missing + ".") or missing.startswith(module)):
+        return skip_record(entry.name, f"not in this installation of videolens ({module} is missing or "
+                                       f"incomplete)", "pip install --upgrade videolens")
+    package = missing.split(".")[0] or str(e)
+    extra = entry.meta.get("extra")
+    return skip_record(entry.name, f"needs {package}", f"pip install 'videolens[{extra}]'" if extra
+                       else f"pip install {package}")
+
+
+def build_registered(names: list[str], config: AnalyzeConfig) -> tuple[list[Analyzer], list[dict]]:
+    """Build the named registered analyzers; returns ``(analyzers, skipped)``.
+
+    An analyzer is skipped, with a record of why and how to fix it, when its part of videolens is not installed or
+    an optional package it needs is missing (``MissingExtra`` or an ImportError), and for nothing else: any other
+    error (a bad model path, say) propagates, since it is the user's to fix.
     """
     analyzers: list[Analyzer] = []
     skipped: list[dict] = []
     for name in names:
-        entry = REGISTRY.get(name)
-        if entry is None:
-            raise ValueError(f"unknown analyzer {name!r} (known: {', '.join(sorted(REGISTRY))})")
+        entry = ANALYZERS.entry(name)
         try:
-            analyzers.append(entry.factory(config))
+            analyzers.append(build(entry.load(), config))
         except MissingExtra as e:
             skipped.append(skip_record(name, f"needs {e.package}", f"pip install 'videolens[{e.extra}]'"))
         except ImportError as e:
-            missing = getattr(e, "name", None) or ""
-            if entry.module and (missing == entry.module or entry.module.startswith(missing + ".")
-                                 or missing.startswith(entry.module)):
-                skipped.append(skip_record(name, f"not in this installation of videolens ({entry.module} is "
-                                                 f"missing or incomplete)", "pip install --upgrade videolens"))
-            else:
-                package = missing.split(".")[0] or str(e)
-                install = f"pip install 'videolens[{entry.extra}]'" if entry.extra else f"pip install {package}"
-                skipped.append(skip_record(name, f"needs {package}", install))
-    for spec in plugins:
-        target = load_plugin(spec)
-        takes_config = not isinstance(target, type)
-        analyzers.append(target(config) if takes_config else target())
+            skipped.append(_skip_for_import_error(entry, e))
     return analyzers, skipped
 
 
-def result_dict(result: Any) -> dict:
-    """An analyzer's result as the JSON-able dict the report stores (``to_dict()``, a dict, or a dataclass)."""
-    if hasattr(result, "to_dict"):
-        return result.to_dict()
-    if isinstance(result, dict):
-        return result
-    import dataclasses
+def build_plugins(plugins: tuple[str, ...], config: AnalyzeConfig) -> list[Analyzer]:
+    """``--analyzer MODULE:CLASS`` analyzers (a class is built with no arguments, a function with the config)."""
+    out = []
+    for spec in plugins:
+        target = load_plugin(spec)
+        out.append(target() if isinstance(target, type) else target(config))
+    return out
 
-    if dataclasses.is_dataclass(result):
-        return dataclasses.asdict(result)
-    raise TypeError(f"an analyzer result must have to_dict() or be a dict, not {type(result).__name__}")
+
+def build_analyzers(names: list[str], config: AnalyzeConfig, plugins: tuple[str, ...] = ()
+                    ) -> tuple[list[Analyzer], list[dict]]:
+    """Build the named analyzers and ``"module:Name"`` plugins; returns ``(analyzers, skipped)``."""
+    analyzers, skipped = build_registered(names, config)
+    return analyzers + build_plugins(plugins, config), skipped
+
+
+def layout(entry: Entry) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """Where a registered analyzer's result goes in a report, run or not: ``(section, copies, summary_keys)``."""
+    try:
+        target = entry.load()
+    except ImportError:
+        return entry.name, (), ()
+    if isinstance(target, type) and issubclass(target, Analyzer):
+        return target.report_section or entry.name, tuple(target.report_copies), tuple(target.summary_keys)
+    return entry.name, (), ()

@@ -9,7 +9,7 @@ Result (``finish().to_dict()``, docs/analyzers.md): ``segments`` ``[{start, end,
 ``label`` / ``score`` / ``top5`` for the whole video, ``windows`` ``[{start, end, label, score}]``, ``window``,
 ``hop``, ``model``.
 
->>> from videolens.analyze import run_analyzers
+>>> from videolens.stream import run_analyzers
 >>> from videolens.classify import ActionsAnalyzer
 >>> run = run_analyzers("video.mp4", [ActionsAnalyzer("runs/c3d/best.pt", window=2.0, hop=1.0)])  # doctest: +SKIP
 >>> run.results["actions"].segments                                                             # doctest: +SKIP
@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from ..analyze.base import Analyzer
+from ..core.analyzer import Analyzer
 
 
 @dataclass
@@ -51,6 +51,14 @@ class ActionsAnalyzer(Analyzer):
     """
 
     name = "actions"
+    summary_keys = ("actions",)
+
+    @classmethod
+    def from_config(cls, config) -> ActionsAnalyzer:
+        return cls(config.actions, device=config.device)
+
+    def summary(self, result: ActionsResult) -> dict:
+        return {"actions": len(result.segments)}
 
     def __init__(self, checkpoint: str, window: float = 2.0, hop: float = 1.0, device: str = "auto",
                  stride: int = 1, batch_windows: int = 8):

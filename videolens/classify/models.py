@@ -37,6 +37,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ..core.registry import Registry
 from ..errors import VideolensError
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -422,17 +423,14 @@ def _transformer(num_classes, frames, size, pretrained, **kw):
     return SpaceTimeTransformer(num_classes, frames, size, **kw)
 
 
-MODELS: dict[str, Callable[..., nn.Module]] = {
-    "tsn": _frame_family(lambda n, bb, kw: TSN(n, bb, **kw)),
-    "cnn_lstm": _frame_family(lambda n, bb, kw: CNNRNN(n, bb, cell="lstm", **kw)),
-    "cnn_gru": _frame_family(lambda n, bb, kw: CNNRNN(n, bb, cell="gru", **kw)),
-    "tcn": _frame_family(lambda n, bb, kw: TCN(n, bb, **kw)),
-    "c3d": _c3d,
-    "c3d_classic": _c3d_classic,
-    "r2plus1d": _r2plus1d,
-    "r2plus1d_18": _r2plus1d18,
-    "transformer": _transformer,
-}
+MODELS: Registry = Registry("model", option="--model")
+for _name, _factory in (("tsn", _frame_family(lambda n, bb, kw: TSN(n, bb, **kw))),
+                        ("cnn_lstm", _frame_family(lambda n, bb, kw: CNNRNN(n, bb, cell="lstm", **kw))),
+                        ("cnn_gru", _frame_family(lambda n, bb, kw: CNNRNN(n, bb, cell="gru", **kw))),
+                        ("tcn", _frame_family(lambda n, bb, kw: TCN(n, bb, **kw))),
+                        ("c3d", _c3d), ("c3d_classic", _c3d_classic), ("r2plus1d", _r2plus1d),
+                        ("r2plus1d_18", _r2plus1d18), ("transformer", _transformer)):
+    MODELS.register(_name, _factory)
 
 # Which models see the order of frames (the rest is tsn).
 TEMPORAL = ("cnn_lstm", "cnn_gru", "tcn", "c3d", "c3d_classic", "r2plus1d", "r2plus1d_18", "transformer")
@@ -440,7 +438,7 @@ TEMPORAL = ("cnn_lstm", "cnn_gru", "tcn", "c3d", "c3d_classic", "r2plus1d", "r2p
 
 def list_models() -> list[str]:
     """Registered model names, in the order of the table above."""
-    return list(MODELS)
+    return MODELS.names()
 
 
 def create_model(name: str, num_classes: int, frames: int, size: int, pretrained: bool = False,
@@ -452,14 +450,13 @@ def create_model(name: str, num_classes: int, frames: int, size: int, pretrained
     >>> create_model("transformer", 4, frames=8, size=32, depth=2).__class__.__name__
     'SpaceTimeTransformer'
     """
-    if name not in MODELS:
-        raise VideolensError(f"unknown model {name!r} (choose from {', '.join(MODELS)})")
+    factory = MODELS.get(name)
     if num_classes < 2:
         raise VideolensError(f"a classifier needs at least 2 classes, not {num_classes}")
     if frames < 1 or size < 8:
         raise VideolensError(f"frames must be >= 1 and size >= 8, not frames={frames}, size={size}")
     try:
-        return MODELS[name](num_classes, int(frames), int(size), bool(pretrained), **kwargs)
+        return factory(num_classes, int(frames), int(size), bool(pretrained), **kwargs)
     except TypeError as e:
         raise VideolensError(f"{name}: bad model arguments {kwargs} ({e})") from None
 

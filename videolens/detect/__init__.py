@@ -14,8 +14,8 @@ from __future__ import annotations
 from ..utils.lazy import lazy_exports
 
 _LAZY = {
-    "Detections": "videolens.detect.detections",
-    "box_iou": "videolens.detect.detections",
+    "Detections": "videolens.core.detections",
+    "box_iou": "videolens.core.detections",
     "evaluate": "videolens.detect.metrics",
     "EvalResult": "videolens.detect.metrics",
     "DetectionDataset": "videolens.detect.data",
@@ -27,8 +27,8 @@ _LAZY = {
     "TrainConfig": "videolens.detect.train",
     "evaluate_detector": "videolens.detect.train",
     "export_onnx": "videolens.detect.export",
-    "BoxAnnotator": "videolens.detect.annotate",
-    "Anonymizer": "videolens.detect.annotate",
+    "BoxAnnotator": "videolens.report.draw",
+    "Anonymizer": "videolens.report.draw",
     "LineCounter": "videolens.detect.zones",
     "ZoneCounter": "videolens.detect.zones",
     "FacesAnalyzer": "videolens.detect.analyzers",

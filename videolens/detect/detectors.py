@@ -1,4 +1,4 @@
-"""Detectors by name or path, all returning :class:`~videolens.detect.detections.Detections`.
+"""Detectors by name or path, all returning :class:`~videolens.core.detections.Detections`.
 
 | spec | what |
 |---|---|
@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.registry import Registry
 from ..errors import VideolensError
 from . import augment as A
-from .detections import Detections
+from ..core.detections import Detections
 
 Frames = "np.ndarray | Sequence[np.ndarray]"
 
@@ -378,29 +379,36 @@ class HogPeopleDetector(Detector):
 # ---- registry ---------------------------------------------------------------------------------------------------
 
 
-def _yolo(weights=None, **kw) -> Detector:
+DETECTORS: Registry = Registry("detector", option="--model", also="a checkpoint file (.pt) or onnx:PATH")
+
+
+# Every factory takes the same keywords (load_detector's) and applies its own default score threshold.
+@DETECTORS.register("yolo")
+def _yolo(weights=None, conf=None, **kw) -> Detector:
     if not weights or weights == "coco":
         raise VideolensError("yolo has no pretrained weights: train one with 'videolens detect-train --model yolo' "
                              "and pass its checkpoint (runs/NAME/best.pt), or use onnx:PATH for an Ultralytics model")
-    return _checkpoint_detector(weights, **kw)
+    return _checkpoint_detector(weights, conf=0.25 if conf is None else conf, **kw)
 
 
 def _tv(arch: str) -> Callable[..., Detector]:
-    def make(weights=None, **kw) -> Detector:
-        return _torchvision_detector(arch, weights, **kw)
+    def make(weights=None, conf=None, **kw) -> Detector:
+        return _torchvision_detector(arch, weights, conf=0.25 if conf is None else conf, **kw)
     return make
 
 
-DETECTORS: dict[str, Callable[..., Detector]] = {
-    "yolo": _yolo,
-    "fasterrcnn": _tv("fasterrcnn"),
-    "fasterrcnn-r50": _tv("fasterrcnn-r50"),
-    "fcos": _tv("fcos"),
-    "retinanet": _tv("retinanet"),
-    "faces": lambda conf=None, classes=None, device="auto", **kw: FaceDetector(
-        0.9 if conf is None else conf, classes, device, **{k: v for k, v in kw.items() if k == "min_face"}),
-    "people-hog": lambda conf=None, classes=None, **kw: HogPeopleDetector(0.5 if conf is None else conf, classes),
-}
+for _arch in ("fasterrcnn", "fasterrcnn-r50", "fcos", "retinanet"):
+    DETECTORS.register(_arch, _tv(_arch))
+
+
+@DETECTORS.register("faces")
+def _faces(weights=None, conf=None, classes=None, device="auto", min_face: int = 20, **_) -> Detector:
+    return FaceDetector(0.9 if conf is None else conf, classes, device, min_face=min_face)
+
+
+@DETECTORS.register("people-hog")
+def _people_hog(weights=None, conf=None, classes=None, **_) -> Detector:
+    return HogPeopleDetector(0.5 if conf is None else conf, classes)
 
 
 def load_detector(spec: str, *, weights: str | None = None, conf: float | None = None, iou: float = 0.45,
@@ -414,10 +422,7 @@ def load_detector(spec: str, *, weights: str | None = None, conf: float | None =
         path = spec[5:] if spec.startswith("onnx:") else spec
         return OnnxYoloDetector(path, 0.25 if conf is None else conf, iou, classes, imgsz)
     if spec in DETECTORS:
-        if spec in ("faces", "people-hog"):
-            return DETECTORS[spec](conf=conf, classes=classes, device=device, **kwargs)
-        return DETECTORS[spec](weights=weights, conf=0.25 if conf is None else conf, **common)
+        return DETECTORS.create(spec, weights=weights, conf=conf, **common, **kwargs)
     if spec.lower().endswith((".pt", ".pth")) or os.path.isfile(spec):
         return _checkpoint_detector(spec, conf=0.25 if conf is None else conf, **common)
-    raise VideolensError(f"--model {spec}: not a detector name ({', '.join(DETECTORS)}), a checkpoint file or "
-                         "onnx:PATH")
+    raise DETECTORS.unknown(spec)

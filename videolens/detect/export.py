@@ -17,7 +17,7 @@ import os
 import torch
 from torch import nn
 
-from .. import __version__
+from .._version import __version__
 from ..errors import VideolensError
 from ..utils.files import atomic_path
 

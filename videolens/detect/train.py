@@ -35,7 +35,7 @@ from ..utils.files import atomic_path, write_text
 from ..utils.progress import progress
 from . import augment as A
 from .data import DetectionDataset, has_splits, load_dataset
-from .detections import Detections
+from ..core.detections import Detections
 from .metrics import EvalResult, evaluate
 from .models import TRAINABLE, DetectorModel, build_model
 

@@ -1,6 +1,6 @@
 """``videolens detect``: detection, tracking, counting and anonymisation over a video, streamed to files.
 
-One pass through the video (the analyzer loop of :mod:`videolens.analyze.base`), with bounded memory: rows go
+One pass through the video (the analyzer loop of :func:`videolens.stream.run_analyzers`), with bounded memory: rows go
 to ``detections.csv``, ``detections.json``, ``tracks.txt`` and ``counts.csv`` as frames are processed, and frames
 to ``annotated.mp4`` (with the source's audio). Every file is written under a temporary name; if the run stops
 part-way (a damaged file, an interrupt) the files are still completed with what was done, and
@@ -25,17 +25,17 @@ import io
 import json
 import os
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..analyze.base import Analyzer, run_analyzers
+from ..core.analyzer import Analyzer
+from ..core.detections import Detections, box_iou
 from ..errors import VideoError, VideolensError
+from ..report.draw import Anonymizer, BoxAnnotator, draw_line, draw_zone
+from ..stream import run_analyzers
 from ..utils.files import check_writable, temp_path_for
-from .annotate import Anonymizer, BoxAnnotator, draw_line, draw_zone
-from .detections import Detections, box_iou
 from .zones import LineCounter, ZoneCounter
 
 FORMATS = ("csv", "json", "mot", "mp4")
@@ -155,129 +155,31 @@ def _face_boxes_between(a: Detections, b: Detections, alpha: float, steps: int) 
     return np.asarray(boxes, np.float32).reshape(-1, 4)
 
 
-class VideoDetectionPipeline(Analyzer):
-    """Detect (every ``stride``-th frame), track, count, anonymise and write; see :func:`detect_video`."""
+class DetectionFiles:
+    """``detections.csv``, ``counts.csv``, ``tracks.txt`` and ``detections.json``, written row by row as frames are
+    analyzed (a sink of :class:`~videolens.detect.analyzers.ObjectsAnalyzer`), each under a temporary name."""
 
-    name = "detect"
-    batch_size = 8
-
-    def __init__(self, detector, out_dir: Path, files: dict[str, str], *, tracker=None, stride: int = 1,
-                 lines: list[LineCounter] = (), zones: list[ZoneCounter] = (), face_detector=None,
-                 anonymize_method: str = "blur", source: str = "", trail: int = 30):
-        self.detector, self.tracker, self.det_stride = detector, tracker, int(stride)
-        self.out_dir, self.files, self.source = out_dir, files, source
+    def __init__(self, out_dir: Path, files: dict[str, str], head: dict, lines=(), zones=()):
         self.lines, self.zones = list(lines), list(zones)
-        self.faces = face_detector
-        self.anonymizer = Anonymizer(anonymize_method) if face_detector is not None else None
-        self.write_video = "mp4" in files
-        # Frames between detections are only needed for the annotated video.
-        self.stride = 1 if self.write_video else self.det_stride
-        self.size = None
-        self.annotator = BoxAnnotator(trail=trail)
         self.streams: dict[str, _StreamFile] = {}
-        self.writer = None
-        self.pending: list[tuple[int, float, np.ndarray]] = []   # frames waiting for the next detection
-        self.prev: tuple[Detections, Detections] | None = None  # (objects, faces) at the last detection frame
-        self.stats = {"frames_analyzed": 0, "detections": 0, "faces_hidden": 0}
-        self.classes: Counter = Counter()
-        self.tracks: dict[int, dict] = {}
-        self.json_first = True
-        self.fps = 25.0
-
-    # ---- lifecycle -------------------------------------------------------------------------------------------
-    def start(self, info) -> None:
-        self.fps = float(info.fps or 25.0)
-        if self.tracker is not None:
-            self.tracker.reset()
-            self.tracker.frame_rate = self.fps
-        for c in self.lines + self.zones:
-            c.reset()
-        self.annotator.reset()
-        self.info = info
-        if "csv" in self.files:
-            s = self.streams["csv"] = _StreamFile(self.out_dir / self.files["csv"])
-            s.write(",".join(CSV_COLUMNS) + "\n")
-        if "counts" in self.files:
-            s = self.streams["counts"] = _StreamFile(self.out_dir / self.files["counts"])
+        if "csv" in files:
+            self.streams["csv"] = _StreamFile(out_dir / files["csv"])
+            self.streams["csv"].write(",".join(CSV_COLUMNS) + "\n")
+        if "counts" in files:
             cols = ["frame", "time", "objects"]
             for line in self.lines:
                 cols += [f"{line.name}_in", f"{line.name}_out"]
             cols += [f"{z.name}_count" for z in self.zones]
-            s.write(",".join(cols) + "\n")
-        if "mot" in self.files:
-            self.streams["mot"] = _StreamFile(self.out_dir / self.files["mot"])
-        if "json" in self.files:
-            s = self.streams["json"] = _StreamFile(self.out_dir / self.files["json"])
-            head = {"video": info.to_dict(), "model": self.detector.describe(),
-                    "tracker": self.tracker.name if self.tracker else None, "stride": self.det_stride}
-            s.write(json.dumps(head)[:-1] + ', "frames": [\n')
-        if self.write_video:
-            from ..io.writer import VideoWriter
+            self.streams["counts"] = _StreamFile(out_dir / files["counts"])
+            self.streams["counts"].write(",".join(cols) + "\n")
+        if "mot" in files:
+            self.streams["mot"] = _StreamFile(out_dir / files["mot"])
+        if "json" in files:
+            self.streams["json"] = _StreamFile(out_dir / files["json"])
+            self.streams["json"].write(json.dumps(head)[:-1] + ', "frames": [\n')
+        self._json_first = True
 
-            w, h = (info.stored_size[1], info.stored_size[0]) if info.rotation in (90, 270) else info.stored_size
-            self.writer = VideoWriter(self.out_dir / self.files["mp4"], fps=self.fps, size=(w, h),
-                                      audio_from=self.source if info.audio else None)
-
-    def process(self, frames: np.ndarray, timestamps: np.ndarray, indices: np.ndarray) -> None:
-        due = [k for k, i in enumerate(indices.tolist()) if i % self.det_stride == 0]
-        found = self.detector.detect([frames[k] for k in due]) if due else []
-        faces = []
-        if self.faces is not None and due:
-            faces = found if self.faces is self.detector else self.faces.detect([frames[k] for k in due])
-        by_k = dict(zip(due, found))
-        faces_by_k = dict(zip(due, faces))
-        for k, (frame, t, i) in enumerate(zip(frames, timestamps.tolist(), indices.tolist())):
-            if k in by_k:
-                self._on_detection(frame, int(i), float(t), by_k[k], faces_by_k.get(k))
-            elif self.write_video:
-                self.pending.append((int(i), float(t), frame))
-
-    def _on_detection(self, frame, i: int, t: float, d: Detections, faces: Detections | None) -> None:
-        d.frame_index, d.timestamp = i, t
-        if self.tracker is not None:
-            d = self.tracker.update(d)
-        self.stats["frames_analyzed"] += 1
-        self.stats["detections"] += len(d)
-        self.classes.update(d.class_names.tolist())
-        for c in self.lines:
-            c.trigger(d)
-        for z in self.zones:
-            z.trigger(d)
-        self._write_rows(d)
-        faces = faces if faces is not None else Detections.empty()
-        if self.write_video:
-            self._flush_pending(d, faces)
-            self._write_frame(frame, t, d, faces.xyxy, update_trails=True)
-        self.prev = (d, faces)
-
-    def _flush_pending(self, nxt: Detections | None, next_faces: Detections | None) -> None:
-        """Write the frames between the last detection and ``nxt`` (None: end of video, carry the last boxes)."""
-        if not self.pending:
-            return
-        prev_d, prev_f = self.prev if self.prev is not None else (Detections.empty(), Detections.empty())
-        steps = len(self.pending) + 1
-        for n, (i, t, frame) in enumerate(self.pending, 1):
-            alpha = n / steps
-            boxes = _interpolate(prev_d, nxt, alpha) if nxt is not None else prev_d
-            face_boxes = (_face_boxes_between(prev_f, next_faces if next_faces is not None else prev_f, alpha, steps)
-                          if self.faces is not None else np.zeros((0, 4), np.float32))
-            self._write_frame(frame, t, boxes, face_boxes, update_trails=False)
-        self.pending = []
-
-    def _write_frame(self, frame, t: float, d: Detections, face_boxes: np.ndarray, update_trails: bool) -> None:
-        out = frame
-        if self.anonymizer is not None and len(face_boxes):
-            out = self.anonymizer.annotate(out, face_boxes)
-            self.stats["faces_hidden"] += len(face_boxes)
-        shown = d if self.faces is not self.detector else Detections.empty()   # anonymising faces: no face boxes
-        out = self.annotator.annotate(out, shown, update_trails=update_trails)
-        for c in self.lines:
-            draw_line(out, c)
-        for z in self.zones:
-            draw_zone(out, z)
-        self.writer.write(out, t)
-
-    def _write_rows(self, d: Detections) -> None:
+    def write(self, d: Detections) -> None:
         i, t = d.frame_index, d.timestamp
         if "csv" in self.streams:
             buf = io.StringIO()
@@ -297,42 +199,123 @@ class VideoDetectionPipeline(Analyzer):
             self.streams["mot"].write(mot_lines([d]))
         if "json" in self.streams:
             rec = {"frame": i, "time": round(t, 3), "boxes": d.to_records()}
-            self.streams["json"].write(("" if self.json_first else ",\n") + json.dumps(rec))
-            self.json_first = False
-        for tid, name in zip(d.track_ids.tolist(), d.class_names.tolist()):
-            if tid < 0:
-                continue
-            tr = self.tracks.get(tid)
-            if tr is None:
-                self.tracks[tid] = {"id": tid, "class": name, "first_frame": i, "last_frame": i,
-                                    "first_time": round(t, 3), "last_time": round(t, 3), "frames": 1}
-            else:
-                tr["last_frame"], tr["last_time"] = i, round(t, 3)
-                tr["frames"] += 1
+            self.streams["json"].write(("" if self._json_first else ",\n") + json.dumps(rec))
+            self._json_first = False
 
-    def finish(self) -> dict:
-        if self.write_video:
-            self._flush_pending(None, None)
-        return self.summary()
-
-    def summary(self) -> dict:
-        return {"frames_analyzed": self.stats["frames_analyzed"], "detections": self.stats["detections"],
-                "classes": dict(sorted(self.classes.items())), "tracks": [self.tracks[k] for k in sorted(self.tracks)],
-                "counts": {"lines": [c.to_dict() for c in self.lines], "zones": [z.to_dict() for z in self.zones]},
-                "faces_hidden": self.stats["faces_hidden"]}
-
-    def close(self, complete: bool, error: str | None) -> None:
-        """Complete every file with what was done so far (also after an error), and move it into place."""
+    def close(self, summary: dict, complete: bool, error: str | None) -> None:
+        """Complete every file with what was done (also after an error) and move it into place."""
         if "json" in self.streams:
-            tail = {"summary": self.summary(), "complete": complete, "error": error}
+            tail = {"summary": summary, "complete": complete, "error": error}
             self.streams["json"].write("\n], " + json.dumps(tail)[1:] + "\n")
         for s in self.streams.values():
             s.close()
         self.streams = {}
+
+    def discard(self) -> None:
+        for s in self.streams.values():
+            s.discard()
+        self.streams = {}
+
+
+class AnnotatedVideo(Analyzer):
+    """``annotated.mp4``: every frame, with the boxes of ``objects`` drawn (interpolated by track between its
+    detection frames), lines, zones and trails, and the faces of ``faces`` hidden (interpolated and grown by their
+    motion, so no face shows on a frame between detections). The source's audio is kept.
+
+    It sees every frame and holds each one until ``objects`` has analyzed the next detection frame, so the frames
+    held are at most one batch of ``objects`` apart.
+    """
+
+    name = "annotated_video"
+    stride = 1
+    batch_size = 8
+
+    def __init__(self, path: Path, source: str, objects, faces=None, anonymize_method: str = "blur",
+                 trail: int = 30):
+        self.path, self.source = path, source
+        self.objects, self.faces = objects, faces
+        self.show_boxes = faces is not objects       # anonymising with the face detector itself: no face boxes
+        self.anonymizer = Anonymizer(anonymize_method) if faces is not None else None
+        self.annotator = BoxAnnotator(trail=trail)
+        self.writer = None
+        self.faces_hidden = 0
+        self._found: dict[int, tuple[Detections, Detections]] = {}   # detection frame -> (objects, faces)
+        self._last = {"objects": -1, "faces": -1 if faces is not None and faces is not objects else None}
+        self._pending: list[tuple[int, float, np.ndarray]] = []
+        self._prev: tuple[int, Detections, Detections] | None = None
+        objects.sinks.append(self._on_objects)
+        if self._last["faces"] is not None:
+            faces.sinks.append(self._on_faces)
+        elif faces is objects:      # hide every face found, not only the tracked ones
+            objects.raw_sinks.append(self._on_faces)
+
+    def _on_objects(self, d: Detections) -> None:
+        faces = self._found.get(d.frame_index, (None, Detections.empty()))[1]
+        self._found[d.frame_index] = (d, faces)
+        self._last["objects"] = d.frame_index
+
+    def _on_faces(self, d: Detections) -> None:
+        objects = self._found.get(d.frame_index, (Detections.empty(), None))[0]
+        self._found[d.frame_index] = (objects, d)
+        if self._last["faces"] is not None:
+            self._last["faces"] = d.frame_index
+
+    def start(self, info) -> None:
+        from ..io.writer import VideoWriter
+
+        self.annotator.reset()
+        w, h = (info.stored_size[1], info.stored_size[0]) if info.rotation in (90, 270) else info.stored_size
+        self.writer = VideoWriter(self.path, fps=float(info.fps or 25.0), size=(w, h),
+                                  audio_from=self.source if info.audio else None)
+
+    def process(self, frames: np.ndarray, timestamps: np.ndarray, indices: np.ndarray) -> None:
+        self._pending += list(zip(indices.tolist(), timestamps.tolist(), frames))
+        self._draw(final=False)
+
+    def _draw(self, final: bool) -> None:
+        """Write the pending frames whose boxes are known: up to the last detection frame seen (all, if final)."""
+        last = min(v for v in self._last.values() if v is not None)    # both detectors are this far
+        while self._pending and (final or self._pending[0][0] <= last):
+            i, t, frame = self._pending.pop(0)
+            if i in self._found:
+                d, f = self._found.pop(i)
+                self._write(frame, t, d, f.xyxy, update_trails=True)
+                self._prev = (i, d, f)
+                continue
+            p, prev_d, prev_f = self._prev if self._prev is not None else (i, Detections.empty(), Detections.empty())
+            nxt = min((k for k in self._found if k > i), default=None)
+            if nxt is None:         # after the last detection: carry the last boxes
+                boxes, hide = prev_d, _face_boxes_between(prev_f, prev_f, 1.0, 1) if self.faces is not None else None
+            else:
+                alpha, steps = (i - p) / (nxt - p), nxt - p
+                next_d, next_f = self._found[nxt]
+                boxes = _interpolate(prev_d, next_d, alpha)
+                hide = _face_boxes_between(prev_f, next_f, alpha, steps) if self.faces is not None else None
+            self._write(frame, t, boxes, hide if hide is not None else np.zeros((0, 4), np.float32), False)
+
+    def _write(self, frame: np.ndarray, t: float, d: Detections, face_boxes: np.ndarray, update_trails: bool) -> None:
+        out = frame
+        if self.anonymizer is not None and len(face_boxes):
+            out = self.anonymizer.annotate(out, face_boxes)
+            self.faces_hidden += len(face_boxes)
+        out = self.annotator.annotate(out, d if self.show_boxes else Detections.empty(), update_trails=update_trails)
+        for c in self.objects.lines:
+            draw_line(out, c)
+        for z in self.objects.zones:
+            draw_zone(out, z)
+        self.writer.write(out, t)
+
+    def finish(self) -> str:
+        self._draw(final=True)
+        self.close()
+        return str(self.path)
+
+    def close(self) -> None:
+        """Finish the file with what was written (also after an error); nothing written: no file."""
         if self.writer is not None:
             try:
                 self.writer.close()
-            except VideoError:   # no frame got written before the error: nothing to keep
+            except VideoError:
                 pass
             self.writer = None
 
@@ -372,40 +355,55 @@ def detect_video(path: str | os.PathLike, out_dir: str | os.PathLike, detector, 
     out.mkdir(parents=True, exist_ok=True)
     for name in files.values():
         check_writable(out / name, overwrite)
-    trk = None
-    if tracker:
-        from ..track import create_tracker
+    from .analyzers import ObjectsAnalyzer
 
-        trk = create_tracker(tracker, **(tracker_settings or {}))
+    objects = ObjectsAnalyzer(detector, tracker=tracker, stride=stride, lines=line_counters, zones=zone_counters,
+                              keep_frames=False, **(tracker_settings or {}))
+    analyzers = [objects]
     faces = None
     if anonymize:
         from .detectors import FaceDetector, load_detector
 
-        faces = face_detector or (detector if isinstance(detector, FaceDetector) else load_detector("faces"))
-    pipeline = VideoDetectionPipeline(detector, out, files, tracker=trk, stride=stride, lines=line_counters,
-                                      zones=zone_counters, face_detector=faces, anonymize_method=anonymize_method,
-                                      source=path, trail=trail)
+        if face_detector is None and isinstance(detector, FaceDetector):
+            faces = objects
+        else:
+            faces = ObjectsAnalyzer(face_detector or load_detector("faces"), stride=stride, keep_frames=False,
+                                    name="anonymize")
+            analyzers.append(faces)
+    tracker_name = objects.tracker_name
+    head = {"video": reader.info.to_dict(), "model": objects.detector.describe(), "tracker": tracker_name,
+            "stride": stride}
+    writers = DetectionFiles(out, files, head, line_counters, zone_counters)
+    objects.sinks.append(writers.write)
+    video = None
+    if "mp4" in files:
+        video = AnnotatedVideo(out / files["mp4"], path, objects, faces, anonymize_method, trail)
+        analyzers.append(video)
     t0 = time.perf_counter()
-    complete, error = True, None
-    run = None
     try:
-        run = run_analyzers(reader, [pipeline], quiet=quiet, desc=os.path.basename(path))
-        summary = run.results[pipeline.name]
+        run = run_analyzers(reader, analyzers, quiet=quiet, desc=os.path.basename(path))
     except BaseException as e:
-        complete = False
-        error = f"{type(e).__name__}: {e}" if not isinstance(e, VideolensError) else str(e)
+        error = str(e) if isinstance(e, VideolensError) else f"{type(e).__name__}: {e}"
         try:
-            pipeline.close(False, error)
+            if video is not None:
+                video.close()
+            writers.close(_summary(objects.totals(), video), False, error)
         except Exception:  # noqa: BLE001 - keep the original error
-            for s in pipeline.streams.values():
-                s.discard()
+            writers.discard()
         raise
-    finally:
-        if complete:
-            pipeline.close(True, None)
+    result = run.results[objects.name]
+    summary = _summary(result, video)
+    writers.close(summary, True, None)
     return VideoDetectionResult(
-        video=path, frames=len(reader), frames_analyzed=summary["frames_analyzed"], detections=summary["detections"],
+        video=path, frames=len(reader), frames_analyzed=result.frames_analyzed, detections=result.detections,
         classes=summary["classes"], tracks=summary["tracks"], counts=summary["counts"],
-        files={k: str(out / v) for k, v in files.items()}, model=detector.name,
-        tracker=tracker, stride=stride, seconds=time.perf_counter() - t0, complete=complete, error=error,
-        faces_hidden=summary["faces_hidden"], timings=run.timings if run else {})
+        files={k: str(out / v) for k, v in files.items()}, model=objects.detector.name, tracker=tracker_name,
+        stride=stride, seconds=time.perf_counter() - t0, faces_hidden=summary["faces_hidden"], timings=run.timings)
+
+
+def _summary(result, video: AnnotatedVideo | None) -> dict:
+    """The ``summary`` of ``detections.json``."""
+    return {"frames_analyzed": result.frames_analyzed, "detections": result.detections,
+            "classes": dict(sorted(result.classes.items())), "tracks": result.track_list,
+            "counts": {"lines": result.lines, "zones": result.zones},
+            "faces_hidden": video.faces_hidden if video is not None else 0}

@@ -1,6 +1,6 @@
 """Counting tracked objects: crossings of a line (in / out, with hysteresis) and occupancy of a polygon zone.
 
-Both work on tracked :class:`~videolens.detect.detections.Detections` (``track_ids`` set) one frame at a time,
+Both work on tracked :class:`~videolens.core.detections.Detections` (``track_ids`` set) one frame at a time,
 through ``trigger(detections)``, and keep their totals.
 
 A line is a segment from ``start`` to ``end``. "In" is a crossing to its right-hand side as seen walking from
@@ -10,7 +10,7 @@ pixels away from the line) and is then clearly on the other, and the path betwee
 the segment. Jitter around the line never reaches the other side's margin, and each track counts at most once.
 
 >>> import numpy as np
->>> from videolens.detect.detections import Detections
+>>> from videolens.core.detections import Detections
 >>> line = LineCounter((0, 50), (100, 50), margin=3)
 >>> for i, y in enumerate([40, 49, 51, 49, 52, 60, 49, 61]):      # jitters at the line, then crosses
 ...     _ = line.trigger(Detections([[45, y - 5, 55, y + 5]], track_ids=[7], frame_index=i))
@@ -21,11 +21,11 @@ the segment. Jitter around the line never reaches the other side's margin, and e
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
-from .detections import Detections
+from ..core.detections import Detections
 
 
 def _cross(ax, ay, bx, by):
@@ -144,6 +144,8 @@ class ZoneCounter:
 
     Dwell time adds up the time between consecutive frames in which a track was inside; leaving and coming back
     adds the new stretch. ``max_gap`` (seconds) bounds the time credited across frames the track was not seen in.
+    After each ``trigger``, ``entered`` lists the tracks that came inside in that frame and ``exited`` those that
+    were inside and are now seen outside (a track that is merely not detected for a frame has not left).
     """
 
     def __init__(self, polygon: Sequence[Sequence[float]], anchor: str = "center", name: str = "zone",
@@ -159,6 +161,9 @@ class ZoneCounter:
         self.max_count = 0
         self.dwell: dict[int, _Dwell] = {}
         self.counts: list[tuple[int | None, float | None, int]] = []    # (frame, time, count)
+        self.entered: list[int] = []
+        self.exited: list[int] = []
+        self._was_inside: dict[int, bool] = {}     # where each track was the last time it was seen
 
     def trigger(self, detections: Detections) -> np.ndarray:
         """Update with one frame; returns the mask of boxes inside the zone."""
@@ -185,6 +190,10 @@ class ZoneCounter:
         for tid, d in self.dwell.items():
             if tid not in seen:
                 d.inside = False
+        present = {int(k) for k in detections.track_ids.tolist() if k >= 0}
+        self.entered = sorted(t for t in seen if not self._was_inside.get(t))
+        self.exited = sorted(t for t in present - seen if self._was_inside.get(t))
+        self._was_inside.update({t: t in seen for t in present})
         return inside
 
     def to_dict(self) -> dict:

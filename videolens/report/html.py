@@ -349,20 +349,21 @@ def write_report_html(report: dict, path: str | os.PathLike, **kwargs) -> None:
     write_text(path, render_report_html(report, **kwargs))
 
 
-def render_index_html(rows: list[dict], title: str = "videolens analyze") -> str:
-    """The batch page: one line per video with its numbers, status and a link to its report."""
+def render_index_html(rows: list[dict], numbers: list[str] = ("shots", "faces", "speech_seconds"),
+                      title: str = "videolens analyze") -> str:
+    """The batch page: one line per video with its status, its ``numbers`` (summary keys) and a link to its report."""
     ok = sum(r.get("status") in ("ok", "skipped") for r in rows)
     trs = []
     for r in rows:
         name = str(r.get("name", ""))
         link = (f'<a href="{esc(quote(name))}/report.html">{esc(name)}</a>'
                 if r.get("status") in ("ok", "skipped") else esc(name))
-        cells = [link, esc(r.get("status")), esc(_fmt(r.get("duration"))), esc(_fmt(r.get("shots"))),
-                 esc(_fmt(r.get("faces"))), esc(_fmt(r.get("speech_seconds"))), esc(_fmt(r.get("seconds"))),
-                 esc(r.get("error") or "")]
+        cells = [link, esc(r.get("status")), esc(_fmt(r.get("duration"))),
+                 *(esc(_fmt(r.get(k))) for k in numbers), esc(_fmt(r.get("seconds"))), esc(r.get("error") or "")]
         trs.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    head = "".join(f"<th>{h}</th>" for h in ("Video", "Status", "Duration (s)", "Shots", "Faces", "Speech (s)",
-                                             "Time taken (s)", "Error"))
+    titles = ["Video", "Status", "Duration (s)", *(k.replace("_", " ").capitalize() for k in numbers),
+              "Time taken (s)", "Error"]
+    head = "".join(f"<th>{esc(h)}</th>" for h in titles)
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)}</title>'
             f'<style>{_CSS} td,th{{border-bottom:1px solid var(--line);padding:4px 12px 4px 0}}</style></head><body>'
             f'<header><h1>{esc(title)}</h1><div class="facts">{len(rows)} videos, {ok} done, '

@@ -3,8 +3,8 @@
 ``auto`` (the default) is the combination of detectors that scored best on the development set
 (``scripts/select_shots.py`` writes its choice to ``weights/auto.json``; the benchmark's test files played no part).
 
->>> sorted(DETECTORS)
-['adaptive', 'auto', 'content', 'fade', 'histogram', 'learned']
+>>> DETECTORS.names()
+['auto', 'content', 'adaptive', 'histogram', 'fade', 'learned']
 >>> make_detector("content", threshold=25).threshold
 25.0
 """
@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.registry import Registry
 from ..errors import VideolensError
 from .detectors import AdaptiveDetector, ContentDetector, FadeDetector, HistogramDetector, ShotDetector
 from .learned import WEIGHTS_DIR, LearnedDetector
@@ -113,6 +114,11 @@ class AutoDetector(CombinedDetector):
 
     detector = "auto"
 
+    @classmethod
+    def from_config(cls, config) -> AutoDetector:
+        # Shot boundaries are frame-exact only on every frame: --stride does not apply.
+        return cls(device=_ort_device(config.device))
+
     def __init__(self, threshold: float | None = None, min_shot_len: float = 0.5, device: str = "cpu"):
         cfg = auto_config()
         members = []
@@ -129,22 +135,15 @@ class AutoDetector(CombinedDetector):
         super().__init__(members, min_shot_len, int(cfg.get("merge_tolerance", 2)))
 
 
-DETECTORS: dict[str, type[ShotDetector]] = {
-    "auto": AutoDetector,
-    "content": ContentDetector,
-    "adaptive": AdaptiveDetector,
-    "histogram": HistogramDetector,
-    "fade": FadeDetector,
-    "learned": LearnedDetector,
-}
+DETECTORS: Registry = Registry("shot detector", option="--detector")
+for _cls in (AutoDetector, ContentDetector, AdaptiveDetector, HistogramDetector, FadeDetector, LearnedDetector):
+    DETECTORS.register(_cls.detector, _cls)
 
 
 def make_detector(name: str = "auto", threshold: float | None = None, min_shot_len: float = 0.5,
                   device: str = "cpu", **settings) -> ShotDetector:
     """A detector by registry name, with its settings (see each class for what they mean)."""
     cls = DETECTORS.get(name)
-    if cls is None:
-        raise VideolensError(f"unknown shot detector {name!r} (choose from {', '.join(DETECTORS)})")
     if name in ("auto", "learned"):
         settings["device"] = _ort_device(device)
     try:
@@ -176,7 +175,7 @@ def detect(path: str | os.PathLike, detector: str | ShotDetector = "auto", *, th
     >>> result.cuts, result.transitions[0].type              # doctest: +SKIP
     ([75, 150, 225, 300, 375], 'cut')
     """
-    from ..analyze.base import run_analyzers
+    from ..stream import run_analyzers
 
     det = detector if isinstance(detector, ShotDetector) else make_detector(
         detector, threshold=threshold, min_shot_len=min_shot_len, device=device, **settings)

@@ -1,6 +1,6 @@
 """Classical shot detectors: one small streaming class each, all on frames decoded at 48x27 by the reader.
 
-Every detector is an :class:`~videolens.analyze.Analyzer` (``name = "shots"``): ``videolens shots`` runs one through
+Every detector is an :class:`~videolens.core.Analyzer` (``name = "shots"``): ``videolens shots`` runs one through
 the same single-pass loop as ``videolens analyze``. Settings are constructor arguments; each keeps per-frame scores
 (written by ``--stats``) and turns them into transitions in ``finish``.
 
@@ -12,7 +12,7 @@ the same single-pass loop as ``videolens analyze``. Settings are constructor arg
 
 Thresholds were tuned on the development set (``scripts/select_shots.py``), not on the benchmark's test clips.
 
->>> from videolens.analyze import run_analyzers
+>>> from videolens.stream import run_analyzers
 >>> run = run_analyzers("samples/sample.mp4", [ContentDetector()], quiet=True)   # doctest: +SKIP
 >>> run.results["shots"].cuts                                                     # doctest: +SKIP
 [75, 150, 225, 300, 375]
@@ -20,11 +20,13 @@ Thresholds were tuned on the development set (``scripts/select_shots.py``), not 
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 
 import numpy as np
 
-from ..analyze.base import Analyzer
+from ..core.analyzer import Analyzer
+from ..core.events import Event
 from ..io.reader import VideoInfo
 from .result import ShotsResult, Transition, build_result
 
@@ -47,6 +49,8 @@ class ShotDetector(Analyzer):
     batch_size = 64
     interpolation = "area"      # at 48x27 the fast scaler aliases badly; area costs ~0.15 ms more per 720p frame
     default_threshold = 0.0
+    report_copies = ("transitions",)
+    summary_keys = ("shots", "transitions")
 
     def __init__(self, threshold: float | None = None, min_shot_len: float = 0.5):
         self.threshold = float(self.default_threshold if threshold is None else threshold)
@@ -75,8 +79,25 @@ class ShotDetector(Analyzer):
         else:
             step = float(np.median(np.diff(ts))) if len(ts) > 1 else 0.04
             end_time, fps, path = (float(ts[-1]) + step if len(ts) else 0.0), 1.0 / step, ""
-        return build_result(path, self.detector, transitions, ts, end_time, fps, scores, self.settings(),
-                            self.min_shot_len, self._rank_key())
+        result = build_result(path, self.detector, transitions, ts, end_time, fps, scores, self.settings(),
+                              self.min_shot_len, self._rank_key())
+        # A boundary is final only once the shots around it are: min_shot_len can still drop one, so the
+        # transitions become events when the whole result exists.
+        self._events = [Event(t.type, t.start_time, t.end_time, t.start, t.end, {"score": round(t.score, 4)})
+                        for t in result.transitions]
+        return result
+
+    def events(self) -> list[Event]:
+        out, self._events = self._events, []
+        return out
+
+    def summary(self, result: ShotsResult) -> dict:
+        return {"shots": len(result.shots), "transitions": len(result.transitions)}
+
+    def write_files(self, result: ShotsResult, out_dir: str | os.PathLike) -> list[str]:
+        from .export import write_outputs
+
+        return [str(p) for p in write_outputs(result, out_dir, formats=("csv",))]
 
     # ---- for subclasses --------------------------------------------------------------------------------------
     def settings(self) -> dict:
@@ -84,6 +105,7 @@ class ShotDetector(Analyzer):
 
     def _reset(self, info: VideoInfo | None) -> None:
         self._info = info
+        self._events: list[Event] = []
         self._ts: list[float] = []
         self._scores: dict[str, list[float]] = defaultdict(list)
         self._prev: dict[str, np.ndarray] = {}

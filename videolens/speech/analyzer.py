@@ -1,6 +1,6 @@
 """The ``speech`` analyzer for ``videolens analyze``: reads the audio itself and wants no frames.
 
->>> from videolens.analyze import run_analyzers
+>>> from videolens.stream import run_analyzers
 >>> from videolens.speech import SpeechAnalyzer, write_subtitles
 >>> run = run_analyzers("talk.mp4", [SpeechAnalyzer(language="en")])    # doctest: +SKIP
 >>> run.results["speech"].to_dict()["transcript"]                        # doctest: +SKIP
@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..analyze.base import Analyzer, MissingExtra
+from ..core.analyzer import Analyzer, MissingExtra
+from ..core.events import Event
 from ..errors import NoAudioError
 from .transcript import Transcript
 from .vad import VadOptions
@@ -33,9 +34,12 @@ class SpeechAnalyzer(Analyzer):
     """
 
     name = "speech"
-    size = 16                 # the smallest frame the reader can give: the analyzer ignores frames
-    stride = 1 << 30          # ... and asks for (almost) none
-    batch_size = 1
+    wants_frames = False      # it reads the audio itself, in start()
+    summary_keys = ("speech_seconds", "words")
+
+    @classmethod
+    def from_config(cls, config) -> SpeechAnalyzer:
+        return cls(device=config.device)
 
     def __init__(self, model: str | os.PathLike | None = None, language: str | None = None,
                  word_timestamps: bool = False, audio_stream: int | None = None, channel: str | int = "mix",
@@ -53,6 +57,7 @@ class SpeechAnalyzer(Analyzer):
         self._thread: threading.Thread | None = None
         self._result: Transcript | None = None
         self._error: BaseException | None = None
+        self._events: list[Event] = []
 
     def start(self, info) -> None:
         self._result, self._error = None, None
@@ -88,4 +93,20 @@ class SpeechAnalyzer(Analyzer):
         if self._error is not None:
             raise self._error
         assert self._result is not None, "finish() called before start()"
+        # Frames are -1: a speech segment is a span of the audio, not of frames.
+        self._events = [Event("speech", s.start, s.end, -1, -1, {"text": s.text.strip()})
+                        for s in self._result.segments]
         return self._result
+
+    def events(self) -> list[Event]:
+        """Speech segments, once recognised (the whole file's at the end: Whisper sees all of it)."""
+        out, self._events = self._events, []
+        return out
+
+    def summary(self, result: Transcript) -> dict:
+        return {"speech_seconds": round(result.speech_seconds, 3), "words": len(result.text.split())}
+
+    def write_files(self, result: Transcript, out_dir: str | os.PathLike) -> list[str]:
+        from .transcript import write_subtitles
+
+        return [str(p) for p in write_subtitles(result, out_dir, formats=("srt", "vtt"))]

@@ -13,7 +13,7 @@ starts again at 1 for the next video. Times are in frames from ``Detections.fram
 frame), and a track is lost after the same stretch of video whatever the stride.
 
 >>> import numpy as np
->>> from videolens.detect.detections import Detections
+>>> from videolens.core.detections import Detections
 >>> tracker = ByteTrack()
 >>> for i in range(3):
 ...     out = tracker.update(Detections([[10 + 2 * i, 10, 50 + 2 * i, 90]], [0.9], frame_index=i))
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..detect.detections import Detections, box_iou
+from ..core.detections import Detections, box_iou
 from .kalman import KalmanXYAH, xyah_to_xyxy, xyxy_to_xyah
 from .matching import linear_assignment
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from ..detect.detections import Detections, box_iou
+from ..core.detections import Detections, box_iou
 from ..errors import VideolensError
 
 

@@ -3,7 +3,7 @@
 Simpler and faster than ByteTrack and blind to low-score boxes: a track is confirmed after ``min_hits``
 consecutive matches and removed once it has gone unmatched for more than ``max_age`` frames (at 30 fps).
 
->>> from videolens.detect.detections import Detections
+>>> from videolens.core.detections import Detections
 >>> tracker = Sort(min_hits=1)
 >>> tracker.update(Detections([[0, 0, 10, 20]], [0.9], frame_index=0)).track_ids.tolist()
 [1]
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..detect.detections import Detections
+from ..core.detections import Detections
 from .bytetrack import CONFIRMED, LOST, REMOVED, TrackerBase
 from .matching import linear_assignment
 

@@ -1,10 +1,12 @@
-"""Drawing on frames: boxes with labels, track ids and trails; counting lines and zones; face anonymisation.
+"""The one annotator: boxes with labels, track ids and trails; counting lines and zones; face anonymisation.
 
-Small classes whose verb is ``annotate`` (supervision style). Frames are uint8 RGB ``(H, W, 3)``; the input is
-never modified, a copy comes back.
+``videolens detect`` draws its ``annotated.mp4`` with it while the video plays, and ``videolens analyze
+--annotated-video`` draws a finished report with it (:mod:`videolens.report.annotate`). Small classes whose verb
+is ``annotate`` (supervision style). Frames are uint8 RGB ``(H, W, 3)``; the input is never modified, a copy comes
+back.
 
 >>> import numpy as np
->>> from videolens.detect.detections import Detections
+>>> from videolens.core.detections import Detections
 >>> annotator = BoxAnnotator(trail=20)
 >>> frame = np.zeros((120, 160, 3), np.uint8)
 >>> out = annotator.annotate(frame, Detections([[10, 10, 60, 80]], [0.9], [0], ["person"], [3]))
@@ -19,7 +21,7 @@ from collections import deque
 import cv2
 import numpy as np
 
-from .detections import Detections
+from ..core.detections import Detections
 
 # A palette that stays readable on video (Tableau 10 and a few more), RGB.
 PALETTE = np.array([(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75),
@@ -101,7 +103,7 @@ class BoxAnnotator:
 
 
 def draw_line(frame: np.ndarray, counter) -> np.ndarray:
-    """Draw a :class:`~videolens.detect.zones.LineCounter` and its in / out counts (in place)."""
+    """Draw a line counter (:class:`~videolens.detect.zones.LineCounter`) and its in / out counts (in place)."""
     h, w = frame.shape[:2]
     th = max(2, int(round(min(h, w) / 250)))
     p1 = tuple(int(round(v)) for v in counter.start)
@@ -113,7 +115,7 @@ def draw_line(frame: np.ndarray, counter) -> np.ndarray:
 
 
 def draw_zone(frame: np.ndarray, counter) -> np.ndarray:
-    """Draw a :class:`~videolens.detect.zones.ZoneCounter` (translucent) and its current count (in place)."""
+    """Draw a zone counter (:class:`~videolens.detect.zones.ZoneCounter`, translucent) and its count (in place)."""
     poly = np.round(counter.polygon).astype(np.int32).reshape(-1, 1, 2)
     overlay = frame.copy()
     cv2.fillPoly(overlay, [poly], (64, 160, 255))
