@@ -74,8 +74,10 @@ def test_faces_analyzer_contract(short_sample):
     assert inline.results["faces"].to_dict() == d     # the worker thread changes nothing but the timing
     assert [c["index"] for c in d["counts"]] == list(range(0, 75, 5))
     assert d["max_count"] == 1 and d["frames_with_faces"] == 15
-    box = d["detections"][0]["boxes"][0]
-    assert len(box) == 5 and 0 <= box[0] < box[2] <= 360 and 0 <= box[1] < box[3] <= 288 and box[4] > 0.9
+    rec = d["detections"][0]["boxes"][0]
+    box = rec["box"]
+    assert rec["class"] == "face" and rec["track_id"] == -1 and rec["score"] > 0.9
+    assert 0 <= box[0] < box[2] <= 360 and 0 <= box[1] < box[3] <= 288
     json.dumps(d)
 
 

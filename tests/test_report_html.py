@@ -68,7 +68,7 @@ def sample_report() -> dict:
     segments = [{"start": c["start"] + 0.4, "end": c["end"] - 0.4, "text": c["sentence"]} for c in clips]
     counts = [{"index": i, "time": i / 25, "count": 1} for i in range(0, 450, 5)]
     return {
-        "format": "videolens-report", "version": 1, "videolens": "test", "created": "now",
+        "format": "videolens-report", "version": 2, "videolens": "test", "created": "now",
         "video": {"path": str(SAMPLE), "name": "sample", "duration": 18.0, "start_time": 0.0, "frames": 450,
                   "fps": 25.0, "display_size": [360, 288], "codec": "h264", "container": "mp4",
                   "audio": [{"codec": "aac"}]},

@@ -23,7 +23,7 @@ from ..io.reader import VideoInfo
 from .config import AnalyzeConfig
 from .registry import ANALYZERS, layout
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 
 # The report's own keys: no analyzer may put its section there.

@@ -229,13 +229,31 @@ class Detections:
                    names, det.tracker_id if det.tracker_id is not None else None, frame_index, timestamp)
 
     def to_records(self, decimals: int = 2) -> list[dict]:
-        """One JSON-able dict per box."""
+        """One JSON-able dict per box: ``{"box": [x1, y1, x2, y2], "score", "class_id", "class", "track_id"}``.
+
+        The one box record of every file videolens writes (``detections.json``, the report's ``faces`` and
+        ``objects``); :meth:`from_records` reads it back.
+        """
         out = []
         for i in range(len(self)):
             out.append({"box": [round(float(v), decimals) for v in self.xyxy[i]],
                         "score": round(float(self.scores[i]), 4), "class_id": int(self.class_ids[i]),
                         "class": str(self.class_names[i]), "track_id": int(self.track_ids[i])})
         return out
+
+    @classmethod
+    def from_records(cls, records: Iterable[Mapping], frame_index: int | None = None,
+                     timestamp: float | None = None) -> Detections:
+        """The boxes of :meth:`to_records` records (``track_id`` -1 and ``class`` the id when absent).
+
+        >>> d = Detections([[1, 2, 3, 4]], [0.5], [2], ["car"], [7])
+        >>> Detections.from_records(d.to_records()).to_records() == d.to_records()
+        True
+        """
+        rows = list(records)
+        return cls(np.asarray([r["box"] for r in rows], np.float32).reshape(-1, 4), [r["score"] for r in rows],
+                   [r.get("class_id", 0) for r in rows], [r.get("class", r.get("class_id", 0)) for r in rows],
+                   [r.get("track_id", -1) for r in rows], frame_index, timestamp)
 
     def __repr__(self) -> str:
         where = f", frame_index={self.frame_index}" if self.frame_index is not None else ""

@@ -78,9 +78,7 @@ class FacesResult:
             "counts": counts,
             "max_count": max((c["count"] for c in counts), default=0),
             "frames_with_faces": sum(1 for c in counts if c["count"] > 0),
-            "detections": [{"index": d.frame_index, "time": _r(d.timestamp),
-                            "boxes": [[_r(v, 1) for v in b] + [_r(s)] for b, s in zip(d.xyxy.tolist(),
-                                                                                     d.scores.tolist())]}
+            "detections": [{"index": d.frame_index, "time": _r(d.timestamp), "boxes": d.to_records()}
                            for d in self.frames if len(d)],
         }
 
@@ -213,10 +211,7 @@ class ObjectsResult:
             "model": self.model, "tracker": self.tracker, "stride": self.stride, "frames_analyzed": self.frames_analyzed,
             "counts": counts, "classes": dict(sorted(self.classes.items())),
             "max_count": max((c["count"] for c in counts), default=0),
-            "detections": [{"index": d.frame_index, "time": _r(d.timestamp),
-                            "boxes": [[_r(v, 1) for v in b] + [_r(s), int(c), int(t)]
-                                      for b, s, c, t in zip(d.xyxy.tolist(), d.scores.tolist(), d.class_ids.tolist(),
-                                                            d.track_ids.tolist())]}
+            "detections": [{"index": d.frame_index, "time": _r(d.timestamp), "boxes": d.to_records()}
                            for d in self.frames if len(d)],
         }
         if self.tracker:

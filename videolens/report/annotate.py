@@ -1,5 +1,5 @@
-"""``annotated.mp4``: the video with the analysis drawn on it (boxes and track ids, the current shot, subtitles),
-H.264 with the source's audio kept in sync.
+"""``annotated.mp4``: the video with the analysis drawn on it (boxes with class names, track ids and trails by the
+same annotator as ``videolens detect``, the current shot, subtitles), H.264 with the source's audio kept in sync.
 
 It draws a finished report, so it is a render pass after the analysis: shot boundaries and final track ids exist only
 once the analysis pass is over. Boxes of an analyzer that ran with a stride stay on screen until its next analyzed
@@ -16,28 +16,28 @@ import textwrap
 
 import numpy as np
 
+from ..core.detections import Detections
 from ..io.reader import VideoReader
 from ..io.writer import VideoWriter
 from ..utils.progress import progress
-
-_PALETTE = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48), (145, 30, 180),
-            (70, 240, 240), (240, 50, 230), (210, 245, 60), (250, 190, 212), (0, 128, 128), (220, 190, 255)]
+from .draw import BoxAnnotator
 
 
 class _Boxes:
-    """Boxes per analyzed frame, looked up for any frame (held for ``hold`` frames after the last analyzed one)."""
+    """An analyzer's boxes per analyzed frame, looked up for any frame (held ``hold`` frames after the last one)."""
 
     def __init__(self, section: dict | None, hold: int):
         dets = (section or {}).get("detections") or []
         self.index = np.asarray([int(d["index"]) for d in dets], dtype=np.int64)
-        self.boxes = [d.get("boxes") or [] for d in dets]
+        self.found = [Detections.from_records(d.get("boxes") or [], int(d["index"])) for d in dets]
         self.hold = max(1, int(hold))
 
-    def at(self, i: int) -> list:
+    def at(self, i: int) -> tuple[Detections, bool]:
+        """The boxes shown on frame ``i``, and whether ``i`` is a frame they were found on (trails move then)."""
         k = int(np.searchsorted(self.index, i, side="right")) - 1
         if k < 0 or i - int(self.index[k]) >= self.hold:
-            return []
-        return self.boxes[k]
+            return Detections.empty(i), False
+        return self.found[k], int(self.index[k]) == i
 
 
 def _stride_of(report: dict, name: str) -> int:
@@ -45,13 +45,6 @@ def _stride_of(report: dict, name: str) -> int:
         if a.get("name") == name:
             return int(a.get("stride") or 1)
     return 1
-
-
-def _class_names(objects: dict | None) -> dict[int, str]:
-    names = (objects or {}).get("names") or (objects or {}).get("class_names") or {}
-    if isinstance(names, list):
-        return dict(enumerate(names))
-    return {int(k): str(v) for k, v in names.items()}
 
 
 def render_annotated(source: str | os.PathLike | VideoReader, report: dict, output: str | os.PathLike, *,
@@ -62,36 +55,22 @@ def render_annotated(source: str | os.PathLike | VideoReader, report: dict, outp
     reader = source if isinstance(source, VideoReader) else VideoReader(source)
     w, h = reader.size
     font = ImageFont.load_default(size=max(12, h // 28))
-    small = ImageFont.load_default(size=max(10, h // 40))
-    faces = _Boxes(report.get("faces"), _stride_of(report, "faces"))
-    objects = _Boxes(report.get("objects"), _stride_of(report, "objects"))
-    names = _class_names(report.get("objects"))
-    track_class = {int(t["id"]): str(t.get("class", "")) for t in report.get("tracks") or []}
+    layers = [(_Boxes(report.get(name), _stride_of(report, name)), BoxAnnotator(trail=30 if name == "objects" else 0))
+              for name in ("faces", "objects") if report.get(name)]
     shots = (report.get("shots") or {}).get("shots") or []
     shot_starts = np.asarray([int(s["start_frame"]) for s in shots], dtype=np.int64)
     segments = sorted((report.get("speech") or {}).get("segments") or [], key=lambda s: float(s["start"]))
     seg_starts = np.asarray([float(s["start"]) for s in segments], dtype=np.float64)
     wrap = max(20, int(w / (font.size * 0.55)))
-    line = max(2, h // 300)
 
     def draw(frame: np.ndarray, i: int, t: float) -> np.ndarray:
+        for boxes, annotator in layers:
+            found, fresh = boxes.at(i)
+            frame = annotator.annotate(frame, found, update_trails=fresh)
+        if not shot_starts.size and not seg_starts.size:
+            return frame
         img = Image.fromarray(frame)
-        d = ImageDraw.Draw(img)
-        for x1, y1, x2, y2, score, *_ in faces.at(i):
-            d.rectangle([x1, y1, x2, y2], outline=(255, 255, 255), width=line)
-            d.text((x1 + 2, max(0, y1 - small.size - 4)), f"face {score:.2f}", font=small, fill=(255, 255, 255),
-                   stroke_width=2, stroke_fill=(0, 0, 0))
-        for box in objects.at(i):
-            x1, y1, x2, y2, score = box[:5]
-            cls = int(box[5]) if len(box) > 5 and box[5] is not None else -1
-            tid = int(box[6]) if len(box) > 6 and box[6] is not None and box[6] >= 0 else None
-            color = _PALETTE[(tid if tid is not None else cls) % len(_PALETTE)]
-            label = track_class.get(tid) if tid is not None else None
-            label = label or names.get(cls) or f"class {cls}"
-            text = (f"#{tid} " if tid is not None else "") + f"{label} {score:.2f}"
-            d.rectangle([x1, y1, x2, y2], outline=color, width=line)
-            d.text((x1 + 2, max(0, y1 - small.size - 4)), text, font=small, fill=color, stroke_width=2,
-                   stroke_fill=(0, 0, 0))
+        d = ImageDraw.Draw(img)          # text with PIL: subtitles in any script
         if shot_starts.size:
             k = int(np.searchsorted(shot_starts, i, side="right"))
             d.text((8, 6), f"shot {max(k, 1)}/{len(shots)}", font=font, fill=(255, 255, 255), stroke_width=2,
