@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
+from .._version import __version__
 from ..errors import VideolensError
 from . import analyze, classify, detect, media, shots, speech
 from ._common import error
