@@ -444,6 +444,23 @@ def test_predict_batch_with_a_bad_file_exits_1(trained, pair, tmp_path, cli):
     assert len(res.json_lines()) == 1 and "nope.mp4" in res.err and "Traceback" not in res.err
 
 
+def test_predict_same_named_inputs_get_two_folders(trained, pair, tmp_path, cli):
+    import shutil
+
+    inputs = []
+    for folder, cls in (("a", "move_left"), ("b", "move_right")):
+        (tmp_path / folder).mkdir()
+        inputs.append(tmp_path / folder / "clip.mp4")
+        shutil.copy(pair.parent / cls / f"{cls}_0060.mp4", inputs[-1])
+    res = cli("predict", trained.best, *inputs, "--format", "json", "-o", tmp_path / "out", "--json", "--quiet",
+              "--device", "cpu")
+    assert res.code == 0, res
+    files = [d["files"][0] for d in res.json_lines()]
+    assert len(set(files)) == 2 and all(Path(f).parent.name.startswith("clip-") for f in files), files
+    for path, f in zip(inputs, files):          # neither actions.json overwrote the other
+        assert json.loads(Path(f).read_text())["path"] == str(path)
+
+
 def test_export_onnx_matches_pytorch(trained, tmp_path, cli):
     import onnx
     import onnxruntime as ort

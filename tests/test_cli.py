@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -90,3 +91,88 @@ def test_datasets_make_from_the_cli(cli, tmp_path):
     assert len(list((tmp_path / "m").rglob("*.mp4"))) == 9
     bad = cli("datasets", "make", "objects", "-o", tmp_path / "o", "--size", "33x32")
     assert bad.code == 2 and len(bad.err.strip().splitlines()) == 1
+
+
+# ---- one rule for output folders, one --format rule, names from the registries -----------------------------------
+
+
+def _same_named(tmp_path, source=SAMPLE, name="clip.mp4"):
+    """``a/clip.mp4`` and ``b/clip.mp4``: copies of one file under the same name in two folders."""
+    import shutil
+
+    paths = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        paths.append(tmp_path / folder / name)
+        shutil.copy(source, paths[-1])
+    return paths
+
+
+def test_output_names_is_analyzes_rule():
+    from videolens.analyze import output_names as analyze_names
+    from videolens.utils.files import output_dirs, output_names
+
+    paths = ["a/clip.mp4", "b/clip.mp4", "c/other.mkv", "/", "a/x.y.mp4", "b/x.y.mkv"]
+    assert output_names(paths) == analyze_names(paths)
+    dirs = output_dirs(paths, "out")
+    assert len(set(dirs.values())) == len(paths) and dirs["c/other.mkv"].as_posix() == "out/other"
+    assert output_dirs(["a/clip.mp4"], "out")["a/clip.mp4"].as_posix() == "out"
+    assert output_dirs(["a/clip.mp4"], None)["a/clip.mp4"].as_posix() == "videolens-out/clip"
+
+
+def test_shots_same_named_inputs_get_two_folders(cli, tmp_path):
+    a, b = _same_named(tmp_path)
+    res = cli("shots", a, b, "--detector", "content", "-o", tmp_path / "out", "--json")
+    assert res.code == 0, res
+    docs = res.json_lines()
+    assert [d["path"] for d in docs] == [str(a), str(b)]
+    folders = [d["output_dir"] for d in docs]
+    assert len(set(folders)) == 2 and all(f.startswith(str(tmp_path / "out" / "clip-")) for f in folders)
+    for path, folder in zip((a, b), folders):       # each folder holds its own video's shots, neither overwritten
+        assert json.loads((tmp_path / folder / "shots.json").read_text())["path"] == str(path)
+
+
+def test_detect_same_named_inputs_get_two_folders(cli, tmp_path, monkeypatch):
+    a, b = _same_named(tmp_path)
+    monkeypatch.chdir(tmp_path)         # no -o: ./videolens-out/<name>/
+    res = cli("detect", "a/clip.mp4", "b/clip.mp4", "--model", "people-hog", "--stride", "90", "--format", "json",
+              "--json", "--quiet")
+    assert res.code == 0, res
+    docs = res.json()
+    assert [d["video"] for d in docs] == ["a/clip.mp4", "b/clip.mp4"]
+    folders = sorted((tmp_path / "videolens-out").iterdir())
+    assert len(folders) == 2 and all(f.name.startswith("clip-") for f in folders)
+    seen = {json.loads((f / "detections.json").read_text())["video"]["path"] for f in folders}
+    assert seen == {"a/clip.mp4", "b/clip.mp4"}
+
+
+def test_format_has_one_rule_and_one_message(cli, tmp_path):
+    """shots, detect, transcribe and predict parse --format alike; a bad one is refused before any work."""
+    for args in (["shots", SAMPLE], ["detect", SAMPLE, "--model", "people-hog"], ["transcribe", SAMPLE],
+                 ["predict", tmp_path / "missing.pt", SAMPLE]):
+        res = cli(*args, "--format", "json,XML", "-o", tmp_path / "out")
+        assert res.code == 2, (args, res)
+        assert re.fullmatch(f"videolens: error: --format: unknown format 'xml' for {args[0]} "
+                            r"\(choose from (\w+, )+all\)\n", res.err), res.err
+    assert not (tmp_path / "out").exists()
+    from videolens.cli._common import parse_formats
+
+    assert parse_formats("JSON,all", ("json", "csv"), "shots") == ("json", "csv")
+    assert parse_formats("", ("json", "csv"), "shots", empty=()) == ()
+
+
+def test_shot_detectors_and_trackers_come_from_the_registries(cli):
+    import subprocess
+
+    from videolens.shots.detect import DETECTORS
+    from videolens.track import TRACKERS
+
+    bad = cli("shots", SAMPLE, "--detector", "nope")
+    assert bad.code == 2 and ", ".join(map(repr, DETECTORS)) in bad.err
+    bad = cli("detect", SAMPLE, "--tracker", "nope")
+    assert bad.code == 2 and ", ".join(map(repr, TRACKERS)) in bad.err
+    # the shot registry's module loads ONNX Runtime and PyAV: building the parser must not import it
+    code = ("import sys; from videolens.cli import build_parser; p = build_parser(); "
+            "p.parse_args(['shots', 'x.mp4']); print('videolens.shots.detect' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert out.stdout.strip() == "False", out

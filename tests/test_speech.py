@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -465,6 +466,24 @@ def test_parallel_jobs_and_a_folder_input(tmp_path, cli):
     doc = res.json()
     assert doc["ok"] == 2 and [i["input"] for i in doc["items"]] == [str(src / "a.wav"), str(src / "b.wav")]
     assert (tmp_path / "out" / "a" / "transcript.json").exists() and (tmp_path / "out" / "b" / "transcript.json").exists()
+
+
+def test_same_named_inputs_get_two_folders(tmp_path, cli):
+    """a/clip.wav and b/clip.wav (different lengths) each get a folder of their own, with and without --jobs."""
+    for folder, seconds in (("a", 0.5), ("b", 1.0)):
+        (tmp_path / folder).mkdir()
+        write_wav(tmp_path / folder / "clip.wav", np.zeros(int(16000 * seconds), np.float32))
+    inputs = [tmp_path / "a" / "clip.wav", tmp_path / "b" / "clip.wav"]
+    for jobs in ("1", "2"):
+        out = tmp_path / f"out{jobs}"
+        res = cli("transcribe", *inputs, "--jobs", jobs, "-o", out, "--format", "json", "--json", "--quiet")
+        assert res.code == 0, res
+        items = res.json()["items"]
+        folders = [i["output"] for i in items]
+        assert len(set(folders)) == 2 and all(f.startswith(str(out / "clip-")) for f in folders), folders
+        for item, seconds in zip(items, (0.5, 1.0)):   # neither transcript overwrote the other
+            saved = json.loads((Path(item["output"]) / "transcript.json").read_text())
+            assert saved["duration"] == pytest.approx(seconds, abs=0.05)
 
 
 def test_no_audio_stream_is_exit_2_with_one_line(no_audio_video, cli):

@@ -6,7 +6,8 @@
 >>> predict(result.best, "long_video.mp4", window=2.0, hop=1.0).segments           # doctest: +SKIP
 
 Modules load on first use (torch is heavy): ``data``, ``cache``, ``transforms``, ``models``, ``checkpoint``,
-``training``, ``evaluation``, ``prediction``, ``export``, ``tuning``, ``analyzer``.
+``training``, ``evaluation``, ``prediction``, ``batch`` (predict over many videos), ``export``, ``tuning``,
+``analyzer``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ _LAZY = {
     "Predictor": "videolens.classify.prediction",
     "ActionPrediction": "videolens.classify.prediction",
     "write_outputs": "videolens.classify.prediction",
+    "predict_files": "videolens.classify.batch",
     "export_onnx": "videolens.classify.export",
     "tune": "videolens.classify.tuning",
     "ActionsAnalyzer": "videolens.classify.analyzer",

@@ -38,6 +38,11 @@ _LAZY = {
     "write_tracks_mot": "videolens.detect.analyzers",
     "detect_video": "videolens.detect.video",
     "VideoDetectionResult": "videolens.detect.video",
+    "detect_videos": "videolens.detect.batch",
+    "DetectRun": "videolens.detect.batch",
+    "DetectItem": "videolens.detect.batch",
+    "evaluate_model": "videolens.detect.evaluation",
+    "ModelEvaluation": "videolens.detect.evaluation",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,4 +1,4 @@
-"""What ``videolens shots`` and ``videolens shots-eval`` do for one video (the CLI only parses and loops).
+"""What ``videolens shots`` and ``videolens shots-eval`` do, for one video and for a batch (the CLI only parses).
 
 >>> summary = shots_for_file("samples/sample.mp4", "out/sample", split=True)    # doctest: +SKIP
 >>> summary["counts"]["shots"], summary["outputs"][:2]                          # doctest: +SKIP
@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import OutputExistsError
+from ..utils.batch import BatchItem, run_batch
+from ..utils.files import VIDEO_EXTENSIONS, expand_inputs, output_dirs
 from .detect import detect
 from .evaluate import evaluate, load_truth
 from .export import output_paths, write_outputs, write_thumbnails
@@ -58,3 +61,21 @@ def eval_file(path: str | os.PathLike, truth_file: str | os.PathLike, *, detecto
     report = evaluate(result, truth, tolerance)
     return {"path": os.fspath(path), "detector": detector, "frames": result.frames, **report,
             "predicted": [t.to_dict() for t in result.transitions]}
+
+
+def shots_for_files(inputs: Sequence[str], output: str | os.PathLike | None = None, *, quiet: bool = False,
+                    **options) -> list[BatchItem]:
+    """:func:`shots_for_file` over video files, folders or globs, each into its own folder
+    (:func:`~videolens.utils.files.output_dirs`); one bad video is recorded in its item and the rest go on."""
+    videos = expand_inputs(list(inputs), VIDEO_EXTENSIONS)
+    dirs = output_dirs(videos, output)
+    return run_batch(videos, lambda path: shots_for_file(path, dirs[path], quiet=quiet, **options), desc="shots",
+                     quiet=quiet)
+
+
+def eval_files(inputs: Sequence[str], truth_file: str | os.PathLike, *, quiet: bool = False,
+               **options) -> list[BatchItem]:
+    """:func:`eval_file` over video files, folders or globs; one bad video is recorded in its item."""
+    videos = expand_inputs(list(inputs), VIDEO_EXTENSIONS)
+    return run_batch(videos, lambda path: eval_file(path, truth_file, quiet=quiet, **options), desc="shots-eval",
+                     quiet=quiet)

@@ -6,7 +6,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import VideolensError
@@ -22,6 +22,25 @@ class BatchItem:
     result: Any = None
     error: str | None = None      # one line, for the user
     seconds: float = 0.0
+
+
+@dataclass
+class BatchRun:
+    """A batch's items (anything with ``ok``), in input order, and what a command's exit code is made of."""
+
+    items: list = field(default_factory=list)
+
+    @property
+    def done(self) -> list:
+        return [i for i in self.items if i.ok]
+
+    @property
+    def ok(self) -> int:
+        return len(self.done)
+
+    @property
+    def failed(self) -> int:
+        return len(self.items) - self.ok
 
 
 def error_line(item: str, e: Exception) -> str:

@@ -1,13 +1,14 @@
-"""Atomic output files and input expansion (files, directories, globs)."""
+"""Atomic output files, input expansion (files, directories, globs) and the one rule for output folders."""
 
 from __future__ import annotations
 
 import contextlib
 import glob
+import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ..errors import OutputExistsError, VideolensError
@@ -15,6 +16,7 @@ from ..errors import OutputExistsError, VideolensError
 VIDEO_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mpg", ".mpeg", ".ts", ".mts", ".m2ts",
                     ".flv", ".wmv", ".3gp", ".ogv", ".mxf", ".vob"}
 AUDIO_EXTENSIONS = {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".wma", ".mp2"}
+DEFAULT_OUTPUT = Path("videolens-out")     # where a command writes when not given -o
 
 
 def temp_path_for(path: str | os.PathLike) -> str:
@@ -110,4 +112,42 @@ def expand_inputs(inputs: list[str], extensions: set[str] | None = None) -> list
 def default_output_dir(input_path: str | None) -> Path:
     """``./videolens-out/<input-stem>/`` (conventions.md)."""
     stem = Path(input_path).stem if input_path else "out"
-    return Path("videolens-out") / stem
+    return DEFAULT_OUTPUT / stem
+
+
+def output_names(paths: Sequence[str]) -> list[str]:
+    """One folder name per video: its file stem, plus a short hash of its path when two stems collide.
+
+    A hash of the absolute path (not a counter) keeps a video's folder the same whatever else is in the batch.
+
+    >>> output_names(["a/clip.mp4", "b/clip.mp4", "c/other.mkv"])[2]
+    'other'
+    >>> len(set(output_names(["a/clip.mp4", "b/clip.mp4"])))
+    2
+    """
+    stems = [Path(p).stem or "video" for p in paths]
+    seen: dict[str, int] = {}
+    for s in stems:
+        seen[s] = seen.get(s, 0) + 1
+    out = []
+    for p, s in zip(paths, stems):
+        if seen[s] > 1:
+            s = f"{s}-{hashlib.sha1(os.path.abspath(p).encode('utf-8')).hexdigest()[:8]}"
+        out.append(s)
+    return out
+
+
+def output_dirs(inputs: Sequence[str], output: str | os.PathLike | None = None) -> dict[str, Path]:
+    """The folder of each input of a command (conventions.md): ``output`` itself for a single input, else
+    ``output/<name>/`` with names from :func:`output_names` (so same-named inputs never share a folder); without
+    ``output``, ``./videolens-out/<name>/``.
+
+    >>> [str(d) for d in output_dirs(["a/clip.mp4"], "out").values()]
+    ['out']
+    >>> sorted(str(d) for d in output_dirs(["a/x.mp4", "b/y.mp4"], "out").values())
+    ['out/x', 'out/y']
+    """
+    if len(inputs) == 1:
+        return {inputs[0]: Path(output) if output else default_output_dir(inputs[0])}
+    root = Path(output) if output else DEFAULT_OUTPUT
+    return dict(zip(inputs, (root / name for name in output_names(inputs))))

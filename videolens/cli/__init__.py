@@ -1,0 +1,63 @@
+"""The ``videolens`` command: parses arguments, calls one library function per command and prints the result.
+
+One module per command group (``media``, ``classify``, ``shots``, ``detect``, ``speech``, ``analyze``), each with
+an ``_add_<name>`` function (its options) and a ``_run_<name>`` function (the library call) per command; what
+they share is in ``_common``. Heavy imports happen inside ``_run_*`` so that ``videolens --help`` and
+``videolens info`` start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+
+from .._version import __version__
+from ..errors import VideolensError
+from . import analyze, classify, detect, media, shots, speech
+from ._common import error
+
+# The order of ``videolens --help``.
+_GROUPS = (media, classify, shots, detect, speech, analyze)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="videolens",
+        description="Deep learning on video: shots, objects, faces, actions and speech.",
+        epilog="Run 'videolens COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"videolens {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for group in _GROUPS:
+        for add in group.COMMANDS:
+            add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 ok, 1 some inputs of a batch failed, 2 bad usage or input)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "quiet", False):
+        os.environ["VIDEOLENS_QUIET"] = "1"
+    try:
+        return int(args.func(args) or 0)
+    except VideolensError as e:
+        error(str(e))
+        return e.exit_code
+    except KeyboardInterrupt:
+        error("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+    finally:
+        if getattr(args, "quiet", False):
+            os.environ.pop("VIDEOLENS_QUIET", None)
+
+
+__all__ = ["build_parser", "main"]
+
+if __name__ == "__main__":
+    sys.exit(main())
