@@ -108,12 +108,16 @@ def _same_named(tmp_path, source=SAMPLE, name="clip.mp4"):
     return paths
 
 
-def test_output_names_is_analyzes_rule():
+def test_one_output_folder_rule_everywhere():
     from videolens.analyze import output_names as analyze_names
     from videolens.utils.files import output_dirs, output_names
 
+    assert analyze_names is output_names
     paths = ["a/clip.mp4", "b/clip.mp4", "c/other.mkv", "/", "a/x.y.mp4", "b/x.y.mkv"]
-    assert output_names(paths) == analyze_names(paths)
+    names = output_names(paths)
+    assert names[2] == "other" and len(set(names)) == len(names)
+    assert names[0].startswith("clip-") and names[1].startswith("clip-") and len(names[0]) == len("clip-") + 8
+    assert output_names(paths[1::-1]) == names[1::-1]           # a folder's name does not depend on the order
     dirs = output_dirs(paths, "out")
     assert len(set(dirs.values())) == len(paths) and dirs["c/other.mkv"].as_posix() == "out/other"
     assert output_dirs(["a/clip.mp4"], "out")["a/clip.mp4"].as_posix() == "out"

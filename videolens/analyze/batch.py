@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import functools
-import hashlib
 import io
 import json
 import os
@@ -34,7 +33,7 @@ from pathlib import Path
 
 from ..errors import OutputExistsError, VideolensError
 from ..utils.batch import run_batch
-from ..utils.files import VIDEO_EXTENSIONS, atomic_dir, expand_inputs, write_text
+from ..utils.files import VIDEO_EXTENSIONS, atomic_dir, expand_inputs, output_names, write_text
 from ..utils.progress import progress
 from .config import AnalyzeConfig, check_config
 from .pipeline import analyze_video
@@ -87,24 +86,6 @@ class AnalyzeRun:
         return {"output": self.output, "engine": self.engine, "index": self.index, "summary_csv": self.summary_csv,
                 "seconds": round(self.seconds, 3), "ok": self.ok, "failed": self.failed,
                 "videos": [asdict(v) for v in self.videos]}
-
-
-def output_names(paths: Sequence[str]) -> list[str]:
-    """One folder name per video: its file stem, plus a short hash of its path when two stems collide.
-
-    >>> output_names(["a/clip.mp4", "b/clip.mp4", "c/other.mkv"])[2]
-    'other'
-    """
-    stems = [Path(p).stem or "video" for p in paths]
-    seen: dict[str, int] = {}
-    for s in stems:
-        seen[s] = seen.get(s, 0) + 1
-    out = []
-    for p, s in zip(paths, stems):
-        if seen[s] > 1:
-            s = f"{s}-{hashlib.sha1(os.path.abspath(p).encode('utf-8')).hexdigest()[:8]}"
-        out.append(s)
-    return out
 
 
 def is_complete(folder: str | os.PathLike, video: str, config: AnalyzeConfig) -> dict | None:
