@@ -66,18 +66,20 @@ class Watcher:
 
     ``realtime``: pace files at their frame rate (else a file is analyzed frame by frame, nothing dropped).
     ``duration``: stop after that many seconds of wall-clock time. ``sinks``: objects with ``send(event)`` and
-    ``close()``. ``state``: the live page's state, if there is a page. ``detectors``: model name or path ->
-    detector, so cameras with the same model share its weights.
+    ``close()``. ``state``: the live page's state, if there is a page. ``on_frame(camera, frame_index, t)``: called
+    from a camera's thread after each frame it analyzed.
     """
 
     def __init__(self, cameras: Sequence[Camera], output: str | os.PathLike, *, realtime: bool = False,
                  duration: float | None = None, sinks: Sequence = (), state=None,
-                 status_every: float = STATUS_EVERY, backoff: tuple[float, float] = (1.0, 30.0)):
+                 status_every: float = STATUS_EVERY, backoff: tuple[float, float] = (1.0, 30.0),
+                 on_frame: Callable[[str, int, float], None] | None = None):
         if not cameras:
             raise VideolensError("watch: no camera to watch (give a source or a --config with cameras)")
         self.cameras, self.realtime, self.duration = list(cameras), realtime, duration
         self.out = Path(output)
         self.sinks, self.state, self.status_every, self.backoff = list(sinks), state, status_every, backoff
+        self.on_frame = on_frame
         self.events: queue.Queue = queue.Queue()
         self.workers: list[CameraWorker] = []
         self._seq = itertools.count(1)
@@ -105,7 +107,7 @@ class Watcher:
         reader = CameraReader(source, lockstep=lockstep, realtime=self.realtime, backoff=self.backoff,
                               on_state=lambda kind, msg, name=camera.name: self._camera_state(name, kind, msg))
         return CameraWorker(camera, reader, self._found, detector=self._detector(camera), lockstep=lockstep,
-                            on_frame=self._show if self.state is not None else None)
+                            on_frame=self._frame_done if self.state is not None or self.on_frame else None)
 
     # ---- events ------------------------------------------------------------------------------------------------
     def _new_id(self, camera: str, wall: float) -> str:
@@ -161,6 +163,12 @@ class Watcher:
         rel = f"snapshots/{event_id}.jpg"
         write_bytes(self.out / rel, buf.tobytes())
         return rel
+
+    def _frame_done(self, frame: Frame, worker: CameraWorker) -> None:
+        if self.on_frame is not None:
+            self.on_frame(worker.camera.name, frame.index, frame.t)
+        if self.state is not None:
+            self._show(frame, worker)
 
     def _show(self, frame: Frame, worker: CameraWorker) -> None:
         """The live page's view of a camera: the analyzed frame with zones, lines and boxes drawn."""
@@ -293,17 +301,20 @@ def watch(sources: Sequence[str] = (), rules: Sequence[Rule] | None = None, *, c
           faces: bool | None = None, zones: dict | None = None, lines: dict | None = None, anchor: str | None = None,
           fps: float | None = None, output: str | os.PathLike = "videolens-out/watch", realtime: bool = False,
           duration: float | None = None, sinks: Sequence = (), state=None,
-          on_event: Callable[[dict], None] | None = None) -> Iterator[dict]:
+          on_event: Callable[[dict], None] | None = None,
+          on_frame: Callable[[str, int, float], None] | None = None) -> Iterator[dict]:
     """Watch cameras (URLs, devices, files, ``-``) and yield each event as it happens; ``on_event`` is called too.
 
     ``rules``: :class:`~videolens.live.config.Rule` objects for every camera; ``config``: a YAML file (or a loaded
     config) with cameras and their rules; ``zones``/``lines``: ``{name: points}`` for every camera (rules for every
     class when no rule is given). The generator stops when every file has ended, after ``duration`` seconds, or
-    when the caller stops iterating (everything is closed and flushed then).
+    when the caller stops iterating (everything is closed and flushed then). ``on_frame(camera, index, t)`` is
+    called after each analyzed frame.
     """
     cams = cameras_from(sources, config=config, names=cameras, zones=zones, lines=lines, rules=rules,
                         objects=objects, tracker=tracker, faces=faces, anchor=anchor, fps=fps)
-    for event in Watcher(cams, output, realtime=realtime, duration=duration, sinks=sinks, state=state).run():
+    for event in Watcher(cams, output, realtime=realtime, duration=duration, sinks=sinks, state=state,
+                         on_frame=on_frame).run():
         if on_event is not None:
             on_event(event)
         yield event

@@ -70,6 +70,7 @@ class CameraWorker:
             self.objects.sinks.append(self._on_detections)
         self.on_frame = on_frame
         self.motion: MotionDetector | None = None
+        self._fresh = True
         self.analyzed = 0
         self.lag = 0.0
         self.cpu = 0.0
@@ -82,8 +83,20 @@ class CameraWorker:
 
     # ---- control -----------------------------------------------------------------------------------------------
     def start(self) -> None:
+        self._warm_up()
         self.reader.start()
         self._thread.start()
+
+    def _warm_up(self) -> None:
+        """Load what the first frame would otherwise wait for (OpenCV, the detector's first run), before the
+        camera is opened: a camera's first second must not be spent loading libraries while frames drop."""
+        import cv2  # noqa: F401
+
+        if self.objects is not None:
+            try:
+                self.objects.detector.detect([np.zeros((64, 64, 3), np.uint8)])
+            except Exception:  # noqa: BLE001 - a detector that cannot run blind (replay) warms up on its first frame
+                pass
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -100,6 +113,7 @@ class CameraWorker:
         size = (ANALYSIS_WIDTH, max(2, round(ANALYSIS_WIDTH * h / max(w, 1))))
         zones = {k: [(x * size[0] / w, y * size[1] / h) for x, y in v] for k, v in self.camera.zones.items()}
         self.motion = MotionDetector(size, zones)
+        self._fresh = True          # nothing is known of a picture just (re)connected: look at it
         if self.objects is not None and self.analyzed == 0:
             self.objects.start(info)
 
@@ -133,8 +147,8 @@ class CameraWorker:
         image, t, i = frame.image, frame.t, frame.index
         gray = to_array(image, self.motion.size, gray=True)
         motion = self.motion.update(gray)
-        if motion.fraction >= self.camera.motion_threshold:
-            self.last_motion = t
+        if motion.fraction >= self.camera.motion_threshold or self._fresh:
+            self.last_motion, self._fresh = t, False
         tamper = self.tamper.update(gray, t) if self.tamper is not None else None
         self.gate_open = self.lockstep or not self.camera.motion_gate or t - self.last_motion <= GATE_HOLD
         self.tracked = None
