@@ -22,7 +22,7 @@ from videolens.errors import VideolensError
 from videolens.live.sinks import (JsonLinesSink, MqttSink, WebhookSink, make_sinks, mqtt_topic, parse_host_port,
                                   redact_url)
 
-FAST = dict(backoff=0.05, max_backoff=0.2)      # retry and reconnect delays for tests
+FAST = {"backoff": 0.05, "max_backoff": 0.2}    # retry and reconnect delays for tests
 SEND_LIMIT = 0.05                                # send() must return well within this
 
 
@@ -109,12 +109,12 @@ def test_an_event_json_cannot_hold_raises_in_the_caller():
 
 
 class Receiver:
-    """A real HTTP server on a loopback port that records every POST. ``fail`` answers 500 that many times;
-    ``hold`` (when set up) keeps each request waiting until it is set."""
+    """A real HTTP server on a loopback port that records every POST. The first ``fail`` are answered with
+    ``fail_status`` (a redirect to / for a 3xx); ``hold`` (when given) keeps each request waiting until it is set."""
 
-    def __init__(self, port: int | None = None, fail: int = 0, hold: threading.Event | None = None):
-        self.port = port or free_port()
-        self.fail, self.hold = fail, hold
+    def __init__(self, fail: int = 0, fail_status: int = 500, hold: threading.Event | None = None):
+        self.port = free_port()
+        self.fail, self.fail_status, self.hold = fail, fail_status, hold
         self.attempts: list[dict] = []       # every POST body, answered or not
         self.accepted: list[dict] = []       # those answered 200
         self.headers: list[dict] = []
@@ -137,7 +137,9 @@ class Receiver:
                         receiver.accepted.append(body)
                 if receiver.hold is not None:
                     receiver.hold.wait(10)
-                self.send_response(500 if failing else 200)
+                self.send_response(receiver.fail_status if failing else 200)
+                if failing and receiver.fail_status < 400:
+                    self.send_header("Location", "/")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -189,8 +191,10 @@ def test_webhook_receiver_down_for_a_while_loses_nothing(receiver):
     assert sink.stats()["sent"] == 30 and sink.stats()["queued"] == 0
 
 
-def test_webhook_retries_while_the_receiver_answers_500():
-    receiver = Receiver(fail=4)
+@pytest.mark.parametrize("status", [500, 302])
+def test_webhook_retries_while_the_receiver_answers_an_error_or_a_redirect(status):
+    """A redirect is not followed: urllib would turn the POST into a GET without the event."""
+    receiver = Receiver(fail=4, fail_status=status)
     try:
         sink = WebhookSink(receiver.url, **FAST)
         send_all(sink, make_events(10))
@@ -198,7 +202,7 @@ def test_webhook_retries_while_the_receiver_answers_500():
         assert seqs(receiver.accepted) == list(range(10))
         assert seqs(receiver.attempts) == [0] * 5 + list(range(1, 10))
         stats = sink.stats()
-        assert (stats["sent"], stats["retried"]) == (10, 4) and stats["last_error"].startswith("HTTP 500")
+        assert (stats["sent"], stats["retried"]) == (10, 4) and stats["last_error"].startswith(f"HTTP {status}")
     finally:
         receiver.stop()
 

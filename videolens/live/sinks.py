@@ -36,15 +36,16 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Callable, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from videolens._version import __version__
 from videolens.errors import VideolensError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Sink", "JsonLinesSink", "WebhookSink", "MqttSink", "make_sinks", "redact_url", "parse_host_port",
-           "mqtt_topic"]
+__all__ = ["JsonLinesSink", "MqttSink", "Sink", "WebhookSink", "make_sinks", "mqtt_topic", "parse_host_port",
+           "redact_url"]
 
 
 def encode(event: dict) -> str:
@@ -204,7 +205,7 @@ class QueuedSink(Sink):
             self._cond.notify_all()
             end = self._give_up_at
         if self._thread is not None:
-            self._thread.join(max(0.0, end - time.monotonic()) + 0.2)
+            self._thread.join(max(0.0, end - time.monotonic()) + 0.05)   # it stops at `end`: a moment to get there
         left = self.stats()["queued"]
         if left:
             log.warning("%s: closed with %d event(s) not delivered (%s)", self, left, self._last_error)
@@ -252,8 +253,8 @@ class WebhookSink(QueuedSink):
 
     def _post(self, body: bytes) -> None:
         request = urllib.request.Request(self._target, data=body, headers=self._headers, method="POST")
-        with urllib.request.urlopen(request, timeout=self.request_timeout) as response:
-            response.read()             # urlopen raises HTTPError for what is not 2xx (or a followed redirect)
+        with _OPENER.open(request, timeout=self.request_timeout) as response:
+            response.read()             # the opener raises HTTPError for what is not 2xx
 
     def _deliver(self, item: bytes) -> bool:
         delay = self.backoff
@@ -266,6 +267,17 @@ class WebhookSink(QueuedSink):
             if not self._wait(delay):
                 return False
             delay = min(delay * 2, self.max_backoff)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is an error to retry and show: urllib would follow a 301/302/303 with a GET without the event,
+    and count it as delivered."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)    # proxies from the environment are still honoured
 
 
 def _describe(error: Exception) -> str:
@@ -386,7 +398,7 @@ class MqttSink(QueuedSink):
         self._client.disconnect()
         stopper = threading.Thread(target=self._client.loop_stop, daemon=True)   # loop_stop joins without a timeout
         stopper.start()
-        stopper.join(max(0.0, end - time.monotonic()) + 0.2)
+        stopper.join(max(0.0, end - time.monotonic()) + 0.05)
 
     def stats(self) -> dict[str, Any]:
         return {**super().stats(), "connected": self._client.is_connected()}
