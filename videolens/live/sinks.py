@@ -39,27 +39,19 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from videolens._version import __version__
-from videolens.errors import VideolensError
+from .._version import __version__
+from ..errors import VideolensError
+from .sources import redact
 
 log = logging.getLogger(__name__)
 
-__all__ = ["JsonLinesSink", "MqttSink", "Sink", "WebhookSink", "make_sinks", "mqtt_topic", "parse_host_port",
-           "redact_url"]
+__all__ = ["JsonLinesSink", "MqttSink", "Sink", "WebhookSink", "make_sinks", "mqtt_topic", "parse_host_port"]
 
 
 def encode(event: dict) -> str:
     """One compact JSON line. A value JSON cannot hold (an object, NaN) is a bug upstream: it raises here, in the
     caller's thread, rather than vanishing in a sink's worker."""
     return json.dumps(event, allow_nan=False, separators=(",", ":"))
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its user name and password (``scheme://***@host/...``): safe to print, log or store."""
-    parts = urllib.parse.urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urllib.parse.urlunsplit(parts._replace(netloc="***@" + parts.netloc.rpartition("@")[2]))
 
 
 class Sink:
@@ -223,7 +215,7 @@ class WebhookSink(QueuedSink):
     was lost gets it again (``id`` and ``state`` tell the copies apart).
 
     ``token`` is sent as ``Authorization: Bearer TOKEN``; a ``user:password@`` in the URL as HTTP Basic. The URL
-    is shown everywhere as :func:`redact_url` gives it.
+    is shown everywhere as :func:`~videolens.live.sources.redact` gives it (``http://***@host/...``).
     """
 
     name = "webhook"
@@ -232,7 +224,7 @@ class WebhookSink(QueuedSink):
                  max_backoff: float = 30.0, request_timeout: float = 10.0):
         super().__init__(queue_size)
         parts = urllib.parse.urlsplit(url)
-        self.url = redact_url(url)
+        self.url = redact(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise VideolensError(f"--webhook {self.url}: not an http:// or https:// URL with a host")
         self._headers = {"Content-Type": "application/json", "User-Agent": f"videolens/{__version__}"}
@@ -328,7 +320,7 @@ class MqttSink(QueuedSink):
             import paho.mqtt.client as mqtt
             from paho.mqtt.enums import CallbackAPIVersion
         except ImportError:
-            from videolens.core import MissingExtra
+            from ..core import MissingExtra
 
             raise MissingExtra("watch", "live", "paho-mqtt") from None
         super().__init__(queue_size)
