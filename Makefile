@@ -10,16 +10,18 @@ OUT    ?= videolens-out
 setup: system $(STAMP)
 
 # System packages the tests use, installed once (idempotent): espeak-ng synthesises speech with known timing for the
-# speech tests; chromium + chromium-driver run the browser test of the HTML report. Without apt-get it only says
+# speech tests; chromium + chromium-driver run the browser test of the HTML report; mosquitto is the MQTT broker of
+# the watch sink tests (Debian puts it in /usr/sbin, often not on a user's PATH). Without apt-get it only says
 # what to install (those tests then skip, and fail with CI=true).
-SYSPKGS := espeak-ng:espeak-ng chromium:chromium chromedriver:chromium-driver
+SYSPKGS := espeak-ng:espeak-ng chromium:chromium chromedriver:chromium-driver mosquitto:mosquitto
 system:
-	@missing=""; for p in $(SYSPKGS); do command -v $${p%%:*} >/dev/null || missing="$$missing $${p#*:}"; done; \
+	@missing=""; for p in $(SYSPKGS); do c=$${p%%:*}; \
+	  command -v $$c >/dev/null || test -x /usr/sbin/$$c || missing="$$missing $${p#*:}"; done; \
 	if [ -z "$$missing" ]; then :; \
 	elif command -v apt-get >/dev/null; then \
 	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; \
-	else echo "note: install$$missing to run the speech and HTML-report browser tests"; fi
+	else echo "note: install$$missing to run the speech, HTML-report browser and MQTT sink tests"; fi
 
 # Reinstalls only when the dependency declarations change. constraints.txt holds the exact, tested pins.
 $(STAMP): pyproject.toml constraints.txt
