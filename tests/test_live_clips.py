@@ -16,6 +16,7 @@ import av
 import cv2
 import numpy as np
 import pytest
+from test_report_html import browser  # noqa: F401 - the shared headless Chromium (skips without it)
 
 from videolens.core.detections import Detections
 from videolens.datasets.testvideo import index_frame, make_index_video, read_index
@@ -354,3 +355,23 @@ def test_recorder_retention_removes_the_oldest_first(videos, tmp_path):
     rec.max_age = 5.0
     removed = rec.prune(now=T0 + 10.0)                       # closed at 2, 4 (older than 5 s), 6, 8, 10
     assert removed == segs[:2] and rec.segments() == segs[2:]
+
+
+def test_clips_and_segments_play_in_a_browser(videos, tmp_path, browser):  # noqa: F811
+    live = Live(videos["bframes"], tmp_path, recorder={"segment_seconds": 2.0})
+    live.request("web", 100 / FPS, 110 / FPS, pre=1.0, post=0.5)
+    live.run()
+    files = [tmp_path / "clips" / "web.mp4", live.recorder.segments()[1]]
+    page = tmp_path / "play.html"
+    page.write_text("".join(f'<video muted src="{f.relative_to(tmp_path).as_posix()}"></video>' for f in files))
+    browser.get(page.as_uri())
+    browser.execute_script("for (const v of document.querySelectorAll('video')) { v.playbackRate = 4; v.play(); }")
+    state = "return [...document.querySelectorAll('video')].map(v => [v.ended, v.error && v.error.message, " \
+            "v.duration, v.videoWidth, v.getVideoPlaybackQuality().totalVideoFrames])"
+    deadline = time.monotonic() + 15
+    while not all(v[0] or v[1] for v in browser.execute_script(state)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    for f, (ended, error, duration, width, shown) in zip(files, browser.execute_script(state)):
+        n = len(decode(f))
+        assert ended and error is None and width == SIZE[0], (f.name, error)
+        assert duration == pytest.approx(n / FPS, abs=0.05) and shown == n, (f.name, duration, shown, n)
