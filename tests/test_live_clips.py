@@ -41,6 +41,7 @@ def videos(tmp_path_factory):
         "ts": make_index_video(d / "b.ts", N, size=SIZE, fps=FPS, gop=GOP, bframes=2),
         # raw H.264: no timestamps at all on the packets
         "raw": make_index_video(d / "p.h264", N, size=SIZE, fps=FPS, gop=GOP, bframes=0, container_format="h264"),
+        "hevc": make_index_video(d / "h.mp4", N, size=SIZE, fps=FPS, gop=GOP, bframes=0, codec="libx265"),
     }
 
 
@@ -138,14 +139,15 @@ def check_clip(out: Path, clip_id: str, first: int, last: int) -> list[int]:
     assert idx[0] == first, idx[:5]
     assert idx == list(range(first, first + len(idx))), "frames missing, repeated or out of order"
     assert idx[-1] >= last and idx[-1] <= last + 3, (idx[-1], last)      # a B-frame's reference may come along
-    with av.open(str(path)) as c:       # browsers: H.264 in MP4 with the index (moov) before the media (mdat)
-        assert c.streams.video[0].codec_context.name == "h264"
+    with av.open(str(path)) as c:       # browsers: H.264 (avc1) or HEVC (hvc1) with moov before mdat
+        ctx = c.streams.video[0].codec_context
+        assert (ctx.name, ctx.codec_tag) in (("h264", "avc1"), ("hevc", "hvc1"))
     data = path.read_bytes()
     assert 0 <= data.find(b"moov") < data.find(b"mdat")
     return idx
 
 
-@pytest.mark.parametrize("name", ["bframes", "plain", "ts", "raw"])
+@pytest.mark.parametrize("name", ["bframes", "plain", "ts", "raw", "hevc"])
 def test_clip_holds_pre_to_post_from_the_keyframe_before(videos, tmp_path, name):
     src = videos[name]
     live = Live(src, tmp_path)

@@ -297,8 +297,8 @@ class CopyMuxer:
         try:
             self._out = av.open(self.tmp, "w", format="mp4", options={"movflags": "+faststart"})
             self._stream = self._out.add_stream_from_template(template)
-            if template.codec_context.name == "hevc":
-                self._stream.codec_tag = "hvc1"     # the tag Safari and Chrome accept for HEVC in MP4
+            if template.codec_context.codec.canonical_name == "hevc":
+                self._stream.codec_context.codec_tag = "hvc1"   # the tag Safari and Chrome want for HEVC in MP4
         except BaseException:
             self._remove_tmp()
             raise
