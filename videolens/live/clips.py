@@ -8,6 +8,12 @@ temporary name and renamed when complete, so the reader never waits on a disk an
 
 Times are stream seconds: a packet's (or decoded frame's) ``pts * time_base``, the clock ``Event.t_start`` uses.
 
+The reader, per connection: ``ring = PacketRing(stream, seconds, name=camera)``, ``clips = ClipWriter(ring, out)``
+(and ``Recorder(ring, out, camera)`` with ``--record``); for each demuxed video packet ``ring.add(packet, time.time())``
+then ``clips.poll()`` (and ``recorder.poll()``); when the connection ends, ``close()`` them (pending clips are
+written with what there is) and make new ones on reconnect. The analysis calls ``clips.request(...)`` from its own
+thread. Nothing here blocks the reader on a disk.
+
 >>> import time
 >>> import av
 >>> from videolens.datasets.testvideo import make_index_video
@@ -19,7 +25,7 @@ Times are stream seconds: a packet's (or decoded frame's) ``pts * time_base``, t
 ...     for packet in container.demux(stream):        # the reader thread
 ...         ring.add(packet, time.time())
 ...         clips.poll()
-...         if packet.pts == 60 * 3600:                # an event at 2.0-2.2 s seen by the analysis
+...         if packet.pts == 216000:                   # 2.4 s: the analysis has seen an event of 2.0-2.2 s
 ...             rel = clips.request("evt-1", t_start=2.0, t_end=2.2, pre=1.0, post=0.5)
 ...     clips.close()
 >>> rel, clips.written

@@ -124,7 +124,8 @@ class Recorder:
         self._q.put(_GAP)
 
     def close(self, timeout: float = 10.0) -> None:
-        """Close the segment being written (it becomes visible) and wait at most ``timeout`` s for the worker."""
+        """Close the segment being written (it becomes visible) and wait at most ``timeout`` s for the worker.
+        Call it from the reader thread, or once that has stopped adding: it takes the ring's last packets."""
         if not self._closed:
             self._closed = True
             self.poll()
