@@ -1,0 +1,698 @@
+"""The live page of ``videolens watch --serve HOST:PORT``: cameras, counts, status and events in a browser.
+
+Standard library only (:class:`http.server.ThreadingHTTPServer`), one self-contained page (inline CSS and JS, nothing
+fetched from the network), no build step. The camera loop writes into a :class:`LiveState`; the server reads only
+through it, so neither side waits for the other.
+
+Routes (with a token, each needs ``?token=TOKEN`` or ``Authorization: Bearer TOKEN``, else 401):
+
+- ``/``: the page. It polls the JSON routes about once a second and carries its ``?token=`` on to every URL it builds.
+- ``/stream/<camera>.mjpg``: ``multipart/x-mixed-replace`` MJPEG, always the newest frame, never a queue;
+  ``/frame/<camera>.jpg``: the newest frame alone (the page uses it past 4 cameras: browsers open only 6
+  connections per host, and each MJPEG stream holds one).
+- ``/api/events?after=SEQ``: ``{"last": SEQ, "events": [{"seq": SEQ, "event": {...}}, ...]}``, oldest first;
+  ``/api/status`` (the status.json document), ``/api/counts`` (``{camera: counts}``), ``/api/cameras`` (names).
+- ``/snapshots/<file>``, ``/clips/<file>``: files from those two folders of the output folder, with byte ranges
+  (browsers seek MP4 with them); nothing else of the output folder, no ``..``, no symbolic link out.
+
+Safety: it binds to 127.0.0.1 unless told otherwise, and any other address needs a token (compared in constant
+time). Without a token, requests whose ``Host`` is not a loopback name get 403 (a web page cannot reach the
+server through DNS rebinding). Data never becomes markup: the page builds its DOM with ``textContent``, and a
+Content-Security-Policy admits only its own inline script and style. User names and passwords in URLs
+(``rtsp://user:pw@host``) are masked as ``rtsp://***@host`` in everything the state holds. No request is logged.
+
+>>> import json, urllib.request
+>>> from videolens.live.server import LiveServer, LiveState
+>>> state = LiveState()
+>>> state.set_counts("front", {"zones": {"door": 2}, "lines": {"gate": {"in": 3, "out": 1}}})
+>>> server = LiveServer(state, out_dir=".", port=0)   # port 0: any free port
+>>> server.start()
+>>> json.load(urllib.request.urlopen(server.url + "api/counts"))
+{'front': {'zones': {'door': 2}, 'lines': {'gate': {'in': 3, 'out': 1}}}}
+>>> server.stop()
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import hashlib
+import hmac
+import ipaddress
+import json
+import logging
+import math
+import os
+import re
+import select
+import socket
+import socketserver
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, unquote
+
+from ..errors import VideolensError
+
+log = logging.getLogger(__name__)
+
+_CREDENTIALS = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
+_SERVED = {"snapshots": {".jpg", ".jpeg", ".png", ".webp"}, "clips": {".mp4", ".m4v", ".webm", ".mov", ".mkv"}}
+_TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
+          ".mp4": "video/mp4", ".m4v": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime",
+          ".mkv": "video/x-matroska"}
+_BOUNDARY = b"videolens-frame-7d1c4e9a02b6f358"    # long enough never to turn up in a JPEG by chance
+_PART = b"--" + _BOUNDARY + b"\r\nContent-Type: image/jpeg\r\n\r\n"
+_KEEPALIVE = 10.0          # seconds: a stalled camera's frame is resent, so a peer gone without a word is found out
+
+
+def _clean(value):
+    """A JSON-ready deep copy: masked credentials, no NaN (JSON.parse rejects it), numpy scalars as numbers."""
+    if isinstance(value, str):
+        return _CREDENTIALS.sub(r"\1***@", value)
+    if isinstance(value, dict):
+        return {_clean(str(k)): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, deque)):
+        return [_clean(v) for v in value]
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, (bool, int)):
+        return value
+    if hasattr(value, "item") and callable(value.item):    # numpy scalar
+        try:
+            return _clean(value.item())
+        except (TypeError, ValueError):
+            pass
+    if hasattr(value, "tolist"):                            # numpy array
+        return _clean(value.tolist())
+    return _clean(os.fspath(value) if isinstance(value, os.PathLike) else str(value))
+
+
+class LiveState:
+    """What the page shows, updated by the camera loop from its threads (thread-safe).
+
+    The loop writes; the server reads through the methods below the setters, and every reader gets its own copy.
+    The status document is expected as ``{"cameras": {name: {"frames_in", "frames_analyzed", "frames_dropped",
+    "lag" (seconds), "cpu" (percent), "connected" (bool), "last_error"}}}`` (a list of such dicts with a
+    ``"name"`` also works); other keys are kept and served, the page shows these.
+    """
+
+    def __init__(self, max_events: int = 200):
+        self._cond = threading.Condition(threading.Lock())
+        self._frames: dict[str, tuple[int, bytes]] = {}
+        self._frame_seq = 0
+        self._events: deque[tuple[int, dict]] = deque(maxlen=max_events)
+        self._event_seq = 0
+        self._status: dict = {}
+        self._counts: dict[str, dict] = {}
+        self._names: dict[str, None] = {}       # every camera seen, in order of appearance
+
+    # --- written by the camera loop -------------------------------------------------------------------------
+
+    def update_frame(self, camera: str, jpeg: bytes) -> None:
+        """Newest annotated frame of ``camera`` (already drawn, JPEG-encoded); older ones are simply replaced."""
+        camera = _clean(str(camera))
+        with self._cond:
+            self._frame_seq += 1
+            self._frames[camera] = (self._frame_seq, bytes(jpeg))
+            self._names.setdefault(camera)
+            self._cond.notify_all()
+
+    def add_event(self, event: dict) -> None:
+        """An events.jsonl record; the last ``max_events`` are kept. A start and its end share an ``id``."""
+        event = _clean(event)
+        with self._cond:
+            self._event_seq += 1
+            self._events.append((self._event_seq, event))
+
+    def set_status(self, status: dict) -> None:
+        """The status.json document (per camera figures)."""
+        status = _clean(status)
+        with self._cond:
+            self._status = status
+            for name in _status_cameras(status):
+                self._names.setdefault(name)
+
+    def set_counts(self, camera: str, counts: dict) -> None:
+        """Current counts of one camera, e.g. ``{"zones": {"door": 2}, "lines": {"gate": {"in": 3, "out": 1}}}``."""
+        camera, counts = _clean(str(camera)), _clean(counts)
+        with self._cond:
+            self._counts[camera] = counts
+            self._names.setdefault(camera)
+
+    # --- read by the server -------------------------------------------------------------------------------------
+
+    def cameras(self) -> list[str]:
+        with self._cond:
+            return list(self._names)
+
+    def frame(self, camera: str) -> tuple[int, bytes] | None:
+        """``(sequence number, jpeg)`` of the newest frame, or None before the first."""
+        with self._cond:
+            return self._frames.get(camera)
+
+    def wait_frame(self, camera: str, after: int, timeout: float) -> tuple[int, bytes] | None:
+        """The newest frame once it is newer than sequence number ``after``; None after ``timeout`` seconds."""
+        def newer():
+            f = self._frames.get(camera)
+            return f if f is not None and f[0] > after else None
+        with self._cond:
+            self._cond.wait_for(newer, timeout)
+            return newer()
+
+    def events(self, after: int = 0) -> tuple[int, list[tuple[int, dict]]]:
+        """``(last sequence number, [(seq, record), ...])`` for the kept records after ``after``, oldest first."""
+        with self._cond:
+            return self._event_seq, [(s, copy.deepcopy(e)) for s, e in self._events if s > after]
+
+    def status(self) -> dict:
+        with self._cond:
+            return copy.deepcopy(self._status)
+
+    def counts(self) -> dict[str, dict]:
+        with self._cond:
+            return copy.deepcopy(self._counts)
+
+
+def _status_cameras(status: dict) -> list[str]:
+    cams = status.get("cameras") if isinstance(status, dict) else None
+    if isinstance(cams, dict):
+        return [str(k) for k in cams]
+    if isinstance(cams, list):
+        return [str(c["name"]) for c in cams if isinstance(c, dict) and c.get("name") is not None]
+    return []
+
+
+def is_loopback(host: str) -> bool:
+    """True for ``localhost`` and loopback addresses (127.0.0.0/8, ::1); a name or ``0.0.0.0`` is not."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _parse_range(header: str, size: int) -> tuple[int, int] | bool | None:
+    """One ``bytes=`` range as ``(first, last)``; False when it cannot be met (416); None to send it all.
+
+    >>> _parse_range("bytes=0-99", 1000), _parse_range("bytes=-10", 1000), _parse_range("bytes=990-", 1000)
+    ((0, 99), (990, 999), (990, 999))
+    >>> _parse_range("bytes=1000-", 1000), _parse_range("bytes=0-1,5-6", 1000), _parse_range("items=1-2", 1000)
+    (False, None, None)
+    """
+    m = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header)
+    if not m or m.group(1) == m.group(2) == "":
+        return None                                 # several ranges or another unit: the whole file is allowed
+    if m.group(1) == "":                            # the last N bytes
+        n = int(m.group(2))
+        return (max(0, size - n), size - 1) if n > 0 and size > 0 else False
+    first = int(m.group(1))
+    last = int(m.group(2)) if m.group(2) else size - 1
+    if m.group(2) and last < first:
+        return None                                 # malformed: ignored, as RFC 9110 says
+    return (first, min(last, size - 1)) if first < size else False
+
+
+# --- the page -------------------------------------------------------------------------------------------------
+
+_CSS = """
+:root{--bg:#111418;--card:#1a1f26;--fg:#e6e9ee;--mute:#8d96a5;--line:#2b323c;--ok:#3fb950;--bad:#f85149}
+*{box-sizing:border-box}body{margin:0;font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;
+background:var(--bg);color:var(--fg)}header{display:flex;gap:14px;align-items:baseline;padding:10px 18px;
+border-bottom:1px solid var(--line)}header h1{font-size:16px;margin:0}#conn{color:var(--bad)}
+main{display:grid;grid-template-columns:1fr minmax(300px,400px);gap:14px;padding:14px 18px;align-items:start}
+#cameras{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:14px}
+.cam,aside{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px}
+h2{font-size:15px;margin:0 0 8px;display:flex;gap:8px;align-items:center;word-break:break-all}
+.dot{width:10px;height:10px;border-radius:50%;background:var(--mute);flex:none}.dot.on{background:var(--ok)}
+.dot.off{background:var(--bad)}.live{display:block;width:100%;min-height:120px;background:#000;border-radius:4px}
+table{border-collapse:collapse;width:100%;margin-top:8px;font-size:13px;font-variant-numeric:tabular-nums}
+td{padding:1px 8px 1px 0;vertical-align:top;word-break:break-word}td:first-child{color:var(--mute);width:45%}
+.err{color:var(--bad);font-size:12px;word-break:break-word}.note{color:var(--mute);font-size:12px}
+#player{display:none;width:100%;background:#000;border-radius:4px}#player.on{display:block}
+#caption{margin:4px 0 8px}#events{list-style:none;margin:0;padding:0;max-height:calc(100vh - 140px);overflow:auto}
+.event{display:flex;gap:8px;padding:6px 4px;border-top:1px solid var(--line);cursor:pointer}
+.event:hover,.event.now{background:#242b35}.event img{width:96px;height:64px;object-fit:cover;flex:none;
+background:#000;border-radius:3px}.kind{font-weight:600;margin-right:6px}.what{color:var(--mute);font-size:12px;
+word-break:break-word}.when{font-size:12px}
+@media (max-width:900px){main{grid-template-columns:1fr}}
+"""
+
+# Builds every node with textContent; reads the token from its own URL and adds it to every URL it makes.
+_JS = """
+(function(){
+'use strict';
+var token=new URLSearchParams(location.search).get('token')||'', MAX_STREAMS=4, MAX_EVENTS=100;
+function url(path,params){
+  var q=[]; if(token) q.push('token='+encodeURIComponent(token));
+  Object.keys(params||{}).forEach(function(k){ q.push(k+'='+encodeURIComponent(params[k])); });
+  return path+(q.length?'?'+q.join('&'):'');
+}
+function fileUrl(rel){
+  var m=/^(snapshots|clips)\\/([^\\/\\\\]+)$/.exec(typeof rel==='string'?rel:'');
+  return m?url('/'+m[1]+'/'+encodeURIComponent(m[2])):null;
+}
+function own(o,k){ return o!==null&&typeof o==='object'&&Object.prototype.hasOwnProperty.call(o,k); }
+function isObj(v){ return v!==null&&typeof v==='object'&&!Array.isArray(v); }
+function el(tag,cls,text){
+  var e=document.createElement(tag); if(cls) e.className=cls;
+  if(text!==undefined&&text!==null) e.textContent=String(text); return e;
+}
+function row(tbody,label,value){
+  var tr=el('tr'); tr.appendChild(el('td',null,label)); tr.appendChild(el('td',null,value)); tbody.appendChild(tr);
+}
+function num(v,unit){
+  if(typeof v==='number'){ var t=Number.isInteger(v)?String(v):v.toFixed(2); return unit?t+' '+unit:t; }
+  if(typeof v==='boolean') return v?'yes':'no';
+  if(isObj(v)) return Object.keys(v).map(function(k){ return k+' '+num(v[k]); }).join(' \\u00b7 ');
+  return v===null||v===undefined?'':String(v);
+}
+function getJSON(path,params){
+  return fetch(url(path,params),{cache:'no-store'}).then(function(r){
+    if(r.status===401) throw new Error('not authorized: open this page with ?token=YOUR_TOKEN');
+    if(!r.ok) throw new Error('HTTP '+r.status);
+    return r.json();
+  });
+}
+
+var camsBox=document.getElementById('cameras'), cams=new Map();
+function camera(name){
+  name=String(name); if(cams.has(name)) return cams.get(name);
+  var c={stream:cams.size<MAX_STREAMS, path:encodeURIComponent(name)}, card=el('section','cam'), h=el('h2');
+  c.dot=el('span','dot'); h.appendChild(c.dot); h.appendChild(el('span','name',name));
+  c.img=el('img','live'); c.img.alt='live view of '+name;
+  c.counts=el('tbody'); c.figs=el('tbody'); c.err=el('div','err');
+  var t1=el('table','counts'), t2=el('table','figs'); t1.appendChild(c.counts); t2.appendChild(c.figs);
+  [h,c.img,t1,t2,c.err].forEach(function(x){ card.appendChild(x); });
+  card.dataset.camera=name;
+  if(c.stream){
+    c.img.addEventListener('error',function(){
+      setTimeout(function(){ c.img.src=url('/stream/'+c.path+'.mjpg',{retry:Date.now()}); },2000);
+    });
+    c.img.src=url('/stream/'+c.path+'.mjpg');
+  }
+  cams.set(name,c); camsBox.appendChild(card); return c;
+}
+function cameraStatus(doc,name){
+  var cs=own(doc,'cameras')?doc.cameras:null;
+  if(Array.isArray(cs)) return cs.filter(function(s){ return isObj(s)&&String(s.name)===name; })[0]||null;
+  return own(cs,name)&&isObj(cs[name])?cs[name]:null;
+}
+var FIGURES=[['frames_in','frames in'],['frames_analyzed','analyzed'],['frames_dropped','dropped'],['lag','lag','s'],
+             ['cpu','CPU','%']];
+function showStatus(c,s){
+  c.figs.replaceChildren(); c.err.textContent='';
+  if(!s){ c.dot.className='dot'; return; }
+  FIGURES.forEach(function(f){ if(own(s,f[0])&&s[f[0]]!==null) row(c.figs,f[1],num(s[f[0]],f[2])); });
+  var on=s.connected; c.dot.className='dot'+(on===true?' on':on===false?' off':'');
+  c.dot.title=on===true?'connected':on===false?'not connected':'';
+  if(on===true||on===false) row(c.figs,'connected',on?'yes':'no');
+  if(s.last_error) c.err.textContent=String(s.last_error);
+}
+function showCounts(c,counts){
+  c.counts.replaceChildren(); if(!isObj(counts)) return;
+  Object.keys(counts).forEach(function(group){
+    var g=counts[group], kind={zones:'zone ',lines:'line '}[group];
+    if(kind&&isObj(g)) Object.keys(g).forEach(function(n){ row(c.counts,kind+n,num(g[n])); });
+    else row(c.counts,group,num(g));
+  });
+}
+
+var list=document.getElementById('events'), none=document.getElementById('noevents'), rows=new Map(), after=0,
+    player=document.getElementById('player'), caption=document.getElementById('caption');
+function when(iso){ var d=new Date(iso); return iso&&!isNaN(d)?d.toLocaleTimeString():String(iso||''); }
+function describe(ev){
+  var p=[];
+  if(ev.rule) p.push('rule '+ev.rule);
+  if(ev['class']!==undefined&&ev['class']!==null) p.push(String(ev['class']));
+  if(ev.track_id!==undefined&&ev.track_id!==null) p.push('#'+ev.track_id);
+  if(ev.zone) p.push('zone '+ev.zone);
+  if(ev.line) p.push('line '+ev.line);
+  if(ev.direction) p.push(String(ev.direction));
+  if(typeof ev.score==='number') p.push('score '+ev.score.toFixed(2));
+  return p.join(' \\u00b7 ');
+}
+function fill(li,ev){
+  li.replaceChildren();
+  var snap=fileUrl(ev.snapshot);
+  if(snap){ var img=el('img','snap'); img.alt='snapshot'; img.src=snap; li.appendChild(img); }
+  var box=el('div'), head=el('div');
+  head.appendChild(el('span','kind',ev.kind||'event')); head.appendChild(el('span','source',ev.camera||''));
+  box.appendChild(head); box.appendChild(el('div','what',describe(ev)));
+  var span=ev.state==='start'?' (ongoing)':ev.state==='end'&&ev.end?' \\u2013 '+when(ev.end):'';
+  box.appendChild(el('div','when',when(ev.start)+span));
+  li.appendChild(box);
+}
+function addEvent(ev){
+  if(!isObj(ev)) return;
+  var id=ev.id===undefined||ev.id===null?null:String(ev.id), li=id===null?null:rows.get(id);
+  if(li){ li.record=Object.assign({},li.record,ev); fill(li,li.record); return; }
+  li=el('li','event'); li.record=ev;
+  if(id!==null){ li.dataset.id=id; rows.set(id,li); }
+  li.addEventListener('click',function(){ play(li); });
+  fill(li,ev); list.insertBefore(li,list.firstChild); none.hidden=true;
+  while(list.children.length>MAX_EVENTS){ var old=list.lastChild; rows.delete(old.dataset.id); list.removeChild(old); }
+}
+function play(li){
+  var ev=li.record, src=fileUrl(ev.clip);
+  list.querySelectorAll('.now').forEach(function(x){ x.classList.remove('now'); }); li.classList.add('now');
+  caption.textContent=[ev.camera,ev.kind,when(ev.start)].filter(Boolean).join(' \\u00b7 ')+(src?'':' \\u00b7 no clip');
+  if(!src){ player.removeAttribute('src'); player.classList.remove('on'); return; }
+  player.classList.add('on'); player.src=src;
+  var p=player.play(); if(p&&p.catch) p.catch(function(){});
+}
+player.addEventListener('error',function(){
+  if(player.getAttribute('src')) caption.textContent+=' \\u00b7 the clip is not written yet (it is, a few seconds '+
+    'after the event ends): click again soon';
+});
+
+var conn=document.getElementById('conn');
+function tick(){
+  getJSON('/api/cameras').then(function(names){
+    names.forEach(camera); return getJSON('/api/status');
+  }).then(function(doc){
+    cams.forEach(function(c,name){ showStatus(c,cameraStatus(doc,name)); }); return getJSON('/api/counts');
+  }).then(function(counts){
+    cams.forEach(function(c,name){ showCounts(c,own(counts,name)?counts[name]:null); });
+    return getJSON('/api/events',{after:after});
+  }).then(function(r){
+    if(r.last<after){ list.replaceChildren(); rows.clear(); after=0; return; }   // the server restarted
+    r.events.forEach(function(x){ addEvent(x.event); }); after=r.last;
+    cams.forEach(function(c){ if(!c.stream) c.img.src=url('/frame/'+c.path+'.jpg',{t:Date.now()}); });
+    conn.textContent='';
+  }).catch(function(e){
+    conn.textContent='connection lost ('+e.message+'), retrying';
+  }).then(function(){ setTimeout(tick,1000); });
+}
+tick();
+})();
+"""
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+_PAGE = (
+    "<!doctype html><html lang=en><head><meta charset=utf-8>"
+    '<meta name=viewport content="width=device-width,initial-scale=1"><meta name=referrer content=no-referrer>'
+    '<link rel=icon href="data:,"><title>videolens watch \u2014 live</title>'
+    f"<style>{_CSS}</style></head><body><header><h1>videolens watch</h1><span class=note>live</span>"
+    "<span id=conn></span></header><main><div id=cameras></div><aside><h2>Events</h2>"
+    "<video id=player controls playsinline></video><div id=caption class=note></div>"
+    "<p id=noevents class=note>No events yet.</p><ol id=events></ol></aside></main>"
+    f"<script>{_JS}</script></body></html>"
+).encode()
+_PAGE_CSP = (f"default-src 'none'; script-src {_csp_hash(_JS)}; style-src {_csp_hash(_CSS)}; img-src 'self' data:; "
+             "media-src 'self'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+
+
+# --- the server -----------------------------------------------------------------------------------------------
+
+class _Handler(BaseHTTPRequestHandler):
+    """One request; ``self.server.live`` is the :class:`LiveServer` it serves for."""
+
+    server: _HTTPServer
+    protocol_version = "HTTP/1.1"
+    server_version = "videolens"
+    sys_version = ""
+    timeout = 30            # a client that sends or reads nothing for this long is dropped
+
+    def log_message(self, format: str, *args) -> None:     # the base class's signature
+        pass                                                # quiet: no line per request
+
+    def do_GET(self) -> None:
+        live = self.server.live
+        # Not urlsplit: it would read a path that starts with "//" as a host name.
+        path, _, query_string = self.path.split("#", 1)[0].partition("?")
+        query = parse_qs(query_string)
+        if not self._allowed(live, query):
+            return
+        if path in ("/", "/index.html"):
+            return self._send(200, _PAGE, "text/html; charset=utf-8", [("Content-Security-Policy", _PAGE_CSP)])
+        if path == "/api/events":
+            try:
+                after = int(query.get("after", ["0"])[0] or 0)
+            except ValueError:
+                return self._text(400, "after: a sequence number from the last answer's 'last'")
+            last, events = live.state.events(after)
+            return self._json({"last": last, "events": [{"seq": s, "event": e} for s, e in events]})
+        if path == "/api/status":
+            return self._json(live.state.status())
+        if path == "/api/counts":
+            return self._json(live.state.counts())
+        if path == "/api/cameras":
+            return self._json(live.state.cameras())
+        m = re.fullmatch(r"/(?:stream/([^/]+)\.mjpg|frame/([^/]+)\.jpg)", path)
+        if m:
+            camera = unquote(m.group(1) or m.group(2))
+            if camera not in live.state.cameras():
+                return self._text(404, "no such camera")
+            return self._stream(live, camera) if m.group(1) else self._frame(live, camera)
+        m = re.fullmatch(r"/(snapshots|clips)/([^/]+)", path)
+        if m:
+            return self._file(live, m.group(1), unquote(m.group(2)))
+        self._text(404, "not found")
+
+    def _other_method(self) -> None:
+        self.close_connection = True                      # its body, if any, is not read
+        if self._allowed(self.server.live, parse_qs(self.path.partition("?")[2])):
+            self._text(405, "only GET", [("Allow", "GET")])
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _other_method
+
+    # --- checks ---
+
+    def _allowed(self, live: LiveServer, query: dict) -> bool:
+        """The token when one is set; else a loopback Host header (no DNS rebinding)."""
+        if live.token is None:
+            host = (self.headers.get("Host") or "localhost").strip()
+            host = host[1:host.index("]")] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
+            if is_loopback(host):
+                return True
+            self._text(403, "this server answers only to a loopback host name (give it a --token to serve others)")
+            return False
+        given = query.get("token", [""])[-1]
+        auth = self.headers.get("Authorization") or ""
+        if auth[:7].lower() == "bearer ":
+            given = auth[7:].strip()
+        if hmac.compare_digest(given.encode(), live.token.encode()):
+            return True
+        self._text(401, "this page needs its token: add ?token=TOKEN to the URL or send 'Authorization: Bearer TOKEN'",
+                   [("WWW-Authenticate", 'Bearer realm="videolens"')])
+        return False
+
+    # --- responses ---
+
+    def _head(self, code: int, ctype: str, length: int | None, extra: Sequence[tuple[str, str]] = (),
+              cache: str = "no-store") -> None:
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        if length is not None:
+            self.send_header("Content-Length", str(length))
+        for k, v in [("Cache-Control", cache), ("X-Content-Type-Options", "nosniff"),
+                     ("Referrer-Policy", "no-referrer"), ("X-Frame-Options", "DENY"), *extra]:
+            self.send_header(k, v)
+        self.end_headers()
+
+    def _send(self, code: int, body: bytes, ctype: str, extra: Sequence[tuple[str, str]] = (),
+              cache: str = "no-store") -> None:
+        self._head(code, ctype, len(body), extra, cache)
+        self.wfile.write(body)
+
+    def _text(self, code: int, message: str, extra: Sequence[tuple[str, str]] = ()) -> None:
+        self._send(code, f"{code}: {message}\n".encode(), "text/plain; charset=utf-8", extra)
+
+    def _json(self, doc: dict | list) -> None:
+        self._send(200, json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode(),
+                   "application/json; charset=utf-8")
+
+    def _frame(self, live: LiveServer, camera: str) -> None:
+        frame = live.state.frame(camera)
+        if frame is None:
+            return self._text(404, "no frame yet")
+        self._send(200, frame[1], "image/jpeg")
+
+    def _client_gone(self) -> bool:
+        """True once the client has closed its end (readable with nothing to read)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
+    def _stream(self, live: LiveServer, camera: str) -> None:
+        """MJPEG: each part is the newest frame when the client is ready for one; frames in between are skipped.
+
+        A part's headers go out right after the frame before it, with no Content-Length (it is not known yet):
+        browsers show a part only once the next part's headers have come, so the newest frame shows at once,
+        not one frame late. Readers split on the boundary (browsers, FFmpeg and so OpenCV do).
+        """
+        self.close_connection = True
+        self._head(200, "multipart/x-mixed-replace; boundary=" + _BOUNDARY.decode(), None,
+                   [("Connection", "close"), ("Pragma", "no-cache")])
+        seq, sent = 0, time.monotonic()
+        live._clients_add(1)
+        try:
+            self.wfile.write(_PART)
+            while not live._stopping.is_set():
+                frame = live.state.wait_frame(camera, seq, timeout=0.5)
+                if frame is None:
+                    if self._client_gone():
+                        return
+                    if time.monotonic() - sent < _KEEPALIVE or (frame := live.state.frame(camera)) is None:
+                        continue
+                seq, jpeg = frame
+                self.wfile.write(jpeg + b"\r\n" + _PART)
+                sent = time.monotonic()
+        except OSError:
+            return                                      # the client went: nothing to clean up but this thread
+        finally:
+            live._clients_add(-1)
+
+    def _file(self, live: LiveServer, folder: str, name: str) -> None:
+        """A file of ``out_dir/folder`` by its bare name, with one byte range if asked."""
+        suffix = os.path.splitext(name)[1].lower()
+        if name.startswith(".") or any(c in name for c in "/\\\0") or suffix not in _SERVED[folder]:
+            return self._text(404, "not found")
+        base = (live.out_dir / folder).resolve()
+        try:
+            path = (base / name).resolve(strict=True)   # follows links: one out of the folder lands elsewhere
+            if path.parent != base or not path.is_file():
+                raise FileNotFoundError(path)
+            f = open(path, "rb")                        # noqa: SIM115 (closed by the with below)
+        except OSError:
+            return self._text(404, "not found")
+        with f:
+            size = os.fstat(f.fileno()).st_size
+            rng = _parse_range(self.headers.get("Range", ""), size) if self.headers.get("Range") else None
+            if rng is False:
+                return self._text(416, "range not satisfiable", [("Content-Range", f"bytes */{size}")])
+            first, last = rng or (0, size - 1)
+            extra = [("Accept-Ranges", "bytes")] + ([("Content-Range", f"bytes {first}-{last}/{size}")] if rng else [])
+            self._head(206 if rng else 200, _TYPES[suffix], last - first + 1, extra, cache="private, max-age=3600")
+            f.seek(first)
+            left = last - first + 1
+            try:
+                while left > 0 and (chunk := f.read(min(left, 1 << 16))):
+                    self.wfile.write(chunk)
+                    left -= len(chunk)
+            except (ConnectionError, TimeoutError):
+                self.close_connection = True              # the browser often drops a range it no longer wants
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    live: LiveServer
+
+    def __init__(self, *args, **kwargs):
+        self._open: set[socket.socket] = set()
+        self._open_lock = threading.Lock()
+        super().__init__(*args, **kwargs)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind asks DNS for the host's full name (socket.getfqdn): slow, and not needed here.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name, self.server_port = str(host), int(port)
+
+    def process_request_thread(self, request, client_address) -> None:
+        with self._open_lock:
+            self._open.add(request)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._open_lock:
+                self._open.discard(request)
+
+    def close_connections(self) -> None:
+        """End every open connection (idle keep-alives, streams) now, rather than at their next timeout."""
+        with self._open_lock:
+            for sock in self._open:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request, client_address) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return                                          # a client that went away mid-answer
+        log.warning("live page: error answering %s", client_address[0], exc_info=sys.exc_info())
+
+
+class _HTTPServer6(_HTTPServer):
+    address_family = socket.AF_INET6
+
+
+class LiveServer:
+    """Serves a :class:`LiveState` as the live page; binds at construction, serves from :meth:`start` on.
+
+    A non-loopback ``host`` needs a ``token``; with a token, every request needs it.
+    """
+
+    def __init__(self, state: LiveState, out_dir: str | os.PathLike, host: str = "127.0.0.1", port: int = 8080,
+                 token: str | None = None):
+        self.state = state
+        self.out_dir = Path(out_dir)
+        self.token = token or None
+        self.host = host
+        if self.token is None and not is_loopback(host):
+            raise VideolensError(f"--serve {host}:{port}: serving beyond this machine needs --token TOKEN "
+                                 "(or serve on 127.0.0.1)")
+        cls = _HTTPServer6 if ":" in host else _HTTPServer
+        try:
+            self._server = cls((host.strip("[]"), int(port)), _Handler)
+        except (OSError, OverflowError) as e:
+            raise VideolensError(f"--serve {host}:{port}: cannot listen there "
+                                 f"({getattr(e, 'strerror', None) or e})") from None
+        self._server.live = self
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._clients = 0
+        self._clients_lock = threading.Lock()
+
+    @property
+    def port(self) -> int:
+        return self._server.server_port
+
+    @property
+    def url(self) -> str:
+        """The page's address (without the token: it would end up in logs)."""
+        host = f"[{self.host.strip('[]')}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    @property
+    def stream_clients(self) -> int:
+        """MJPEG streams open now (one per camera on each open page)."""
+        return self._clients
+
+    def _clients_add(self, n: int) -> None:
+        with self._clients_lock:
+            self._clients += n
+
+    def start(self) -> None:
+        """Serve in a daemon thread."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                            name="videolens-live-page", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop answering, end the open connections (streams too) and close the socket."""
+        self._stopping.set()
+        if self._thread is not None:
+            self._server.shutdown()
+            self._thread.join()
+        self._server.close_connections()
+        self._server.server_close()
+
+    def __enter__(self) -> LiveServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
