@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -100,6 +102,47 @@ def index_videos(tmp_path_factory):
     for name, kw in specs.items():
         out[name] = (make_index_video(d / name, n, size=(192, 108), fps=25, gop=15, **kw), kw)
     return out
+
+
+@pytest.fixture(scope="session")
+def objects_video(tmp_path_factory):
+    """A generated objects video (150 frames, 25 fps, 320x240) and its MOTChallenge ground truth (gt.txt)."""
+    from videolens.datasets import make_dataset
+
+    out = tmp_path_factory.mktemp("objects_video")
+    make_dataset("objects", out, seed=21, num=1, frames=150, images=1, progress=False)
+    return out / "videos" / "objects_0000.mp4", out / "videos" / "objects_0000" / "gt" / "gt.txt"
+
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium (Debian's chromium and chromium-driver) through selenium; skips in a user's clone, fails
+    when CI=true."""
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        msg = "chromium and chromium-driver are not installed (make setup installs them)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="videolens-chromium-")
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--autoplay-policy=no-user-gesture-required", f"--user-data-dir={profile}", "--window-size=1280,1400"):
+        opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
 
 
 def pytest_report_header(config):

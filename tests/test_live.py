@@ -9,47 +9,13 @@ import time
 
 import numpy as np
 import pytest
+from _live_helpers import LINE, ZONE, truth
 from conftest import SAMPLE, run_cli
 
-from videolens.core.detections import Detections
-from videolens.detect.zones import LineCounter, ZoneCounter
 from videolens.errors import VideolensError
 from videolens.live.config import ConfigError, Rule, load_config_text
 from videolens.live.sources import camera_name, parse_source, redact
 from videolens.live.watch import watch
-from videolens.track.mot import read_mot
-
-ZONE = [(0, 0), (160, 0), (160, 240), (0, 240)]
-LINE = [(160, 0), (160, 240)]
-
-
-@pytest.fixture(scope="module")
-def objects_video(tmp_path_factory):
-    """A generated objects video (150 frames, 25 fps) and its MOTChallenge ground truth."""
-    from videolens.datasets import make_dataset
-
-    out = tmp_path_factory.mktemp("live")
-    make_dataset("objects", out, seed=21, num=1, frames=150, images=1, progress=False)
-    video = out / "videos" / "objects_0000.mp4"
-    return video, out / "videos" / "objects_0000" / "gt" / "gt.txt"
-
-
-def truth(gt_path, frames: int = 150, fps: float = 25.0) -> dict:
-    """Zone entries/exits and line crossings of the true tracks (their own ids), with the frame each happened on."""
-    gt = read_mot(gt_path)
-    zone, line = ZoneCounter(ZONE, name="zone1"), LineCounter(*LINE, name="line1")
-    found = collections.defaultdict(list)
-    for i in range(frames):
-        d = gt.get(i) or Detections.empty(i)
-        d = Detections(d.xyxy, d.scores, d.class_ids, d.class_names, d.track_ids, i, i / fps)
-        zone.trigger(d)
-        found["zone_enter"] += [i] * len(zone.entered)
-        found["zone_exit"] += [i] * len(zone.exited)
-        before = len(line.crossings)
-        line.trigger(d)
-        for c in line.crossings[before:]:
-            found[f"line_cross/{c['direction']}"].append(i)
-    return dict(found)
 
 
 def test_rules_on_a_file_give_the_true_events_and_what_detect_counts(objects_video, tmp_path):

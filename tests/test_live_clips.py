@@ -16,7 +16,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-from test_report_html import browser  # noqa: F401 - the shared headless Chromium (skips without it)
 
 from videolens.core.detections import Detections
 from videolens.datasets.testvideo import index_frame, make_index_video, read_index

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import pytest
 from conftest import SAMPLE
-from test_report_html import browser, severe  # noqa: F401 (the Chromium fixture: skips in a clone, fails in CI)
+from test_report_html import severe
 
 from videolens.errors import VideolensError
 from videolens.live.server import LiveServer, LiveState

@@ -6,7 +6,6 @@ from __future__ import annotations
 import collections
 import json
 import os
-import shutil
 import socket
 import subprocess
 import threading
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_live import LINE, ZONE, objects_video, truth  # noqa: F401 - the fixture is shared
+from _live_helpers import LINE, ZONE, truth
 
 from videolens.detect.detectors import Detector
 from videolens.live.config import Camera

@@ -117,6 +117,31 @@ class RegistryNames:
         return name in self._names()
 
 
+def _numbers(text: str, what: str, count: int | None = None, min_count: int = 2) -> list[float]:
+    try:
+        vals = [float(v) for v in text.replace(" ", "").split(",") if v != ""]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what}: expected comma-separated numbers, not {text!r}") from None
+    if (count is not None and len(vals) != count) or len(vals) < min_count or len(vals) % 2:
+        need = f"{count} numbers" if count else "an even number of numbers (x,y pairs)"
+        raise argparse.ArgumentTypeError(f"{what}: expected {need}, not {text!r}")
+    return vals
+
+
+def line_arg(text: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    """``--line X1,Y1,X2,Y2`` (detect, watch)."""
+    x1, y1, x2, y2 = _numbers(text, "--line", 4)
+    if (x1, y1) == (x2, y2):
+        raise argparse.ArgumentTypeError(f"--line: the two points must differ ({text!r})")
+    return (x1, y1), (x2, y2)
+
+
+def zone_arg(text: str) -> list[tuple[float, float]]:
+    """``--zone X1,Y1,X2,Y2,X3,Y3,...`` (detect, watch)."""
+    vals = _numbers(text, "--zone", None, 6)
+    return list(zip(vals[0::2], vals[1::2]))
+
+
 def registry_choices(action: argparse.Action, module: str, attr: str) -> None:
     """Limit ``action`` to the names of the registry ``module.attr`` (see :class:`RegistryNames`)."""
     action.choices = RegistryNames(module, attr)

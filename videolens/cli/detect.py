@@ -4,33 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import (add_device, add_output, add_quiet_json, add_seed, batch_exit, csv_list, emit, parse_formats,
-                      positive_int, registry_choices, report, unit)
+from ._common import (add_device, add_output, add_quiet_json, add_seed, batch_exit, csv_list, emit, line_arg,
+                      parse_formats, positive_int, registry_choices, report, unit, zone_arg)
 
 # ---- detect ----------------------------------------------------------------------------------------------------
-
-
-def _numbers(text: str, what: str, count: int | None = None, min_count: int = 2) -> list[float]:
-    try:
-        vals = [float(v) for v in text.replace(" ", "").split(",") if v != ""]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{what}: expected comma-separated numbers, not {text!r}") from None
-    if (count is not None and len(vals) != count) or len(vals) < min_count or len(vals) % 2:
-        need = f"{count} numbers" if count else "an even number of numbers (x,y pairs)"
-        raise argparse.ArgumentTypeError(f"{what}: expected {need}, not {text!r}")
-    return vals
-
-
-def _line(text: str):
-    x1, y1, x2, y2 = _numbers(text, "--line", 4)
-    if (x1, y1) == (x2, y2):
-        raise argparse.ArgumentTypeError(f"--line: the two points must differ ({text!r})")
-    return (x1, y1), (x2, y2)
-
-
-def _zone(text: str):
-    vals = _numbers(text, "--zone", None, 6)
-    return list(zip(vals[0::2], vals[1::2]))
 
 
 def _add_detect(sub) -> None:
@@ -47,9 +24,9 @@ def _add_detect(sub) -> None:
     p.add_argument("--imgsz", type=positive_int, help="detector input size in pixels (default: the model's)")
     p.add_argument("--stride", type=positive_int, default=1, help="detect on every N-th frame (default 1)")
     registry_choices(p.add_argument("--tracker", help="turn tracking on"), "videolens.track", "TRACKERS")
-    p.add_argument("--line", type=_line, action="append", default=[], metavar="X1,Y1,X2,Y2",
+    p.add_argument("--line", type=line_arg, action="append", default=[], metavar="X1,Y1,X2,Y2",
                    help="count tracks crossing this line (in = to its right seen from the first point); repeatable")
-    p.add_argument("--zone", type=_zone, action="append", default=[], metavar="X1,Y1,X2,Y2,X3,Y3,...",
+    p.add_argument("--zone", type=zone_arg, action="append", default=[], metavar="X1,Y1,X2,Y2,X3,Y3,...",
                    help="count tracks inside this polygon and their dwell time; repeatable")
     p.add_argument("--anchor", default="center", choices=["center", "bottom-center", "top-center"],
                    help="the point of a box that counts for lines and zones (default center)")

@@ -43,6 +43,9 @@ CAMERA_SETTINGS: dict[str, tuple[type | tuple[type, ...], Any]] = {
     "anchor": (str, "center"),
     "transport": (str, "tcp"),
     "record": (bool, False),
+    "record_hours": ((int, float), 24.0),        # recordings older than this go
+    "record_gb": ((int, float), 10.0),           # ... and the oldest go when a camera's recordings pass this
+    "segment_seconds": ((int, float), 60.0),
 }
 RULE_KEYS = {"name", "zone", "line", "classes", "min_score", "loiter", "count_above", "motion", "tamper",
              "direction", "armed", "cooldown", "events"}
@@ -103,6 +106,9 @@ class Camera:
     anchor: str = "center"
     transport: str = "tcp"
     record: bool = False
+    record_hours: float = 24.0
+    record_gb: float = 10.0
+    segment_seconds: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -262,8 +268,8 @@ def _settings(r: _Reader, raw: dict, where: str) -> dict[str, Any]:
         raise r.fail(raw["anchor"], f"{where}.anchor", f"expected one of {', '.join(ANCHORS)}")
     if "transport" in out and out["transport"] not in ("tcp", "udp"):
         raise r.fail(raw["transport"], f"{where}.transport", "expected tcp or udp")
-    for key in ("fps", "pre", "post", "motion_threshold"):
-        if key in out and not out[key] > (0 if key == "fps" else -1e-9):
+    for key in ("fps", "pre", "post", "motion_threshold", "record_hours", "record_gb", "segment_seconds"):
+        if key in out and not out[key] > (-1e-9 if key in ("pre", "post", "motion_threshold") else 0):
             raise r.fail(raw[key], f"{where}.{key}", f"out of range: {out[key]}")
     return out
 

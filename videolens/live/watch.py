@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import VideolensError
-from ..utils.files import write_bytes, write_text
+from ..utils.files import write_text
 from .camera import CameraReader, Frame
 from .config import Camera, Rule
 from .rules import Found
@@ -107,15 +107,19 @@ class Watcher:
         reader = CameraReader(source, lockstep=lockstep, realtime=self.realtime, backoff=self.backoff,
                               on_state=lambda kind, msg, name=camera.name: self._camera_state(name, kind, msg))
         return CameraWorker(camera, reader, self._found, detector=self._detector(camera), lockstep=lockstep,
-                            on_frame=self._frame_done if self.state is not None or self.on_frame else None)
+                            on_frame=self._frame_done if self.state is not None or self.on_frame else None,
+                            out_dir=self.out)
 
     # ---- events ------------------------------------------------------------------------------------------------
     def _new_id(self, camera: str, wall: float) -> str:
         return f"{_safe(camera)}-{time.strftime('%Y%m%dT%H%M%S', time.localtime(wall))}-{next(self._seq):05d}"
 
     def _found(self, f: Found, frame: Frame | None, worker: CameraWorker) -> None:
-        """A finding of a camera's rules or analyzers (called in its thread): make it a record and queue it."""
-        camera = worker.camera.name
+        """A finding of a camera's rules or analyzers (called in its thread): make it a record and queue it.
+
+        A lasting event's end shares its start's ``id``; its clip runs from ``pre`` seconds before the start to
+        ``post`` after the end."""
+        camera, clips, cam = worker.camera.name, worker.clips, worker.camera
         wall = frame.wall if frame is not None else time.time()
         fields = {k: v for k, v in f.fields.items() if v is not None}
         if f.state == "end":
@@ -125,6 +129,8 @@ class Watcher:
                 return
             record = {**start, "state": "end", "end": iso(wall), "t_end": round(f.t, 3), "frame_end": f.frame,
                       **fields}
+            if clips is not None and start["clip"]:
+                clips.end(start["id"], f.t, cam.post)
         else:
             t0 = f.t if f.t_start is None else f.t_start
             record = {"id": self._new_id(camera, wall), "camera": camera, "kind": f.kind, "rule": f.rule,
@@ -134,7 +140,10 @@ class Watcher:
                       "frame_end": None if f.state == "start" else f.frame, **fields,
                       "snapshot": None, "clip": None}
             if frame is not None:
-                record["snapshot"] = self._snapshot(record["id"], frame, f.box)
+                record["snapshot"] = self._snapshot(record["id"], frame, worker, fields.get("track_id"))
+                if clips is not None:     # around the moment of the event (a track_end's, not its track's start)
+                    record["clip"] = clips.request(record["id"], f.t, None if f.state == "start" else f.t,
+                                                   cam.pre, cam.post)
             if f.state == "start":
                 with self._lock:
                     self._open[(camera, f.key)] = record
@@ -147,21 +156,17 @@ class Watcher:
                          "frame_start": None, "frame_end": None, "message": redact(message), "snapshot": None,
                          "clip": None})
 
-    def _snapshot(self, event_id: str, frame: Frame, box: list[float] | None) -> str | None:
-        """``snapshots/<id>.jpg``: the event's frame with its box drawn; the path relative to the output."""
-        import cv2
+    def _snapshot(self, event_id: str, frame: Frame, worker: CameraWorker, track_id: int | None) -> str:
+        """``snapshots/<id>.jpg``: the event's frame with the camera's boxes drawn (the event's track labelled)
+        and its zones and lines; the path relative to the output folder."""
+        from .clips import write_snapshot
 
-        from ..core.detections import Detections
-        from ..report.draw import BoxAnnotator
-
-        rgb = to_array(frame.image)
-        if box is not None:
-            rgb = BoxAnnotator(trail=0, scores=False).annotate(rgb, Detections([box], class_names=[""]))
-        ok, buf = cv2.imencode(".jpg", rgb[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 85])
-        if not ok:
-            return None
+        d = worker.last[1] if worker.last is not None and worker.last[0] is frame else None
+        mark = None if d is None or track_id is None else d.track_ids == int(track_id)
         rel = f"snapshots/{event_id}.jpg"
-        write_bytes(self.out / rel, buf.tobytes())
+        rules = worker.engine.rules
+        write_snapshot(to_array(frame.image), d, self.out / rel, mark, zones=[r.zone for r in rules if r.zone],
+                       lines=[r.line for r in rules if r.line])
         return rel
 
     def _frame_done(self, frame: Frame, worker: CameraWorker) -> None:
@@ -198,7 +203,7 @@ class Watcher:
             cams[w.camera.name] = {"source": r.source.shown, "connected": r.connected, "frames_in": r.frames_in,
                                    "frames_analyzed": w.analyzed, "frames_dropped": r.frames_dropped,
                                    "lag": round(w.lag, 3), "cpu_seconds": round(r.cpu + w.cpu, 2),
-                                   "detecting": w.gate_open, "error": r.error}
+                                   "detecting": w.gate_open, "last_error": r.error}
         return {"updated": iso(time.time()), "cameras": cams}
 
     def _write_status(self, last: dict) -> dict:

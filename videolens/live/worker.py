@@ -52,11 +52,19 @@ def to_array(image, size=None, gray: bool = False) -> np.ndarray:
 
 
 class CameraWorker:
-    """Reads and analyzes one camera in two daemon threads; ``emit(found, frame, worker)`` gets each event."""
+    """Reads and analyzes one camera in two daemon threads; ``emit(found, frame, worker)`` gets each event.
+
+    With ``out_dir``, the reader also keeps the last seconds of compressed packets to cut event clips from
+    (:attr:`clips`, a :class:`~videolens.live.clips.ClipWriter` per connection), and records them continuously when
+    the camera says ``record``.
+    """
 
     def __init__(self, camera: Camera, reader: CameraReader, emit: Callable[[Found, Frame | None, Any], None], *,
-                 detector=None, lockstep: bool = False, on_frame: Callable[[Frame, Any], None] | None = None):
-        self.camera, self.reader, self.emit = camera, reader, emit
+                 detector=None, lockstep: bool = False, on_frame: Callable[[Frame, Any], None] | None = None,
+                 out_dir=None):
+        self.camera, self.reader, self.emit, self.out = camera, reader, emit, out_dir
+        self.clips = None
+        self.recorder = None
         self.lockstep = lockstep
         self.rules = default_rules(camera)
         self.engine = RuleEngine(self.rules, camera.zones, camera.lines, camera.anchor)
@@ -80,6 +88,7 @@ class CameraWorker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"videolens-watch-{camera.name}", daemon=True)
         reader.on_connect = self._on_connect
+        reader.on_packet = self._on_packet if out_dir is not None else None
 
     # ---- control -----------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -102,6 +111,14 @@ class CameraWorker:
         self._stop.set()
         self.reader.stop(timeout)
         self._thread.join(timeout)
+        self._close_outputs()
+
+    def _close_outputs(self) -> None:
+        """Finish the clips and the recording segment of a connection (the reader is not adding to them now)."""
+        for out in (self.clips, self.recorder):
+            if out is not None:
+                out.close()
+        self.clips = self.recorder = None
 
     @property
     def done(self) -> bool:
@@ -109,6 +126,8 @@ class CameraWorker:
 
     # ---- the thread --------------------------------------------------------------------------------------------
     def _on_connect(self, stream, info) -> None:
+        if self.out is not None:
+            self._open_outputs(stream)
         w, h = info.stored_size
         size = (ANALYSIS_WIDTH, max(2, round(ANALYSIS_WIDTH * h / max(w, 1))))
         zones = {k: [(x * size[0] / w, y * size[1] / h) for x, y in v] for k, v in self.camera.zones.items()}
@@ -116,6 +135,31 @@ class CameraWorker:
         self._fresh = True          # nothing is known of a picture just (re)connected: look at it
         if self.objects is not None and self.analyzed == 0:
             self.objects.start(info)
+
+    def _open_outputs(self, stream) -> None:
+        """A new connection: a new packet ring, clip writer and recorder (a stream's clock restarts with it)."""
+        from ..errors import VideolensError
+        from .clips import ClipWriter, PacketRing
+
+        self._close_outputs()
+        cam = self.camera
+        try:
+            ring = PacketRing(stream, seconds=cam.pre + cam.post + 10.0, name=cam.name)
+            self.clips = ClipWriter(ring, self.out)
+            if cam.record:
+                from .record import Recorder
+
+                self.recorder = Recorder(ring, self.out, cam.name, segment_seconds=cam.segment_seconds,
+                                         max_age=cam.record_hours * 3600, max_bytes=int(cam.record_gb * 1e9))
+        except VideolensError as e:     # a stream MP4 cannot carry: events without clips, and say why
+            self.reader.error = str(e)
+
+    def _on_packet(self, packet, wall: float) -> None:
+        if self.clips is not None:
+            self.clips.ring.add(packet, wall)
+            self.clips.poll()
+        if self.recorder is not None:
+            self.recorder.poll()
 
     def _on_detections(self, d: Detections) -> None:
         self.tracked = d
