@@ -14,14 +14,19 @@ setup: system $(STAMP)
 # the watch sink tests (Debian puts it in /usr/sbin, often not on a user's PATH). Without apt-get it only says
 # what to install (those tests then skip, and fail with CI=true).
 SYSPKGS := espeak-ng:espeak-ng chromium:chromium chromedriver:chromium-driver mosquitto:mosquitto
+# The live tests' RTSP camera: GStreamer's RTSP server, driven by the system python3 (its GObject bindings).
+GSTPKGS := gir1.2-gst-rtsp-server-1.0 python3-gst-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-good \
+           gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
 system:
 	@missing=""; for p in $(SYSPKGS); do c=$${p%%:*}; \
 	  command -v $$c >/dev/null || test -x /usr/sbin/$$c || missing="$$missing $${p#*:}"; done; \
+	/usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0'); \
+	  from gi.repository import GstRtspServer" 2>/dev/null || missing="$$missing $(GSTPKGS)"; \
 	if [ -z "$$missing" ]; then :; \
 	elif command -v apt-get >/dev/null; then \
 	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; \
-	else echo "note: install$$missing to run the speech, HTML-report browser and MQTT sink tests"; fi
+	else echo "note: install$$missing to run the speech, browser, MQTT and RTSP tests"; fi
 
 # Reinstalls only when the dependency declarations change. constraints.txt holds the exact, tested pins.
 $(STAMP): pyproject.toml constraints.txt

@@ -36,6 +36,7 @@ _LAZY = {
     "detect_shots": "videolens.shots.detect",
     "Detections": "videolens.core.detections",
     "ActionsAnalyzer": "videolens.classify.analyzer",
+    "watch": "videolens.live.watch",
 }
 
 __all__ = ["NoAudioError", "OutputExistsError", "VideoError", "VideolensError", "__version__", *_LAZY]
