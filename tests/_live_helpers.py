@@ -23,8 +23,8 @@ def truth(gt_path, frames: int = 150, fps: float = 25.0) -> dict:
         zone.trigger(d)
         found["zone_enter"] += [i] * len(zone.entered)
         found["zone_exit"] += [i] * len(zone.exited)
-        before = len(line.crossings)
+        before = line.in_count + line.out_count
         line.trigger(d)
-        for c in line.crossings[before:]:
+        for c in line.new_crossings(before):
             found[f"line_cross/{c['direction']}"].append(i)
     return dict(found)

@@ -240,3 +240,25 @@ def test_motion_in_a_zone_and_recording(tmp_path):
     assert 1.0 <= start["t_start"] <= 1.2
     segments = sorted((tmp_path / "w" / "recordings" / "half").glob("*.mp4"))
     assert len(segments) >= 2 and all(s.stat().st_size > 0 for s in segments)
+
+
+def test_a_long_run_keeps_flat_memory_in_the_rules():
+    """Tracks come and go for 90 simulated minutes: the rules' per-track state stays bounded (tracks gone for 10
+    minutes are forgotten) while the counts go on."""
+    from videolens.core.detections import Detections
+    from videolens.live.rules import RuleEngine
+
+    engine = RuleEngine([Rule("z", "zone", zone="z"), Rule("l", "line", line="l")],
+                        zones={"z": ZONE}, lines={"l": LINE})
+    enters = 0
+    for i in range(5400):                        # one analyzed frame a second
+        t = float(i)
+        tid = i // 10 + 1                          # a new track every 10 s, walking left to right across x = 160
+        x = 20 + 30 * (i % 10)
+        d = Detections([[x, 100, x + 20, 140]], [0.9], [0], ["object"], [tid], i, t)
+        enters += sum(f.kind == "zone_enter" for f in engine.update(d, i, t))
+    zone_rule, line_rule = engine.rules
+    assert enters == 540                           # every track entered once
+    assert line_rule.line.out_count == 540
+    assert len(zone_rule.zone.dwell) < 100 and len(line_rule.line.states) < 100
+    assert len(line_rule.line.crossings) <= 100
