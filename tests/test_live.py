@@ -260,5 +260,5 @@ def test_a_long_run_keeps_flat_memory_in_the_rules():
     zone_rule, line_rule = engine.rules
     assert enters == 540                           # every track entered once
     assert line_rule.line.out_count == 540
-    assert len(zone_rule.zone.dwell) < 100 and len(line_rule.line.states) < 100
+    assert len(zone_rule.zone.dwell) < 150 and len(line_rule.line.states) < 150     # of 540 tracks: the last ~15 min
     assert len(line_rule.line.crossings) <= 100
