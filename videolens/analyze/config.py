@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from ..errors import VideolensError
 
 PROXY_MODES = ("auto", "always", "never")
+# AnalyzeConfig's fields that set how analyzers run; the others (shots, faces, ...) switch the analyzer of that name.
+SETTINGS = ("tracker", "stride", "annotated_video", "proxy", "device", "threads", "plugins", "enable")
 
 
 @dataclass
@@ -49,7 +51,7 @@ class AnalyzeConfig:
         """What the user said about analyzer ``name``: a value (True/False, a model path) or None (its default)."""
         if name in self.enable:
             return self.enable[name]
-        return getattr(self, name, None)
+        return None if name in SETTINGS else getattr(self, name, None)
 
     def names(self, has_audio: bool) -> list[str]:
         """The registered analyzers this configuration asks for, in run order."""

@@ -165,6 +165,12 @@ class FacesAnalyzer(Analyzer):
                 self._pool = None
         return FacesResult(self._frames, self.stride)
 
+    def abort(self) -> None:
+        self._pending.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
     def summary(self, result: FacesResult) -> dict:
         counts = [len(d) for d in result.frames]
         return {"faces": max(counts, default=0), "frames_with_faces": sum(1 for c in counts if c)}
