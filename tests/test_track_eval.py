@@ -4,7 +4,7 @@ PETS09's real ground truth and a real tracker's output; ``videolens track-eval``
 from __future__ import annotations
 
 import pytest
-from conftest import run_cli, shared
+from conftest import require, run_cli, shared
 
 from videolens.errors import VideolensError
 from videolens.track import create_tracker, read_mot, track_sequence, write_mot
@@ -30,7 +30,7 @@ def pets_tracks(tmp_path_factory):
 
 
 def test_hota_matches_trackeval(pets_tracks, tmp_path):
-    from trackers.eval import evaluate_mot_sequence
+    evaluate_mot_sequence = require("trackers.eval", "the HOTA reference").evaluate_mot_sequence
 
     gt, pred = pets_tracks
     ours = hota(read_mot(gt), read_mot(pred))

@@ -84,17 +84,6 @@ class OcSort(ByteTrack):
     def _centre(xyxy: np.ndarray) -> np.ndarray:
         return (xyxy[..., :2] + xyxy[..., 2:]) / 2
 
-    def _motion(self, t: Track) -> tuple[np.ndarray, np.ndarray] | None:
-        """The track's unit direction of motion between observations ``delta_t`` apart (fewer when it has fewer),
-        and the earlier observation's centre; None for a track seen once or not moving."""
-        obs = t.data.get("obs", [])
-        if len(obs) < 2:
-            return None
-        ref = self._centre(obs[0])
-        v = self._centre(obs[-1]) - ref
-        n = float(np.hypot(*v))
-        return (v / n, ref) if n > 1e-6 else None
-
     # ---- the three observation-centric parts ----------------------------------------------------------------
     def _first_match(self, pool: list[Track], det: Detections, high: np.ndarray):
         """OCM: ByteTrack's IoU cost minus ``momentum`` times the agreement of directions (gated on IoU alone)."""
@@ -103,23 +92,31 @@ class OcSort(ByteTrack):
             return linear_assignment(cost, self.match_thresh)
         gate = cost <= self.match_thresh
         if self.momentum > 0:
-            centres = self._centre(det.xyxy[high].astype(np.float64))
-            agree = np.zeros_like(cost)
-            for r, t in enumerate(pool):
-                m = self._motion(t)
-                if m is None:
-                    continue
-                v, ref = m
-                u = centres - ref
-                u /= np.maximum(np.hypot(u[:, 0], u[:, 1]), 1e-6)[:, None]
-                angle = np.arccos(np.clip(u @ v, -1.0, 1.0))
-                # +1/2 in the same direction, -1/2 the opposite way (the paper's (pi/2 - angle) / pi), by score.
-                agree[r] = (np.pi / 2 - angle) / np.pi * det.scores[high]
-            cost = cost - self.momentum * agree
+            cost = cost - self.momentum * self._agreement(pool, det.xyxy[high], det.scores[high])
         # Pairs beyond the IoU gate cannot match; the rest compete with the momentum term on top (it moves a cost by
         # at most momentum / 2, so the assignment's limit moves by as much).
         limit = self.match_thresh + self.momentum / 2
         return linear_assignment(np.where(gate, cost, limit + 1.0), limit)
+
+    def _agreement(self, pool: list[Track], boxes: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Per track and detection: +1/2 when the detection lies in the track's direction of motion (seen from
+        its earlier observation), -1/2 the opposite way (the paper's ``(pi/2 - angle) / pi``), times the score;
+        0 for tracks without a direction yet."""
+        first = np.zeros((len(pool), 4))
+        last = np.zeros((len(pool), 4))
+        for r, t in enumerate(pool):
+            obs = t.data.get("obs")
+            if obs and len(obs) > 1:
+                first[r], last[r] = obs[0], obs[-1]
+        ref = self._centre(first)
+        v = self._centre(last) - ref
+        norm = np.hypot(v[:, 0], v[:, 1])
+        moving = norm > 1e-6
+        v = v / np.where(moving, norm, 1.0)[:, None]
+        u = self._centre(boxes.astype(np.float64))[None, :, :] - ref[:, None, :]
+        u /= np.maximum(np.hypot(u[..., 0], u[..., 1]), 1e-6)[..., None]
+        angle = np.arccos(np.clip(np.einsum("nmk,nk->nm", u, v), -1.0, 1.0))
+        return np.where(moving[:, None], (np.pi / 2 - angle) / np.pi * scores[None, :], 0.0)
 
     def _recover(self, lost: list[Track], det: Detections, left: np.ndarray, now: float) -> np.ndarray:
         """OCR: match the tracks left over to the detections left over by their last observed boxes."""
