@@ -161,3 +161,25 @@ def test_new_trackers_in_detect_analyze_and_watch(objects_video, tmp_path):
     assert result["tracker"] == "ocsort" and result["tracks"]
     events = list(watch([str(video)], output=tmp_path / "w", objects=f"replay:{gt}", tracker="botsort"))
     assert any(e["kind"] == "track_end" for e in events)
+
+
+def test_warning_when_most_detections_are_never_tracked(objects_video):
+    # Scores of 1 against thresholds of 2 (a detector whose scores are on another scale): nothing is ever tracked,
+    # and the objects analyzer says so once for the video, with the numbers.
+    import warnings
+
+    from videolens.detect.analyzers import ObjectsAnalyzer
+    from videolens.detect.detectors import ReplayDetector
+    from videolens.stream import run_analyzers
+
+    video, gt = objects_video
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        objects = ObjectsAnalyzer(ReplayDetector(gt), tracker="bytetrack", high_thresh=2.0, new_track_thresh=2.0)
+        run_analyzers(str(video), [objects])
+        ok = ObjectsAnalyzer(ReplayDetector(gt), tracker="bytetrack")
+        run_analyzers(str(video), [ok])
+    mine = [w for w in caught if "detections were tracked" in str(w.message)]
+    assert len(mine) == 1, [str(w.message) for w in caught]
+    text = str(mine[0].message)
+    assert text.startswith("objects_0000.mp4: only 0 of ") and "high_thresh 2" in text and "--track-thresh" in text
