@@ -25,6 +25,7 @@ import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
 
 from ..errors import VideoError
+from .paths import check_path
 
 # Containers whose packet PTS are guessed from the decode order rather than stored.
 _NO_PTS_FORMATS = {"avi", "h264", "hevc", "m4v", "mpegvideo", "rawvideo", "h263", "mjpeg", "vc1", "cavsvideo"}
@@ -136,23 +137,8 @@ def _tune_malloc() -> None:
         pass
 
 
-def _check_path(path: str) -> None:
-    if not os.path.exists(path):
-        raise VideoError(path, "no such file")
-    if os.path.isdir(path):
-        raise VideoError(path, "is a directory, not a video file")
-    try:
-        size = os.path.getsize(path)
-    except OSError as e:
-        raise VideoError(path, f"cannot read ({e.strerror})") from None
-    if size == 0:
-        raise VideoError(path, "empty file (0 bytes)")
-    if not os.access(path, os.R_OK):
-        raise VideoError(path, "permission denied")
-
-
 def _open(path: str) -> av.container.InputContainer:
-    _check_path(path)
+    check_path(path)
     try:
         return av.open(path, metadata_errors="ignore")
     except av.error.FFmpegError as e:
