@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
@@ -22,16 +21,13 @@ from typing import NamedTuple
 import av
 import av.error
 import numpy as np
-from av.video.reformatter import Interpolation, VideoReformatter
 
 from ..errors import VideoError
+from .convert import INTERPOLATIONS, FrameConverter, target_size
 from .paths import check_path
 
 # Containers whose packet PTS are guessed from the decode order rather than stored.
 _NO_PTS_FORMATS = {"avi", "h264", "hevc", "m4v", "mpegvideo", "rawvideo", "h263", "mjpeg", "vc1", "cavsvideo"}
-_INTERPOLATIONS = {"fast_bilinear": Interpolation.FAST_BILINEAR, "bilinear": Interpolation.BILINEAR,
-                   "area": Interpolation.AREA, "bicubic": Interpolation.BICUBIC, "point": Interpolation.POINT}
-_PLANAR_YUV = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "yuv420p10le", "nv12"}
 # How many packets to try for a first decodable frame before looking elsewhere in the file.
 _PROBE_PACKETS = 400
 
@@ -103,40 +99,6 @@ class FrameBatch(NamedTuple):
 
 
 _INDEX_CACHE: dict[tuple, _Index] = {}
-_MALLOC_TUNED = False
-# Frames at least this big (bytes of RGB at the stored size) make the reader tune glibc's malloc (see _tune_malloc).
-_TUNE_MALLOC_BYTES = 2 << 20
-
-
-def _tune_malloc() -> None:
-    """Once per process, on glibc: keep freed frame-sized blocks in the heap instead of handing them back to the OS.
-
-    FFmpeg allocates every converted frame with ``posix_memalign``. While the previous frame is still alive (as in
-    any ``for batch in reader.iter_frames(): ...`` loop, where ``batch`` holds it until the next one is made),
-    glibc's default trimming returns the freed block to the OS and the next frame page-faults it back in: ~1000
-    page faults, 1.5-2 ms of kernel time, per 1080p RGB frame (bench/decode.py; a bare loop that drops each frame at
-    once does not pay it). These are the values glibc's own adaptive thresholds stop at (mmap 32 MB, trim 2x);
-    setting them fixes them for the process. ``VIDEOLENS_MALLOC_TUNING=0`` leaves malloc alone.
-    """
-    global _MALLOC_TUNED
-    if _MALLOC_TUNED:
-        return
-    _MALLOC_TUNED = True
-    if os.environ.get("VIDEOLENS_MALLOC_TUNING", "1") == "0" or not sys.platform.startswith("linux"):
-        return
-    try:
-        import ctypes
-        import platform
-
-        if platform.libc_ver()[0] != "glibc":
-            return
-        libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(-3, 32 << 20)   # M_MMAP_THRESHOLD
-        libc.mallopt(-1, 64 << 20)   # M_TRIM_THRESHOLD
-    except Exception:  # noqa: BLE001, S110 - an optimisation only
-        pass
-
-
 def _open(path: str) -> av.container.InputContainer:
     check_path(path)
     try:
@@ -543,9 +505,6 @@ class _PtsUnreliable(Exception):
     """Decoded PTS do not match the packet scan: fall back to counting frames."""
 
 
-_SWS_THREADED_PIXELS = 1_500_000   # outputs at least this big (1080p) use swscale's threads; smaller ones: one
-
-
 class VideoReader:
     """Frame-exact random access and bounded-memory streaming over the first video stream of a file.
 
@@ -559,7 +518,8 @@ class VideoReader:
     keyframe). Frame indices and timestamps are unchanged. For analysis at small sizes, not for output video.
     A reader is not thread-safe; it reopens the file after a fork and pickles without its decoder.
     On glibc, the first reader of frames of 2 MB or more tunes malloc for the process so that frame buffers are not
-    page-faulted in afresh for every frame (see ``_tune_malloc``; ``VIDEOLENS_MALLOC_TUNING=0`` turns that off).
+    page-faulted in afresh for every frame (see ``videolens.io.convert.tune_malloc``; ``VIDEOLENS_MALLOC_TUNING=0``
+    turns that off).
 
     >>> from videolens import VideoReader
     >>> reader = VideoReader("samples/sample.mp4")            # doctest: +SKIP
@@ -579,15 +539,14 @@ class VideoReader:
         # A first scan of the file leaves its container open, decoder and all, for this reader to rewind and use
         # (not when the decoder needs other options: those must be set before it opens).
         self._index, container, self._fed = _index_for(self.path, self.threads, keep=not self.skip_loop_filter)
-        if interpolation not in _INTERPOLATIONS:
-            raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATIONS)}, not {interpolation!r}")
+        if interpolation not in INTERPOLATIONS:
+            raise ValueError(f"interpolation must be one of {sorted(INTERPOLATIONS)}, not {interpolation!r}")
         self.interpolation = interpolation
         self._container = container
         self._stream = None if container is None else container.streams.video[0]
         self._pid = None if container is None else os.getpid()
         self._rewind = True     # go back to frame 0 by seeking (checked), not by reopening; off if that ever misses
         self._run: _Run | None = None
-        self._reformatter = self._converter = None
         self._counting = False
         self._seek_dts = False
         self._target = 0
@@ -598,9 +557,7 @@ class VideoReader:
         self._timestamps.setflags(write=False)
         self._key_rank = self._index.key_rank
         self._key_seek = self._index.key_seek
-        w, h = self._index.info.stored_size
-        if w * h * 3 >= _TUNE_MALLOC_BYTES:
-            _tune_malloc()
+        self._converter = FrameConverter(self._index.rotation, self._index.info.stored_size)
 
     # ---- metadata -------------------------------------------------------------------------------------------
     @property
@@ -686,8 +643,7 @@ class VideoReader:
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state.update(_container=None, _stream=None, _run=None, _reformatter=None, _converter=None, _pid=None,
-                     _fed=None)
+        state.update(_container=None, _stream=None, _run=None, _pid=None, _fed=None)
         return state
 
     def _rank_of_pts(self, pts) -> int | None:
@@ -818,54 +774,6 @@ class VideoReader:
             raise VideoError(self.path, f"frame {i} and every frame around it fail to decode")
         return item[1]
 
-    # ---- conversion -----------------------------------------------------------------------------------------
-    def _target_size(self, size) -> tuple[int, int] | None:
-        """``(width, height)`` of the output in upright orientation, or None for the stored size."""
-        if size is None:
-            return None
-        w, h = self.size
-        if isinstance(size, (int, np.integer)):
-            if size <= 0:
-                raise ValueError(f"size must be positive, not {size}")
-            scale = size / min(w, h)
-            return max(1, round(w * scale)), max(1, round(h * scale))
-        tw, th = (int(v) for v in size)
-        if tw <= 0 or th <= 0:
-            raise ValueError(f"size must be positive, not {size}")
-        return tw, th
-
-    def _convert(self, frame, out_size: tuple[int, int] | None, gray: bool,
-                 interpolation: str | None = None) -> np.ndarray:
-        rot = self._index.rotation
-        width = height = None
-        if out_size is not None:
-            width, height = out_size
-            if rot in (90, 270):
-                width, height = height, width
-        fmt = "gray" if gray else "rgb24"
-        if self._reformatter is None:
-            self._reformatter, self._converter = VideoReformatter(), VideoReformatter()
-        interp = _INTERPOLATIONS[interpolation or self.interpolation]
-        # swscale's own threads (None: one per core) pay off only on big outputs: below _SWS_THREADED_PIXELS they
-        # cost more in hand-offs, while the decoder's threads want the other core (224 px from 288p-720p: ~1.4x
-        # OpenCV with one scaler thread vs 1.0-1.2x with the pool; no difference at 1080p; bench/decode.py).
-        # A reader limited to one thread never starts the pool.
-        big = (width or frame.width) * (height or frame.height) >= _SWS_THREADED_PIXELS
-        threads = None if big and self.threads != 1 else 1
-        if width is not None and not gray and frame.format.name in _PLANAR_YUV:
-            # Scale the planes first, then convert the small frame to RGB: swscale's unscaled YUV->RGB path is
-            # SIMD-fast, its scale-and-convert path is not (2-3x slower per frame; bench/decode.py).
-            small = self._reformatter.reformat(frame, width=width, height=height, interpolation=interp,
-                                               threads=threads)
-            out = self._converter.reformat(small, format=fmt, threads=threads)
-        else:
-            out = self._reformatter.reformat(frame, width=width, height=height, format=fmt, interpolation=interp,
-                                             threads=threads)
-        arr = out.to_ndarray()
-        if rot:
-            arr = np.ascontiguousarray(np.rot90(arr, k=-(rot // 90)))
-        return arr
-
     # ---- public frame access --------------------------------------------------------------------------------
     def _normalize(self, indices) -> np.ndarray:
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
@@ -883,11 +791,11 @@ class VideoReader:
         Indices may come in any order and repeat; decoding visits them in ascending order with the fewest seeks.
         """
         idx = self._normalize(indices)
-        out_size = self._target_size(size)
+        out_size = target_size(size, self.size)
         uniq = np.unique(idx)
         decoded: dict[int, np.ndarray] = {}
         for i in uniq.tolist():
-            decoded[i] = self._convert(self._decode_index(i), out_size, gray)
+            decoded[i] = self._converter(self._decode_index(i), out_size, gray, self.interpolation, self.threads)
         if not decoded:
             w, h = out_size or self.size
             return np.zeros((0, h, w) if gray else (0, h, w, 3), dtype=np.uint8)
@@ -930,11 +838,11 @@ class VideoReader:
         start = int(start) + n if start < 0 else int(start)
         if step < 1 or batch < 1:
             raise ValueError("step and batch must be >= 1")
-        out_size = self._target_size(size)
+        out_size = target_size(size, self.size)
         frames: list[np.ndarray] = []
         indices: list[int] = []
         for i in range(start, end, step):
-            frames.append(self._convert(self._decode_index(i), out_size, gray))
+            frames.append(self._converter(self._decode_index(i), out_size, gray, self.interpolation, self.threads))
             indices.append(i)
             if len(frames) == batch:
                 yield self._batch(frames, indices)
@@ -959,9 +867,10 @@ class VideoReader:
 
         ``interpolation`` overrides the reader's own for this call (an analyzer that needs "area" at tiny sizes).
         """
-        if interpolation is not None and interpolation not in _INTERPOLATIONS:
-            raise ValueError(f"interpolation must be one of {sorted(_INTERPOLATIONS)}, not {interpolation!r}")
-        return self._convert(frame, self._target_size(size), gray, interpolation)
+        if interpolation is not None and interpolation not in INTERPOLATIONS:
+            raise ValueError(f"interpolation must be one of {sorted(INTERPOLATIONS)}, not {interpolation!r}")
+        return self._converter(frame, target_size(size, self.size), gray, interpolation or self.interpolation,
+                               self.threads)
 
     def _batch(self, frames: list[np.ndarray], indices: list[int]) -> FrameBatch:
         arr = frames[0][None] if len(frames) == 1 else np.stack(frames)
