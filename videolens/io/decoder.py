@@ -41,11 +41,14 @@ def open_container(path: str) -> av.container.InputContainer:
 
 
 def video_stream(container, path: str):
-    """The first video stream, or a :class:`VideoError` saying which streams the file has instead."""
+    """The first video stream, checked to have a decoder (a damaged header can leave it without one)."""
     if not container.streams.video:
         kinds = sorted({s.type for s in container.streams}) or ["none"]
         raise VideoError(path, f"no video stream (streams: {', '.join(kinds)})")
-    return container.streams.video[0]
+    stream = container.streams.video[0]
+    if stream.codec_context is None:
+        raise VideoError(path, "no decoder for the video stream (unknown or damaged codec header)")
+    return stream
 
 
 def set_threads(stream, threads: int) -> None:

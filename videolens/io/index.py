@@ -292,6 +292,9 @@ def _make_info(path, container, stream, tb, sorted_pts, end_pts, rotation, first
     audio = []
     for a in container.streams.audio:
         acc = a.codec_context
+        if acc is None:     # a damaged or unknown codec header: the stream is there, nothing more is known
+            audio.append(AudioStreamInfo(a.index, "unknown", 0, 0, "", a.metadata.get("language")))
+            continue
         layout = getattr(acc.layout, "name", "") if acc.layout is not None else ""
         audio.append(AudioStreamInfo(a.index, acc.name, int(acc.sample_rate or 0), int(acc.channels or 0), layout,
                                      a.metadata.get("language")))
