@@ -315,18 +315,15 @@ class Decoder:
                 self._pts_unreliable = True  # decode positions are unknown: always start at the top
                 self._start_run(0, run.target)
 
-    def _key_for(self, i: int) -> int:
-        return int(np.searchsorted(self.key_rank, i, side="right") - 1)
-
     def frame(self, i: int):
         """The av.VideoFrame for index ``i`` (or the nearest earlier good one), reusing the decoder when it can."""
         run = self._run
         if run is not None and run.gap is not None and run.gap[0] <= i < run.gap[1]:
             self.bad.add(i)     # this run already decoded past i without seeing it
             return run.gap[2][1]
-        key_i = self._key_for(i)
-        reuse = (run is not None and self._pid == os.getpid()
-                 and int(self.key_rank[key_i]) <= run.next_rank <= i)
+        key_rank = self.key_rank
+        key_i = int(np.searchsorted(key_rank, i, side="right") - 1)     # the last keyframe at or before i
+        reuse = run is not None and self._pid == os.getpid() and int(key_rank[key_i]) <= run.next_rank <= i
         prev = None
         if reuse:
             if run.returned is not None and run.returned[0] < i:
