@@ -11,7 +11,7 @@ import av
 import numpy as np
 import pytest
 
-from conftest import ROOT, shared
+from conftest import ROOT, SAMPLE, shared
 from videolens import VideoError, VideoReader, VideoWriter
 from videolens.datasets.testvideo import index_frame, make_index_video, read_index
 
@@ -131,3 +131,49 @@ def test_truncated_and_byte_flipped_copies_return_or_raise_quickly(source, tmp_p
                              cwd=ROOT)
         assert out.returncode == 0, f"{name}: {out.stderr[-800:]}"
         assert out.stdout.startswith(("frames", "error")), f"{name}: {out.stdout} {out.stderr[-400:]}"
+
+
+def test_info_on_damaged_copies_of_the_sample_exits_cleanly(cli, tmp_path):
+    """`videolens info` on byte-flipped, truncated and overwritten copies: exit 0, 1 or 2, never a traceback.
+
+    A damaged sample description leaves a stream without a codec context: the video one used to reach the decoder
+    set-up (AttributeError on ``thread_type``), the audio one the info's layout (AttributeError on ``layout``).
+    """
+    data = SAMPLE.read_bytes()
+    rng = np.random.default_rng(20251207)
+
+    def flipped(positions, values) -> bytes:
+        b = bytearray(data)
+        for pos, v in zip(positions, values):
+            b[int(pos)] ^= int(v)
+        return bytes(b)
+
+    video_tag = data.find(b"avc1", 32)      # the video sample entry's codec tag (offset 24 is an ftyp brand)
+    audio_stsd = data.rfind(b"stsd", 0, data.find(b"mp4a"))     # the audio track's sample descriptions
+    assert 32 < video_tag and 0 < audio_stsd
+    variants = {"video_codec_tag": flipped([video_tag], [0xFF]), "audio_stsd": flipped([audio_stsd], [0xFF])}
+    for k in range(4):      # the moov (sample.mp4 is fast-start): every flip hits a header
+        n = int(rng.integers(1, 40))
+        variants[f"header_flips{k}"] = flipped(rng.integers(0, 8192, n), rng.integers(1, 256, n))
+    variants["body_flips"] = flipped(rng.integers(0, len(data), 300), rng.integers(1, 256, 300))
+    for k in range(2):
+        variants[f"truncated{k}"] = data[: int(len(data) * rng.uniform(0.02, 0.95))]
+    b = bytearray(data)
+    a = int(rng.integers(0, len(data) * 9 // 10))
+    b[a:a + len(data) // 10] = rng.integers(0, 256, len(data) // 10, dtype=np.uint8).tobytes()
+    variants["chunk"] = bytes(b)
+    codes = {}
+    for name, payload in variants.items():
+        path = tmp_path / f"{name}.mp4"
+        path.write_bytes(payload)
+        res = cli("info", path)
+        codes[name] = res.code
+        assert res.code in (0, 2) and "Traceback" not in res.err, f"{name}: {res}"
+        if res.code:
+            lines = res.err.strip().splitlines()
+            assert len(lines) == 1 and str(path) in lines[0], f"{name}: {res}"
+    assert codes["video_codec_tag"] == 2 and codes["audio_stsd"] == 0
+    assert "no decoder for the video stream" in cli("info", tmp_path / "video_codec_tag.mp4").err
+    assert "audio      #1 unknown" in cli("info", tmp_path / "audio_stsd.mp4").out
+    mixed = cli("info", SAMPLE, tmp_path / "video_codec_tag.mp4")      # a batch with one bad file
+    assert mixed.code == 1 and len(mixed.err.strip().splitlines()) == 1 and "video_codec_tag.mp4" in mixed.err

@@ -11,13 +11,13 @@ import av.error
 import numpy as np
 
 from ..errors import NoAudioError, VideoError
-from .reader import _check_path
+from .paths import check_path
 
 
 def audio_streams(path: str | os.PathLike) -> int:
     """How many audio streams the file has (0 when none)."""
     path = os.fspath(path)
-    _check_path(path)
+    check_path(path)
     try:
         with av.open(path, metadata_errors="ignore") as c:
             return len(c.streams.audio)
@@ -65,7 +65,7 @@ def iter_audio(path: str | os.PathLike, sample_rate: int = 16000, mono: bool = T
     18.0
     """
     path = os.fspath(path)
-    _check_path(path)
+    check_path(path)
     try:
         container = av.open(path, metadata_errors="ignore")
     except av.error.FFmpegError as e:

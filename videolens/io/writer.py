@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import VideoError
 from ..utils.files import check_writable, temp_path_for
+from .paths import check_path
 
 # Audio codecs an MP4 can carry as they are; anything else (MP2, PCM, Vorbis...) is re-encoded to AAC.
 _MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus"}
@@ -167,9 +168,7 @@ class _AudioFeed:
     """Moves the audio of a source file into the output, interleaved with the video by time."""
 
     def __init__(self, src: str, stream: int, mode: str, out, offset: float):
-        from .reader import _check_path
-
-        _check_path(src)
+        check_path(src)
         try:
             self.container = av.open(src, metadata_errors="ignore")
         except av.error.FFmpegError as e:
