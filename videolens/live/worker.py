@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..core.detections import Detections
+from ..io.convert import FrameConverter, target_size
 from .camera import CameraReader, Frame
 from .config import Camera, Rule
 from .motion import ANALYSIS_WIDTH, MotionDetector, TamperDetector
@@ -34,19 +35,9 @@ def default_rules(camera: Camera) -> tuple[Rule, ...]:
     return tuple(rules) or (Rule("motion", "motion", motion=camera.motion_threshold),)
 
 
-def _target(size, width: int, height: int) -> tuple[int, int] | None:
-    """An analyzer's ``size`` (short side, (w, h) or None) as a (w, h) for a ``width`` x ``height`` frame."""
-    if size is None:
-        return None
-    if isinstance(size, (int, np.integer)):
-        s = size / min(width, height)
-        return max(1, round(width * s)), max(1, round(height * s))
-    return int(size[0]), int(size[1])
-
-
 def to_array(image, size=None, gray: bool = False) -> np.ndarray:
-    """A decoded frame as uint8 RGB (or gray) at an analyzer's ``size``, scaled inside FFmpeg."""
-    wh = _target(size, image.width, image.height)
+    """A decoded frame as uint8 RGB (or gray) at an analyzer's ``size`` (short side, (w, h) or None)."""
+    wh = target_size(size, (image.width, image.height))
     kw = {"width": wh[0], "height": wh[1]} if wh else {}
     return image.to_ndarray(format="gray" if gray else "rgb24", **kw)
 
@@ -84,6 +75,7 @@ class CameraWorker:
         self.lag = 0.0
         self.cpu = 0.0
         self.last_motion = -1e9
+        self._convert: FrameConverter | None = None
         self.gate_open = False
         self.last: tuple[Frame, Detections | None] | None = None
         self._stop = threading.Event()
@@ -190,7 +182,11 @@ class CameraWorker:
 
     def _analyze(self, frame: Frame) -> None:
         image, t, i = frame.image, frame.t, frame.index
-        gray = to_array(image, self.motion.size, gray=True)
+        if self._convert is None:
+            # One converter per worker: its swscale contexts are reused frame after frame (the analysis thread only)
+            self._convert = FrameConverter(0, (image.width, image.height))
+        size = (image.width, image.height)
+        gray = self._convert(image, target_size(self.motion.size, size), True, "fast_bilinear", 0)
         motion = self.motion.update(gray)
         if motion.fraction >= self.camera.motion_threshold or self._fresh:
             self.last_motion, self._fresh = t, False
@@ -198,7 +194,7 @@ class CameraWorker:
         self.gate_open = self.lockstep or not self.camera.motion_gate or t - self.last_motion <= GATE_HOLD
         self.tracked = None
         if self.objects is not None and self.gate_open:
-            rgb = to_array(image, self.objects.size)
+            rgb = self._convert(image, target_size(self.objects.size, size), False, "fast_bilinear", 0)
             self.objects.process(rgb[None], np.asarray([t]), np.asarray([i]))
         now = _dt.datetime.fromtimestamp(frame.wall).astimezone()
         found = self.engine.update(self.tracked, i, t, motion, tamper, now)
