@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from ..core.analyzer import Analyzer
-from ..errors import VideolensError
+from ..errors import DiskFullError, VideolensError, disk_full
 from ..io.reader import VideoInfo, VideoReader
 from ..stream import run_analyzers
-from ..utils.files import write_text
+from ..utils.files import final_name, write_text
 from .config import AnalyzeConfig
 from .fingerprint import fingerprint
 from .registry import ANALYZERS, build_plugins, build_registered, skip_record
@@ -204,9 +204,11 @@ def analyze_video(path: str | os.PathLike, out_dir: str | os.PathLike, config: A
 
     try:
         run = run_analyzers(reader, analyzers + helpers, quiet=quiet, desc=name)
-    except BaseException:
+    except BaseException as e:
         if proxy is not None and proxy.writer is not None:
             proxy.writer.abort()
+        if disk_full(e) and not isinstance(e, DiskFullError):     # FFmpeg's writes (the proxy) name no file of ours
+            raise DiskFullError(final_name(e.filename) if e.filename else out_dir, e) from None
         raise
     results = {a.name: run.results[a.name] for a in analyzers}
 

@@ -37,6 +37,24 @@ def temp_path_for(path: str | os.PathLike) -> str:
     return tmp
 
 
+@functools.lru_cache(maxsize=1)
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux tells it (setting it to read it is racy)."""
+    with contextlib.suppress(OSError, StopIteration, ValueError):
+        with open("/proc/self/status", encoding="ascii") as f:
+            return int(next(line for line in f if line.startswith("Umask:")).split()[1], 8)
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _plain_mode(path: str | os.PathLike, mode: int) -> None:
+    """Give a temporary file or folder (created private, 0600/0700) the permissions a plain open() or mkdir()
+    would have given it under the umask."""
+    with contextlib.suppress(OSError):
+        os.chmod(path, mode & ~_umask())
+
+
 def check_writable(path: str | os.PathLike, overwrite: bool) -> None:
     if os.path.exists(path) and not overwrite:
         raise OutputExistsError(path)
@@ -56,6 +74,7 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[str
         tmp = temp_path_for(path)
     try:
         yield tmp
+        _plain_mode(tmp, 0o666)
         os.replace(tmp, path)
     except BaseException as e:
         with contextlib.suppress(OSError):
@@ -88,6 +107,27 @@ def write_bytes(path: str | os.PathLike, data: bytes, overwrite: bool = True) ->
         f.write(data)
 
 
+def final_name(path: str | os.PathLike) -> Path:
+    """The name a temporary file of :func:`temp_path_for` stands for (any other name as it is).
+
+    >>> str(final_name("out/.report.k2x9a1bc.4711.partial.json"))
+    'out/report.json'
+    """
+    path = Path(os.fspath(path))
+    return path.with_name(re.sub(r"^\.(.+)\.[a-z0-9_]+\.\d+\.partial(\.[^./]*)?$", r"\1\2", path.name))
+
+
+def _final_name(inner: str | os.PathLike | None, tmp: Path, final: Path) -> Path:
+    """What ``inner`` (a file in the temporary folder ``tmp``, perhaps under a temporary name of its own) will be
+    called once ``tmp`` is renamed to ``final``; ``final`` itself when ``inner`` is unknown."""
+    if inner is None:
+        return final
+    inside = os.path.relpath(os.fspath(inner), tmp)
+    if inside.startswith(".."):
+        return final_name(inner)
+    return final / final_name(inside)
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Build a folder under a temporary name and rename it into place when complete (replacing an old one).
@@ -103,15 +143,12 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         try:
             yield tmp
         except DiskFullError as e:
-            inside = os.path.relpath(e.path, tmp)
-            if inside.startswith(".."):
-                raise
-            name = re.sub(r"^\.(.+)\.[a-z0-9_]+\.\d+\.partial(\.[^./]*)?$", r"\1\2", os.path.basename(inside))
-            raise DiskFullError(path / os.path.dirname(inside) / name, e.error) from None
+            raise DiskFullError(_final_name(e.path, tmp, path), e.error) from None
         except OSError as e:
             if disk_full(e):
-                raise DiskFullError(path, e) from None
+                raise DiskFullError(_final_name(e.filename, tmp, path), e) from None
             raise
+        _plain_mode(tmp, 0o777)
         with disk_errors(path):
             if path.exists():
                 old = path.with_name(f".{path.name}.{os.getpid()}.old")
