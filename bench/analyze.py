@@ -209,6 +209,7 @@ def scale_out(n_videos: int = 8, seconds: float = 60, rounds: int = 2) -> dict:
     import ray
 
     from videolens.analyze import AnalyzeConfig, analyze
+    from videolens.analyze.batch import start_local_ray
 
     src = bench_video("ray720_60s.mp4", seconds, (1280, 720))
     folder = OUT / "ray8"
@@ -225,7 +226,7 @@ def scale_out(n_videos: int = 8, seconds: float = 60, rounds: int = 2) -> dict:
     loads = []
     try:
         t = time.perf_counter()
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        start_local_ray(2)           # as --engine ray starts it: loopback only
         _warm(2)
         t_start = time.perf_counter() - t
         # Alternate the two, so that other work on the machine hits both alike; keep each one's best.

@@ -238,6 +238,39 @@ def _run_ray(todo: list[str], names: dict, out_root: Path, config: AnalyzeConfig
                 sink.close()
 
 
+def start_local_ray(num_cpus: int) -> None:
+    """Start a Ray cluster on this machine for one run, reachable from this machine only.
+
+    Every server it starts (GCS, raylet, object manager, each worker's gRPC server, the runtime-env agent) listens
+    on 127.0.0.1, and there is no dashboard. Ray binds its servers to the node's address, and on Linux it never
+    takes 127.0.0.1 for that address (``_node_ip_address="127.0.0.1"`` is replaced by the machine's outward one)
+    unless clusters of several machines are off, as they are on macOS and Windows: that switch is
+    ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, read by Ray's constants and inherited by the processes it starts.
+    ``tests/test_analyze_ray.py`` lists the listening sockets to hold Ray to it.
+    """
+    import ray
+
+    try:
+        from ray._private import ray_constants
+    except ImportError:     # another layout: the environment variable alone, for a Ray imported after this
+        ray_constants = None
+    saved = os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")
+    was = getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    if was is not None:
+        ray_constants.ENABLE_RAY_CLUSTER = False      # read when ray was imported; the driver's own node address
+    try:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
+                 logging_level="ERROR")
+    finally:
+        if saved is None:
+            os.environ.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)
+        else:
+            os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = saved
+        if was is not None:
+            ray_constants.ENABLE_RAY_CLUSTER = was
+
+
 def _run_ray_cluster(ray, todo: list[str], names: dict, out_root: Path, config: AnalyzeConfig, jobs: int,
                      address: str | None, quiet: bool) -> dict[str, VideoOutcome]:
     threads = config.threads or 1
@@ -249,7 +282,7 @@ def _run_ray_cluster(ray, todo: list[str], names: dict, out_root: Path, config: 
             if address:
                 ray.init(address=address, log_to_driver=False, logging_level="ERROR")
             else:
-                ray.init(num_cpus=max(1, jobs), include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+                start_local_ray(max(1, jobs))
         except (ConnectionError, RuntimeError, ValueError) as e:
             where = f"at {address}" if address else "on this machine"
             raise VideolensError(f"cannot start or reach a Ray cluster {where}: {e}") from None
