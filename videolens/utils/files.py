@@ -34,10 +34,10 @@ def temp_path_for(path: str | os.PathLike) -> str:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".{os.getpid()}.partial{path.suffix}",
                                dir=path.parent)
     os.close(fd)
+    _plain_mode(tmp, 0o666)      # what open() would have made; mkstemp makes it private
     return tmp
 
 
-@functools.lru_cache(maxsize=1)
 def _umask() -> int:
     """The process's umask, read without changing it where Linux tells it (setting it to read it is racy)."""
     with contextlib.suppress(OSError, StopIteration, ValueError):
@@ -74,7 +74,6 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[str
         tmp = temp_path_for(path)
     try:
         yield tmp
-        _plain_mode(tmp, 0o666)
         os.replace(tmp, path)
     except BaseException as e:
         with contextlib.suppress(OSError):
@@ -139,6 +138,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     with disk_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=f".{os.getpid()}.partial", dir=path.parent))
+    _plain_mode(tmp, 0o777)
     try:
         try:
             yield tmp
@@ -148,7 +148,6 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             if disk_full(e):
                 raise DiskFullError(_final_name(e.filename, tmp, path), e) from None
             raise
-        _plain_mode(tmp, 0o777)
         with disk_errors(path):
             if path.exists():
                 old = path.with_name(f".{path.name}.{os.getpid()}.old")
