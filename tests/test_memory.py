@@ -77,10 +77,10 @@ def test_analyze_memory_is_flat_over_a_long_file(tmp_path):
     rss = [m for _, m in samples]
     third = len(rss) // 3
     growth = float(np.mean(rss[-third:]) - np.mean(rss[third:2 * third]))
-    # Generous bounds, a coarse guard (bench/analyze.py --hour is the fine measure): an analyzer that keeps the
-    # frames it sees (320x180 RGB, 4500 of them) gave +850 MB/min and +373 MB here on a machine at load 22, and
-    # 1.5 GB at its peak; without it, that machine gave +158 MB/min and +76 MB (Whisper's warm-up, starved of CPU,
-    # ran into the last two thirds), an idle one about 0 after the first ~10 s.
+    # Generous bounds, a coarse guard (bench/analyze.py --hour is the fine measure). Measured on a machine at load
+    # ~22 (2 cores): an analyzer that keeps the frames it sees (320x180 RGB, 4500 of them) gave +850 MB/min, +373 MB
+    # and a 1.5 GB peak; without it, +158 MB/min and +76 MB, all of it Whisper's warm-up, starved of CPU and so
+    # stretched into the last two thirds (alone it levels off at ~360 MB; without speech RSS is flat from ~14 s).
     assert slope < 200, (slope, samples[::8])
     assert growth < 150, (growth, samples[::8])
     assert res["peak_mb"] < 1500 and (res["hwm_mb"] or 0) < 1500, (res["peak_mb"], res["hwm_mb"])
