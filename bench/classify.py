@@ -102,7 +102,8 @@ def pipeline(model: str = "c3d", epochs: int = 4) -> dict:
     import torch
 
     from videolens.classify import train
-    from videolens.classify.data import ClipDataset, load_dataset
+    from videolens.classify.clips import ClipDataset
+    from videolens.classify.data import load_dataset
     from videolens.classify.models import create_model
     from videolens.classify.training import _preprocessing, TrainConfig
     from videolens.train.optim import param_groups

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from _live_helpers import LINE, ZONE, truth
+from _live_helpers import LINE, ZONE, by_kind, truth
 from conftest import SAMPLE, run_cli
 
 from videolens.errors import VideolensError
@@ -24,12 +24,7 @@ def test_rules_on_a_file_give_the_true_events_and_what_detect_counts(objects_vid
     assert sum(len(v) for v in expected.values()) >= 5        # the clip really exercises the rules
     events = list(watch([str(video)], output=tmp_path / "w", objects=f"replay:{gt}", tracker="bytetrack",
                         zones={"zone1": ZONE}, lines={"line1": LINE}))
-    got = collections.defaultdict(list)
-    for e in events:
-        if e["kind"] in ("zone_enter", "zone_exit"):
-            got[e["kind"]].append(e["frame_start"])
-        elif e["kind"] == "line_cross":
-            got[f"line_cross/{e['direction']}"].append(e["frame_start"])
+    got = collections.defaultdict(list, by_kind(events))
     assert sorted(got) == sorted(expected)
     for kind, frames in expected.items():
         assert len(got[kind]) == len(frames), kind
@@ -191,3 +186,74 @@ def test_sources_names_and_redaction(tmp_path):
     assert "pw" not in str(e.value)
     with pytest.raises(VideolensError, match="no such file"):
         parse_source(str(tmp_path / "missing.mp4"))
+
+
+def test_cooldown_keeps_one_event_per_track_and_rule(tmp_path):
+    """A box that goes in and out of a zone three times in 4 s: without a cool-down, three zone_enter events;
+    with a 10 s cool-down, one."""
+    from videolens.datasets.testvideo import make_index_video
+
+    video = make_index_video(tmp_path / "zigzag.mp4", 100, size=(160, 120), fps=25)
+    xs = [int(60 + 50 * np.sin(2 * np.pi * 3 * i / 100)) for i in range(100)]   # three round trips across x = 80
+    (tmp_path / "det.txt").write_text("".join(f"{i + 1},-1,{x - 10},40,20,30,0.9,-1,-1,-1\n"
+                                              for i, x in enumerate(xs)))
+    zone = {"right": [(80, 0), (160, 0), (160, 120), (80, 120)]}
+
+    def enters(cooldown: float) -> list[int]:
+        rules = [Rule("r", "zone", zone="right", cooldown=cooldown)]
+        return [e["frame_start"] for e in watch([str(video)], rules, output=tmp_path / str(cooldown),
+                                                objects=f"replay:{tmp_path / 'det.txt'}", tracker="bytetrack",
+                                                zones=zone) if e["kind"] == "zone_enter"]
+
+    plain, cooled = enters(0.0), enters(10.0)
+    assert len(plain) == 3 and len(set(plain)) == 3
+    assert cooled == plain[:1]
+
+
+def test_motion_in_a_zone_and_recording(tmp_path):
+    """Something moves in the right half only: the right zone's motion rule fires, the left one's does not; and
+    --record keeps the stream in segments."""
+    from videolens.io.writer import VideoWriter
+
+    frames = np.full((75, 120, 160, 3), 90, np.uint8)
+    for i in range(25, 60):
+        x = 90 + (i % 10) * 5
+        frames[i, 40:80, x:x + 15] = 250
+    path = tmp_path / "half.mp4"
+    with VideoWriter(path, fps=25, size=(160, 120)) as w:
+        w.write_batch(frames, np.arange(75) / 25)
+    rules = [Rule("left", "motion", zone="left", motion=0.01), Rule("right", "motion", zone="right", motion=0.01)]
+    zones = {"left": [(0, 0), (80, 0), (80, 120), (0, 120)], "right": [(80, 0), (160, 0), (160, 120), (80, 120)]}
+    from videolens.live.config import Camera
+    from videolens.live.watch import Watcher
+
+    cam = Camera(name="half", url=str(path), zones={k: tuple(map(tuple, v)) for k, v in zones.items()}, rules=tuple(
+        rules), record=True, segment_seconds=1.0)
+    events = list(Watcher([cam], tmp_path / "w").run())
+    assert {(e["rule"], e["state"]) for e in events} == {("right", "start"), ("right", "end")}
+    start = next(e for e in events if e["state"] == "start")
+    assert 1.0 <= start["t_start"] <= 1.2
+    segments = sorted((tmp_path / "w" / "recordings" / "half").glob("*.mp4"))
+    assert len(segments) >= 2 and all(s.stat().st_size > 0 for s in segments)
+
+
+def test_a_long_run_keeps_flat_memory_in_the_rules():
+    """Tracks come and go for 90 simulated minutes: the rules' per-track state stays bounded (tracks gone for 10
+    minutes are forgotten) while the counts go on."""
+    from videolens.core.detections import Detections
+    from videolens.live.rules import RuleEngine
+
+    engine = RuleEngine([Rule("z", "zone", zone="z"), Rule("l", "line", line="l")],
+                        zones={"z": ZONE}, lines={"l": LINE})
+    enters = 0
+    for i in range(5400):                        # one analyzed frame a second
+        t = float(i)
+        tid = i // 10 + 1                          # a new track every 10 s, walking left to right across x = 160
+        x = 20 + 30 * (i % 10)
+        d = Detections([[x, 100, x + 20, 140]], [0.9], [0], ["object"], [tid], i, t)
+        enters += sum(f.kind == "zone_enter" for f in engine.update(d, i, t))
+    zone_rule, line_rule = engine.rules
+    assert enters == 540                           # every track entered once
+    assert line_rule.line.out_count == 540
+    assert len(zone_rule.zone.dwell) < 150 and len(line_rule.line.states) < 150     # of 540 tracks: the last ~15 min
+    assert len(line_rule.line.crossings) <= 100

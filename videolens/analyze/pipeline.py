@@ -110,6 +110,10 @@ class ProxyWriter(Analyzer):
         self.writer.close()
         return self.path
 
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+
 
 def browser_playable(info: VideoInfo) -> bool:
     """Whether Chrome/Firefox/Safari play the file in a <video> element as it is."""
@@ -204,10 +208,8 @@ def analyze_video(path: str | os.PathLike, out_dir: str | os.PathLike, config: A
 
     try:
         run = run_analyzers(reader, analyzers + helpers, quiet=quiet, desc=name)
-    except BaseException as e:
-        if proxy is not None and proxy.writer is not None:
-            proxy.writer.abort()
-        if disk_full(e) and not isinstance(e, DiskFullError):     # FFmpeg's writes (the proxy) name no file of ours
+    except OSError as e:
+        if disk_full(e):        # FFmpeg's writes (the proxy) name a temporary file, not ours
             raise DiskFullError(final_name(e.filename) if e.filename else out_dir, e) from None
         raise
     results = {a.name: run.results[a.name] for a in analyzers}

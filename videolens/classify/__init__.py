@@ -20,7 +20,7 @@ _LAZY = {
     "MODELS": "videolens.classify.models",
     "load_dataset": "videolens.classify.data",
     "ActionDataset": "videolens.classify.data",
-    "ClipDataset": "videolens.classify.data",
+    "ClipDataset": "videolens.classify.clips",
     "Sample": "videolens.classify.data",
     "ClipCache": "videolens.classify.cache",
     "Preprocessing": "videolens.classify.transforms",

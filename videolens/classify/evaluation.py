@@ -160,7 +160,8 @@ def evaluate(checkpoint: str | os.PathLike, data: str | os.PathLike, *, split: s
     import warnings
 
     from .checkpoint import load_checkpoint
-    from .data import ClipDataset, Sample, load_dataset, make_loader
+    from .clips import ClipDataset, make_loader
+    from .data import Sample, load_dataset
     from .transforms import Preprocessing
 
     ckpt = load_checkpoint(checkpoint, device)

@@ -32,7 +32,7 @@ from ..io.reader import VideoReader
 from ..io.sampling import sliding_windows_seconds
 from ..utils.files import check_writable, write_text
 from .checkpoint import Checkpoint, load_checkpoint
-from .data import views_tensor
+from .clips import views_tensor
 from .evaluation import clip_probs
 from .transforms import Preprocessing, view_indices
 

@@ -46,9 +46,10 @@ from ..utils.device import resolve_device
 from ..utils.files import write_text
 from ..utils.progress import progress
 from .checkpoint import FORMAT, read_checkpoint
-from .data import ClipDataset, EpochSampler, Sample, load_dataset, make_loader
+from .clips import ClipDataset, EpochSampler, make_loader
+from .data import Sample, load_dataset
 from .evaluation import infer
-from .models import create_model, count_parameters
+from .models import count_parameters, create_model
 from .transforms import IMAGENET_MEAN, IMAGENET_STD, KINETICS_MEAN, KINETICS_STD, Preprocessing
 
 

@@ -15,11 +15,11 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..errors import DiskFullError, VideolensError, disk_full
-from . import analyze, classify, detect, live, media, shots, speech
+from . import analyze, classify, detect, live, media, shots, speech, track
 from ._common import error
 
 # The order of ``videolens --help``.
-_GROUPS = (media, classify, shots, detect, speech, analyze, live)
+_GROUPS = (media, classify, shots, detect, track, speech, analyze, live)
 
 
 def build_parser() -> argparse.ArgumentParser:

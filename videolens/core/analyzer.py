@@ -59,6 +59,7 @@ class Analyzer:
     - ``fingerprint()``: what shapes its result beyond ``name``, ``size`` and ``stride``: settings, and model
       files by content hash (:func:`videolens.utils.files.file_digest`). ``analyze --resume`` redoes a video whose
       report was made with another fingerprint.
+    - ``abort()``: called instead of ``finish`` when the run fails part-way (release threads and files).
     """
 
     name: str = "analyzer"
@@ -106,6 +107,11 @@ class Analyzer:
         is the same model.
         """
         return {}
+
+    def abort(self) -> None:  # noqa: B027 - optional hook
+        """The run failed before ``finish``: let go of what it holds (threads, open files), with no result. An
+        analyzer that starts a thread must stop or join it here: a thread still inside native code when the
+        process exits aborts it."""
 
 
 class MissingExtra(ImportError):

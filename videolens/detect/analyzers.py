@@ -170,6 +170,12 @@ class FacesAnalyzer(Analyzer):
     def fingerprint(self) -> dict:
         return {**self._settings, "model": model_fingerprint("faces")}
 
+    def abort(self) -> None:
+        self._pending.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
     def summary(self, result: FacesResult) -> dict:
         counts = [len(d) for d in result.frames]
         return {"faces": max(counts, default=0), "frames_with_faces": sum(1 for c in counts if c)}
@@ -237,13 +243,19 @@ class ObjectsAnalyzer(Analyzer):
     their short side is at most this before detection (None: as stored; the detector letterboxes to its own input
     size anyway). ``lines`` / ``zones``: :class:`~videolens.detect.zones.LineCounter` /
     :class:`~videolens.detect.zones.ZoneCounter` (they count tracks, so they need a tracker). ``keep_frames``: keep
-    every frame's boxes for the result (False: only totals, for long videos whose boxes go to ``sinks``).
+    every frame's boxes for the result (False: only totals, for long videos whose boxes go to ``sinks``);
+    ``keep_tracks``: keep every track for the result (False: a track is forgotten once its ``track_end`` is out,
+    for a camera that runs for weeks).
     ``name``: another name, to run two in one pass.
 
     ``sinks``: functions called with each analyzed frame's :class:`Detections` (tracked, in the video's pixels), in
     frame order: how ``videolens detect`` writes its files while the video plays. ``raw_sinks`` get every box the
     detector found, before the tracker keeps only confirmed tracks (what face anonymisation must hide). Events: ``track_end`` when the
     tracker gives a track up, ``line_cross`` (with ``direction``), ``zone_enter`` and ``zone_exit``.
+
+    A tracker whose ``wants_frames`` is true (``botsort``) gets each analyzed frame too, for camera-motion
+    compensation. When most detections of a video never become part of a track (a detector whose scores sit
+    below the tracker's thresholds), a warning says so, once per video.
     """
 
     name = "objects"
@@ -253,11 +265,12 @@ class ObjectsAnalyzer(Analyzer):
 
     @classmethod
     def from_config(cls, config) -> ObjectsAnalyzer:
-        return cls(config.objects, tracker=config.tracker, device=config.device, stride=config.stride or 1)
+        return cls(config.objects, tracker=config.tracker, device=config.device, stride=config.stride or 1,
+                   **(getattr(config, "tracker_settings", None) or {}))
 
     def __init__(self, model, tracker=None, conf: float = 0.25, stride: int = 1, classes=None, device: str = "auto",
                  max_side: int | None = None, lines: Sequence = (), zones: Sequence = (), keep_frames: bool = True,
-                 name: str | None = None, **tracker_settings):
+                 keep_tracks: bool = True, name: str | None = None, **tracker_settings):
         from .detectors import Detector, load_detector
 
         self.stride = int(stride)
@@ -278,7 +291,7 @@ class ObjectsAnalyzer(Analyzer):
         self.lines, self.zones = list(lines), list(zones)
         if (self.lines or self.zones) and self.tracker is None:
             raise VideolensError("--line and --zone count tracked objects: add --tracker bytetrack (or sort)")
-        self.keep_frames = bool(keep_frames)
+        self.keep_frames, self.keep_tracks = bool(keep_frames), bool(keep_tracks)
         self.sinks: list[Callable[[Detections], None]] = []
         self.raw_sinks: list[Callable[[Detections], None]] = []
         self._scale = _Scaled(max_side)
@@ -293,6 +306,9 @@ class ObjectsAnalyzer(Analyzer):
         self._open: set[int] = set()            # tracks not yet given up (for track_end events)
         self._crossed = [0] * len(self.lines)   # crossings of each line already turned into events
         self._events: list[Event] = []
+        self._raw = self._kept = 0              # detections the tracker got, and those it reported in a track
+        self._warned = False
+        self._video = ""
 
     def start(self, info) -> None:
         self._scale.start(info)
@@ -300,9 +316,12 @@ class ObjectsAnalyzer(Analyzer):
         self._reset()
         for c in self.lines + self.zones:
             c.reset()
+        self._video = os.path.basename(str(getattr(info, "path", "") or ""))
         if self.tracker is not None:
             self.tracker.reset()
             self.tracker.frame_rate = float(info.fps or 30.0)
+            if hasattr(self.tracker, "image_size"):
+                self.tracker.image_size = self._scale.full      # boxes come back in the video's pixels
 
     def process(self, frames: np.ndarray, timestamps: np.ndarray, indices: np.ndarray) -> None:
         for f, d, t, i in zip(frames, self.detector.detect(list(frames), indices.tolist()), timestamps, indices):
@@ -311,8 +330,15 @@ class ObjectsAnalyzer(Analyzer):
             for sink in self.raw_sinks:
                 sink(d)
             if self.tracker is not None:
-                d = self.tracker.update(d)
+                self._raw += len(d)
+                if getattr(self.tracker, "wants_frames", False):
+                    d = self.tracker.update(d, frame=f)
+                else:
+                    d = self.tracker.update(d)
+                self._kept += len(d)
                 self._follow(d)
+                if not self._warned and self._raw >= 500:
+                    self._check_tracked()
             d.data = {}
             self._analyzed += 1
             self._classes.update(d.class_names.tolist())
@@ -341,7 +367,7 @@ class ObjectsAnalyzer(Analyzer):
 
     def _end(self, tid: int) -> None:
         self._open.discard(tid)
-        t = self._tracks[tid]
+        t = self._tracks[tid] if self.keep_tracks else self._tracks.pop(tid)
         self._events.append(Event("track_end", t["first_time"], t["last_time"], t["first_frame"], t["last_frame"],
                                   {"track_id": tid, "class": t["class"], "frames": t["frames"]}))
 
@@ -350,9 +376,9 @@ class ObjectsAnalyzer(Analyzer):
         i, t = d.frame_index, d.timestamp
         for k, line in enumerate(self.lines):
             line.trigger(d)
-            for c in line.crossings[self._crossed[k]:]:
+            for c in line.new_crossings(self._crossed[k]):
                 self._events.append(Event("line_cross", t, t, i, i, {"line": line.name, **c}))
-            self._crossed[k] = len(line.crossings)
+            self._crossed[k] = line.in_count + line.out_count
         for zone in self.zones:
             zone.trigger(d)
             for kind, tids in (("zone_enter", zone.entered), ("zone_exit", zone.exited)):
@@ -369,7 +395,26 @@ class ObjectsAnalyzer(Analyzer):
     def finish(self) -> ObjectsResult:
         for tid in sorted(self._open):
             self._end(tid)
+        if self.tracker is not None and not self._warned and self._raw >= 20:
+            self._check_tracked()
         return self.totals()
+
+    def _check_tracked(self) -> None:
+        """Warn (once per video) when most detections never became part of a track: usually a detector whose
+        scores sit below the tracker's thresholds (they are for scores that are probabilities)."""
+        self._warned = True
+        if self._kept >= 0.5 * self._raw:
+            return
+        import warnings
+
+        t = self.tracker
+        limits = ", ".join(f"{k} {getattr(t, k):g}" for k in ("high_thresh", "new_track_thresh", "min_score")
+                           if isinstance(getattr(t, k, None), (int, float)))
+        where = f"{self._video}: " if self._video else ""
+        warnings.warn(f"{where}only {self._kept} of {self._raw} detections were tracked ({self.tracker_name}"
+                      f"{': ' + limits if limits else ''}); if the detector's scores are not probabilities or sit "
+                      f"lower, set --track-thresh / --new-track-thresh on its scale (docs/tracking.md)",
+                      stacklevel=2)
 
     def events(self) -> list[Event]:
         out, self._events = self._events, []

@@ -58,10 +58,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote
 
 from ..errors import VideolensError
+from .sources import redact
 
 log = logging.getLogger(__name__)
 
-_CREDENTIALS = re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
 _SERVED = {"snapshots": {".jpg", ".jpeg", ".png", ".webp"}, "clips": {".mp4", ".m4v", ".webm", ".mov", ".mkv"}}
 _TYPES = {".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp",
           ".mp4": "video/mp4", ".m4v": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime",
@@ -74,7 +74,7 @@ _KEEPALIVE = 10.0          # seconds: a stalled camera's frame is resent, so a p
 def _clean(value):
     """A JSON-ready deep copy: masked credentials, no NaN (JSON.parse rejects it), numpy scalars as numbers."""
     if isinstance(value, str):
-        return _CREDENTIALS.sub(r"\1***@", value)
+        return redact(value)
     if isinstance(value, dict):
         return {_clean(str(k)): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, set, deque)):
@@ -221,178 +221,12 @@ def _parse_range(header: str, size: int) -> tuple[int, int] | bool | None:
 
 # --- the page -------------------------------------------------------------------------------------------------
 
-_CSS = """
-:root{--bg:#111418;--card:#1a1f26;--fg:#e6e9ee;--mute:#8d96a5;--line:#2b323c;--ok:#3fb950;--bad:#f85149}
-*{box-sizing:border-box}body{margin:0;font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;
-background:var(--bg);color:var(--fg)}header{display:flex;gap:14px;align-items:baseline;padding:10px 18px;
-border-bottom:1px solid var(--line)}header h1{font-size:16px;margin:0}#conn{color:var(--bad)}
-main{display:grid;grid-template-columns:1fr minmax(300px,400px);gap:14px;padding:14px 18px;align-items:start}
-#cameras{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:14px}
-.cam,aside{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px}
-h2{font-size:15px;margin:0 0 8px;display:flex;gap:8px;align-items:center;word-break:break-all}
-.dot{width:10px;height:10px;border-radius:50%;background:var(--mute);flex:none}.dot.on{background:var(--ok)}
-.dot.off{background:var(--bad)}.live{display:block;width:100%;min-height:120px;background:#000;border-radius:4px}
-table{border-collapse:collapse;width:100%;margin-top:8px;font-size:13px;font-variant-numeric:tabular-nums}
-td{padding:1px 8px 1px 0;vertical-align:top;word-break:break-word}td:first-child{color:var(--mute);width:45%}
-.err{color:var(--bad);font-size:12px;word-break:break-word}.note{color:var(--mute);font-size:12px}
-#player{display:none;width:100%;background:#000;border-radius:4px}#player.on{display:block}
-#caption{margin:4px 0 8px}#events{list-style:none;margin:0;padding:0;max-height:calc(100vh - 140px);overflow:auto}
-.event{display:flex;gap:8px;padding:6px 4px;border-top:1px solid var(--line);cursor:pointer}
-.event:hover,.event.now{background:#242b35}.event img{width:96px;height:64px;object-fit:cover;flex:none;
-background:#000;border-radius:3px}.kind{font-weight:600;margin-right:6px}.what{color:var(--mute);font-size:12px;
-word-break:break-word}.when{font-size:12px}
-@media (max-width:900px){main{grid-template-columns:1fr}}
-"""
+_HERE = Path(__file__).with_name("page")
+_CSS = "\n" + (_HERE / "live.css").read_text(encoding="utf-8")
 
-# Builds every node with textContent; reads the token from its own URL and adds it to every URL it makes.
-_JS = """
-(function(){
-'use strict';
-var token=new URLSearchParams(location.search).get('token')||'', MAX_STREAMS=4, MAX_EVENTS=100;
-function url(path,params){
-  var q=[]; if(token) q.push('token='+encodeURIComponent(token));
-  Object.keys(params||{}).forEach(function(k){ q.push(k+'='+encodeURIComponent(params[k])); });
-  return path+(q.length?'?'+q.join('&'):'');
-}
-function fileUrl(rel){
-  var m=/^(snapshots|clips)\\/([^\\/\\\\]+)$/.exec(typeof rel==='string'?rel:'');
-  return m?url('/'+m[1]+'/'+encodeURIComponent(m[2])):null;
-}
-function own(o,k){ return o!==null&&typeof o==='object'&&Object.prototype.hasOwnProperty.call(o,k); }
-function isObj(v){ return v!==null&&typeof v==='object'&&!Array.isArray(v); }
-function el(tag,cls,text){
-  var e=document.createElement(tag); if(cls) e.className=cls;
-  if(text!==undefined&&text!==null) e.textContent=String(text); return e;
-}
-function row(tbody,label,value){
-  var tr=el('tr'); tr.appendChild(el('td',null,label)); tr.appendChild(el('td',null,value)); tbody.appendChild(tr);
-}
-function num(v,unit){
-  if(typeof v==='number'){ var t=Number.isInteger(v)?String(v):v.toFixed(2); return unit?t+' '+unit:t; }
-  if(typeof v==='boolean') return v?'yes':'no';
-  if(isObj(v)) return Object.keys(v).map(function(k){ return k+' '+num(v[k]); }).join(' \\u00b7 ');
-  return v===null||v===undefined?'':String(v);
-}
-function getJSON(path,params){
-  return fetch(url(path,params),{cache:'no-store'}).then(function(r){
-    if(r.status===401) throw new Error('not authorized: open this page with ?token=YOUR_TOKEN');
-    if(!r.ok) throw new Error('HTTP '+r.status);
-    return r.json();
-  });
-}
-
-var camsBox=document.getElementById('cameras'), cams=new Map();
-function camera(name){
-  name=String(name); if(cams.has(name)) return cams.get(name);
-  var c={stream:cams.size<MAX_STREAMS, path:encodeURIComponent(name)}, card=el('section','cam'), h=el('h2');
-  c.dot=el('span','dot'); h.appendChild(c.dot); h.appendChild(el('span','name',name));
-  c.img=el('img','live'); c.img.alt='live view of '+name;
-  c.counts=el('tbody'); c.figs=el('tbody'); c.err=el('div','err');
-  var t1=el('table','counts'), t2=el('table','figs'); t1.appendChild(c.counts); t2.appendChild(c.figs);
-  [h,c.img,t1,t2,c.err].forEach(function(x){ card.appendChild(x); });
-  card.dataset.camera=name;
-  if(c.stream){
-    c.img.addEventListener('error',function(){
-      setTimeout(function(){ c.img.src=url('/stream/'+c.path+'.mjpg',{retry:Date.now()}); },2000);
-    });
-    c.img.src=url('/stream/'+c.path+'.mjpg');
-  }
-  cams.set(name,c); camsBox.appendChild(card); return c;
-}
-function cameraStatus(doc,name){
-  var cs=own(doc,'cameras')?doc.cameras:null;
-  if(Array.isArray(cs)) return cs.filter(function(s){ return isObj(s)&&String(s.name)===name; })[0]||null;
-  return own(cs,name)&&isObj(cs[name])?cs[name]:null;
-}
-var FIGURES=[['frames_in','frames in'],['frames_analyzed','analyzed'],['frames_dropped','dropped'],['lag','lag','s'],
-             ['cpu','CPU','%']];
-function showStatus(c,s){
-  c.figs.replaceChildren(); c.err.textContent='';
-  if(!s){ c.dot.className='dot'; return; }
-  FIGURES.forEach(function(f){ if(own(s,f[0])&&s[f[0]]!==null) row(c.figs,f[1],num(s[f[0]],f[2])); });
-  var on=s.connected; c.dot.className='dot'+(on===true?' on':on===false?' off':'');
-  c.dot.title=on===true?'connected':on===false?'not connected':'';
-  if(on===true||on===false) row(c.figs,'connected',on?'yes':'no');
-  if(s.last_error) c.err.textContent=String(s.last_error);
-}
-function showCounts(c,counts){
-  c.counts.replaceChildren(); if(!isObj(counts)) return;
-  Object.keys(counts).forEach(function(group){
-    var g=counts[group], kind={zones:'zone ',lines:'line '}[group];
-    if(kind&&isObj(g)) Object.keys(g).forEach(function(n){ row(c.counts,kind+n,num(g[n])); });
-    else row(c.counts,group,num(g));
-  });
-}
-
-var list=document.getElementById('events'), none=document.getElementById('noevents'), rows=new Map(), after=0,
-    player=document.getElementById('player'), caption=document.getElementById('caption');
-function when(iso){ var d=new Date(iso); return iso&&!isNaN(d)?d.toLocaleTimeString():String(iso||''); }
-function describe(ev){
-  var p=[];
-  if(ev.rule) p.push('rule '+ev.rule);
-  if(ev['class']!==undefined&&ev['class']!==null) p.push(String(ev['class']));
-  if(ev.track_id!==undefined&&ev.track_id!==null) p.push('#'+ev.track_id);
-  if(ev.zone) p.push('zone '+ev.zone);
-  if(ev.line) p.push('line '+ev.line);
-  if(ev.direction) p.push(String(ev.direction));
-  if(typeof ev.score==='number') p.push('score '+ev.score.toFixed(2));
-  return p.join(' \\u00b7 ');
-}
-function fill(li,ev){
-  li.replaceChildren();
-  var snap=fileUrl(ev.snapshot);
-  if(snap){ var img=el('img','snap'); img.alt='snapshot'; img.src=snap; li.appendChild(img); }
-  var box=el('div'), head=el('div');
-  head.appendChild(el('span','kind',ev.kind||'event')); head.appendChild(el('span','source',ev.camera||''));
-  box.appendChild(head); box.appendChild(el('div','what',describe(ev)));
-  var span=ev.state==='start'?' (ongoing)':ev.state==='end'&&ev.end?' \\u2013 '+when(ev.end):'';
-  box.appendChild(el('div','when',when(ev.start)+span));
-  li.appendChild(box);
-}
-function addEvent(ev){
-  if(!isObj(ev)) return;
-  var id=ev.id===undefined||ev.id===null?null:String(ev.id), li=id===null?null:rows.get(id);
-  if(li){ li.record=Object.assign({},li.record,ev); fill(li,li.record); return; }
-  li=el('li','event'); li.record=ev;
-  if(id!==null){ li.dataset.id=id; rows.set(id,li); }
-  li.addEventListener('click',function(){ play(li); });
-  fill(li,ev); list.insertBefore(li,list.firstChild); none.hidden=true;
-  while(list.children.length>MAX_EVENTS){ var old=list.lastChild; rows.delete(old.dataset.id); list.removeChild(old); }
-}
-function play(li){
-  var ev=li.record, src=fileUrl(ev.clip);
-  list.querySelectorAll('.now').forEach(function(x){ x.classList.remove('now'); }); li.classList.add('now');
-  caption.textContent=[ev.camera,ev.kind,when(ev.start)].filter(Boolean).join(' \\u00b7 ')+(src?'':' \\u00b7 no clip');
-  if(!src){ player.removeAttribute('src'); player.classList.remove('on'); return; }
-  player.classList.add('on'); player.src=src;
-  var p=player.play(); if(p&&p.catch) p.catch(function(){});
-}
-player.addEventListener('error',function(){
-  if(player.getAttribute('src')) caption.textContent+=' \\u00b7 the clip is not written yet (it is, a few seconds '+
-    'after the event ends): click again soon';
-});
-
-var conn=document.getElementById('conn');
-function tick(){
-  getJSON('/api/cameras').then(function(names){
-    names.forEach(camera); return getJSON('/api/status');
-  }).then(function(doc){
-    cams.forEach(function(c,name){ showStatus(c,cameraStatus(doc,name)); }); return getJSON('/api/counts');
-  }).then(function(counts){
-    cams.forEach(function(c,name){ showCounts(c,own(counts,name)?counts[name]:null); });
-    return getJSON('/api/events',{after:after});
-  }).then(function(r){
-    if(r.last<after){ list.replaceChildren(); rows.clear(); after=0; return; }   // the server restarted
-    r.events.forEach(function(x){ addEvent(x.event); }); after=r.last;
-    cams.forEach(function(c){ if(!c.stream) c.img.src=url('/frame/'+c.path+'.jpg',{t:Date.now()}); });
-    conn.textContent='';
-  }).catch(function(e){
-    conn.textContent='connection lost ('+e.message+'), retrying';
-  }).then(function(){ setTimeout(tick,1000); });
-}
-tick();
-})();
-"""
+# page/live.js builds every node with textContent; it reads the token from its own URL and adds it to every URL
+# it makes.
+_JS = "\n" + (_HERE / "live.js").read_text(encoding="utf-8")
 
 
 def _csp_hash(text: str) -> str:
