@@ -113,7 +113,8 @@ def test_leftovers_of_killed_runs_are_removed(clips, tmp_path):
     out = tmp_path / "out"
     r = run_cli("analyze", *clips, "-o", out, "--quiet", "--no-faces", "--no-shots")
     assert r.code == 0, r
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
     pid = int(dead.stdout)                      # a process that has exited: what it was writing is a leftover
     leftovers = [out / f".a.k2x9a1bc.{pid}.partial", out / f".b.zz8a71q0.{pid}.partial", out / ".a.x1y2.partial",
                  out / f".b.{pid}.old"]

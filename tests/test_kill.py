@@ -47,6 +47,10 @@ def _kill_when(proc: subprocess.Popen, ready, timeout: float = 240, delay: float
     assert proc.returncode == -signal.SIGKILL, f"not killed (exit {proc.returncode}): {err[-2000:]}"
 
 
+def _timeless(history: list[dict]) -> list[dict]:
+    return [{k: v for k, v in row.items() if k not in ("seconds", "images_per_s")} for row in history]
+
+
 def _comparable(report: dict) -> dict:
     return {k: v for k, v in report.items() if k not in ("created", "timings")}
 
@@ -94,7 +98,6 @@ def test_analyze_batch_killed_then_resumed_equals_an_uninterrupted_run(tmp_path)
 @pytest.mark.slow
 def test_detect_train_killed_mid_epoch_resumes_to_the_same_weights(tmp_path_factory, tmp_path, cli):
     import torch
-
     from _detect_helpers import tiny_objects
 
     data = tiny_objects(tmp_path_factory.getbasetemp()) / "images" / "annotations.json"
@@ -122,8 +125,7 @@ def test_detect_train_killed_mid_epoch_resumes_to_the_same_weights(tmp_path_fact
     for x, y in ((a["state_dict"], b["state_dict"]), (a["train_state"]["model"], b["train_state"]["model"])):
         for key in y:
             assert torch.allclose(x[key].float(), y[key].float(), atol=1e-6), key
-    strip = lambda h: [{k: v for k, v in row.items() if k not in ("seconds", "images_per_s")} for row in h]  # noqa: E731
-    assert strip(a["history"]) == strip(b["history"])
+    assert _timeless(a["history"]) == _timeless(b["history"])
     assert f"resumed from {killed / 'last.pt'} at epoch 2" in (killed / "train.log").read_text()
 
 

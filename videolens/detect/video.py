@@ -21,6 +21,7 @@ grown by the motion in between), and a face seen on only one side of the gap is 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -393,15 +394,20 @@ def detect_video(path: str | os.PathLike, out_dir: str | os.PathLike, detector, 
     if "mp4" in files:
         video = AnnotatedVideo(out / files["mp4"], path, objects, faces, anonymize_method, trail)
         analyzers.append(video)
-    t0 = time.perf_counter()
+    t0, started = time.perf_counter(), time.time()
     try:
         run = run_analyzers(reader, analyzers, quiet=quiet, desc=os.path.basename(path))
     except BaseException as e:
         if isinstance(e, DiskFullError) or disk_full(e):
-            # Nothing can be completed on a full disk: what was written goes, so that nothing looks complete.
-            if video is not None and video.writer is not None:
-                video.writer.abort()
-                video.writer = None
+            # Nothing can be completed on a full disk: what was written goes, so that nothing looks complete
+            # (the annotated video too, if the run's abort finished it with the frames it had).
+            if video is not None:
+                if video.writer is not None:
+                    video.writer.abort()
+                    video.writer = None
+                with contextlib.suppress(OSError):
+                    if video.path.stat().st_mtime >= started:
+                        video.path.unlink()
             writers.discard()
             if isinstance(e, DiskFullError):
                 raise

@@ -8,7 +8,6 @@ writing.
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import glob
 import hashlib
@@ -40,9 +39,8 @@ def temp_path_for(path: str | os.PathLike) -> str:
 
 def _umask() -> int:
     """The process's umask, read without changing it where Linux tells it (setting it to read it is racy)."""
-    with contextlib.suppress(OSError, StopIteration, ValueError):
-        with open("/proc/self/status", encoding="ascii") as f:
-            return int(next(line for line in f if line.startswith("Umask:")).split()[1], 8)
+    with contextlib.suppress(OSError, StopIteration, ValueError), open("/proc/self/status", encoding="ascii") as f:
+        return int(next(line for line in f if line.startswith("Umask:")).split()[1], 8)
     mask = os.umask(0)
     os.umask(mask)
     return mask
