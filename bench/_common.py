@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -99,6 +100,64 @@ def table(rows: list[dict], cols: list[str]) -> str:
     line = lambda vals: "| " + " | ".join(str(v).ljust(w) for v, w in zip(vals, widths)) + " |"  # noqa: E731
     return "\n".join([line(cols), "|" + "|".join("-" * (w + 2) for w in widths) + "|",
                       *(line([r.get(c, "") for c in cols]) for r in rows)])
+
+
+def _hwm_mb(pid: int) -> float | None:
+    """A process's own peak RSS (``VmHWM``, which exec resets), or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM")) * 1024 / 1e6
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+def run_sampled(cmd: list[str], interval: float = 1.0, timeout: float | None = None, **kw) -> dict:
+    """Run ``cmd`` as a child and sample, from this process, the RSS of the child and its descendants every
+    ``interval`` seconds (psutil); also the child's own ``VmHWM`` (its true peak, read while it runs).
+
+    Why from outside: Linux carries ``ru_maxrss`` over fork and exec, so a child that reports its own
+    ``getrusage().ru_maxrss`` reports at least its parent's peak (a benchmark driver that loaded models first
+    makes every child look as big as itself, and hides the child's growth).
+
+    Returns ``returncode``, ``stdout``, ``stderr``, ``seconds``, ``samples`` ``[(seconds, MB)]``, ``peak_mb`` (the
+    largest sample), ``hwm_mb`` (the child's VmHWM at the last sample).
+    """
+    import psutil
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, **{"cwd": ROOT, **kw})
+        ps = psutil.Process(proc.pid)
+        samples, hwm = [], None
+        while proc.poll() is None:
+            if timeout is not None and time.perf_counter() - t0 > timeout:
+                proc.kill()
+                proc.wait()
+                raise TimeoutError(f"{cmd[:4]} ran over {timeout} s")
+            try:
+                rss = sum(p.memory_info().rss for p in [ps, *ps.children(recursive=True)])
+                samples.append((round(time.perf_counter() - t0, 2), round(rss / 1e6, 1)))
+                hwm = _hwm_mb(proc.pid) or hwm
+            except psutil.Error:
+                pass
+            time.sleep(interval)
+        seconds = time.perf_counter() - t0
+        out.seek(0)
+        err.seek(0)
+        return {"returncode": proc.returncode, "stdout": out.read().decode(errors="replace"),
+                "stderr": err.read().decode(errors="replace"), "seconds": seconds, "samples": samples,
+                "peak_mb": max((m for _, m in samples), default=None), "hwm_mb": hwm}
+
+
+def rss_slope(samples: list[tuple[float, float]], skip: float = 1 / 3) -> float:
+    """Least-squares slope of RSS in MB per minute over the samples after the first ``skip`` of the run (start-up,
+    model loading). Flat memory gives ~0 whatever its level."""
+    t = np.array([s[0] for s in samples], np.float64)
+    m = np.array([s[1] for s in samples], np.float64)
+    keep = t >= t[-1] * skip
+    if keep.sum() < 3:
+        raise ValueError(f"too few RSS samples to fit a slope ({int(keep.sum())})")
+    return float(np.polyfit(t[keep] / 60.0, m[keep], 1)[0])
 
 
 def rss_mb(pid: int | None = None) -> float:

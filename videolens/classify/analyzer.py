@@ -60,6 +60,15 @@ class ActionsAnalyzer(Analyzer):
     def summary(self, result: ActionsResult) -> dict:
         return {"actions": len(result.segments)}
 
+    def fingerprint(self) -> dict:
+        import os
+
+        from ..utils.files import file_digest
+
+        path = os.fspath(self.checkpoint)
+        return {"checkpoint": {"file": os.path.basename(os.path.normpath(path)), "sha256": file_digest(path)},
+                "window": self.window, "hop": self.hop}
+
     def __init__(self, checkpoint: str, window: float = 2.0, hop: float = 1.0, device: str = "auto",
                  stride: int = 1, batch_windows: int = 8):
         from ..errors import VideolensError
@@ -68,6 +77,7 @@ class ActionsAnalyzer(Analyzer):
         if not window > 0 or not hop > 0:
             raise VideolensError(f"actions: window and hop must be > 0 seconds, not {window} and {hop}")
         self.predictor = Predictor(checkpoint, device, batch_size=batch_windows)
+        self.checkpoint = checkpoint
         self.window, self.hop = float(window), float(hop)
         self.size = int(self.predictor.pre.scale)
         self.stride = max(1, int(stride))

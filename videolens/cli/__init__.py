@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from ..errors import VideolensError
+from ..errors import DiskFullError, VideolensError, disk_full
 from . import analyze, classify, detect, live, media, shots, speech, track
 from ._common import error
 
@@ -52,6 +52,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as e:
+        if not disk_full(e):
+            raise
+        # What no command turned into a DiskFullError of its own (stdout on a full disk, say): still one line.
+        error(str(DiskFullError(e.filename or "output", e)))
+        return 2
     finally:
         if getattr(args, "quiet", False):
             os.environ.pop("VIDEOLENS_QUIET", None)

@@ -56,6 +56,9 @@ class Analyzer:
       result also repeated at the top of the report (``transitions`` of shots, ``tracks`` of objects).
     - ``from_config(config)``: how ``videolens analyze`` builds it from an
       :class:`~videolens.analyze.AnalyzeConfig` (default: no arguments).
+    - ``fingerprint()``: what shapes its result beyond ``name``, ``size`` and ``stride``: settings, and model
+      files by content hash (:func:`videolens.utils.files.file_digest`). ``analyze --resume`` redoes a video whose
+      report was made with another fingerprint.
     - ``abort()``: called instead of ``finish`` when the run fails part-way (release threads and files).
     """
 
@@ -95,6 +98,15 @@ class Analyzer:
     def write_files(self, result: Any, out_dir: str | os.PathLike) -> list[str]:
         """Write the analyzer's standard files into ``out_dir``; returns their paths."""
         return []
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Settings and model files (by content hash) that shape the result, as JSON values; none by default.
+
+        Called once the analyzer is built and before ``start``, so that ``analyze --resume`` can tell whether a
+        stored report is still what this analyzer would give. Name no absolute paths: the same model elsewhere
+        is the same model.
+        """
+        return {}
 
     def abort(self) -> None:  # noqa: B027 - optional hook
         """The run failed before ``finish``: let go of what it holds (threads, open files), with no result. An

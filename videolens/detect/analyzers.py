@@ -119,6 +119,8 @@ class FacesAnalyzer(Analyzer):
         self._scale = _Scaled(max_side)
         self.size = None
         self.detector = FaceDetector(conf=conf, device=device, min_face=min_face, threads=threads)
+        self._settings = {"fixed_stride": stride, "per_second": self.per_second, "max_side": max_side,
+                          "conf": float(conf), "min_face": int(min_face)}
         self.background, self.max_pending = bool(background), max(1, int(max_pending))
         self._frames: list[Detections] = []
         self._pool = None
@@ -164,6 +166,9 @@ class FacesAnalyzer(Analyzer):
                 self._pool.shutdown(wait=True)
                 self._pool = None
         return FacesResult(self._frames, self.stride)
+
+    def fingerprint(self) -> dict:
+        return {**self._settings, "model": model_fingerprint("faces")}
 
     def abort(self) -> None:
         self._pending.clear()
@@ -273,6 +278,9 @@ class ObjectsAnalyzer(Analyzer):
             self.name = name
         self.detector = model if isinstance(model, Detector) else load_detector(str(model), conf=conf,
                                                                                 classes=classes, device=device)
+        self._settings = {"model": model_fingerprint(model), "conf": float(conf), "classes": classes and list(classes),
+                          "max_side": max_side, "tracker": tracker if isinstance(tracker, str) else None,
+                          "tracker_settings": tracker_settings}
         self.tracker = None
         self.tracker_name = None
         if tracker:
@@ -412,6 +420,9 @@ class ObjectsAnalyzer(Analyzer):
         out, self._events = self._events, []
         return out
 
+    def fingerprint(self) -> dict:
+        return dict(self._settings)
+
     def summary(self, result: ObjectsResult) -> dict:
         return {"objects": result.detections, "tracks": len(result.track_list) if result.tracker else None}
 
@@ -421,6 +432,25 @@ class ObjectsAnalyzer(Analyzer):
         path = os.path.join(os.fspath(out_dir), "tracks.txt")
         write_tracks_mot(result, path)
         return [path]
+
+
+def model_fingerprint(model) -> dict:
+    """A detector's identity for ``analyze --resume``: a model file by name and content hash, a named model by
+    its name (and, for ``faces``, the MTCNN weights that ship with videolens)."""
+    from ..utils.files import file_digest
+    from .detectors import Detector
+
+    if isinstance(model, Detector):
+        return {"name": model.name, "class": type(model).__name__}
+    spec = str(model)
+    path = spec.split(":", 1)[1] if spec.startswith(("onnx:", "replay:")) else spec
+    if os.path.exists(path):
+        return {"file": os.path.basename(os.path.normpath(path)), "sha256": file_digest(path)}
+    if spec == "faces":
+        from .mtcnn import weight_files
+
+        return {"name": spec, "files": {p.name: file_digest(p) for p in weight_files() if p.is_file()}}
+    return {"name": spec}
 
 
 def write_tracks_mot(result: ObjectsResult, path: str | os.PathLike) -> None:

@@ -127,6 +127,11 @@ def _pyramid_level(sums: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     return np.ascontiguousarray(((total / area - 127.5) * 0.0078125).transpose(0, 3, 1, 2), dtype=np.float32)
 
 
+def weight_files() -> list[Path]:
+    """The three ONNX files the cascade loads (P-, R- and O-Net)."""
+    return [WEIGHTS / f"mtcnn_{net}.onnx" for net in ("pnet", "rnet", "onet")]
+
+
 class MTCNN:
     """The three-stage cascade. ``min_face``: smallest face side searched for, in pixels of the frames given;
     ``thresholds``: P-, R- and O-Net score thresholds; ``factor``: pyramid scale step; ``threads``: ONNX Runtime
@@ -150,8 +155,7 @@ class MTCNN:
         # analyzers it took CPU from them (faces-only run on a loaded machine: 13.8 CPU-s with spinning, 11.3 without).
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._sessions = {}
-        for net in ("pnet", "rnet", "onet"):
-            path = WEIGHTS / f"mtcnn_{net}.onnx"
+        for net, path in zip(("pnet", "rnet", "onet"), weight_files()):
             if not path.is_file():
                 raise VideolensError(f"faces: {path} is missing; re-install videolens or run "
                                      "scripts/export_mtcnn.py (needs facenet-pytorch)")

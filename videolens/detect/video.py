@@ -4,7 +4,8 @@ One pass through the video (the analyzer loop of :func:`videolens.stream.run_ana
 to ``detections.csv``, ``detections.json``, ``tracks.txt`` and ``counts.csv`` as frames are processed, and frames
 to ``annotated.mp4`` (with the source's audio). Every file is written under a temporary name; if the run stops
 part-way (a damaged file, an interrupt) the files are still completed with what was done, and
-``detections.json`` says ``"complete": false`` and why.
+``detections.json`` says ``"complete": false`` and why. On a full disk nothing can be completed: the files are
+removed and the error (:class:`~videolens.errors.DiskFullError`) names the one that did not fit.
 
 With ``stride`` N the detector runs on every N-th frame, and the annotated video still has every frame: boxes of
 tracked objects are interpolated between detections, others carried. With ``anonymize``, faces are found on the
@@ -20,6 +21,7 @@ grown by the motion in between), and a face seen on only one side of the gap is 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -32,10 +34,10 @@ import numpy as np
 
 from ..core.analyzer import Analyzer
 from ..core.detections import Detections, box_iou
-from ..errors import VideoError, VideolensError
+from ..errors import DiskFullError, VideoError, VideolensError, disk_full
 from ..report.draw import Anonymizer, BoxAnnotator, draw_line, draw_zone
 from ..stream import run_analyzers
-from ..utils.files import check_writable, temp_path_for
+from ..utils.files import check_writable, disk_errors, final_name, temp_path_for
 from .zones import LineCounter, ZoneCounter
 
 FORMATS = ("csv", "json", "mot", "mp4")
@@ -67,14 +69,19 @@ class _StreamFile:
         self.f = open(self.tmp, "w", encoding="utf-8", newline="")
 
     def write(self, text: str) -> None:
-        self.f.write(text)
+        with disk_errors(self.path):
+            self.f.write(text)
 
     def close(self) -> None:
-        self.f.close()
-        os.replace(self.tmp, self.path)
+        with disk_errors(self.path):
+            self.f.close()
+            os.replace(self.tmp, self.path)
 
     def discard(self) -> None:
-        self.f.close()
+        try:
+            self.f.close()
+        except OSError:      # its last buffer would not fit either
+            pass
         if os.path.exists(self.tmp):
             os.remove(self.tmp)
 
@@ -204,12 +211,17 @@ class DetectionFiles:
 
     def close(self, summary: dict, complete: bool, error: str | None) -> None:
         """Complete every file with what was done (also after an error) and move it into place."""
-        if "json" in self.streams:
-            tail = {"summary": summary, "complete": complete, "error": error}
-            self.streams["json"].write("\n], " + json.dumps(tail)[1:] + "\n")
-        for s in self.streams.values():
-            s.close()
-        self.streams = {}
+        try:
+            if "json" in self.streams:
+                tail = {"summary": summary, "complete": complete, "error": error}
+                self.streams["json"].write("\n], " + json.dumps(tail)[1:] + "\n")
+            while self.streams:
+                key = next(iter(self.streams))
+                self.streams[key].close()
+                del self.streams[key]
+        except BaseException:
+            self.discard()          # the files not yet moved into place
+            raise
 
     def discard(self) -> None:
         for s in self.streams.values():
@@ -382,10 +394,24 @@ def detect_video(path: str | os.PathLike, out_dir: str | os.PathLike, detector, 
     if "mp4" in files:
         video = AnnotatedVideo(out / files["mp4"], path, objects, faces, anonymize_method, trail)
         analyzers.append(video)
-    t0 = time.perf_counter()
+    t0, started = time.perf_counter(), time.time()
     try:
         run = run_analyzers(reader, analyzers, quiet=quiet, desc=os.path.basename(path))
     except BaseException as e:
+        if isinstance(e, DiskFullError) or disk_full(e):
+            # Nothing can be completed on a full disk: what was written goes, so that nothing looks complete
+            # (the annotated video too, if the run's abort finished it with the frames it had).
+            if video is not None:
+                if video.writer is not None:
+                    video.writer.abort()
+                    video.writer = None
+                with contextlib.suppress(OSError):
+                    if video.path.stat().st_mtime >= started:
+                        video.path.unlink()
+            writers.discard()
+            if isinstance(e, DiskFullError):
+                raise
+            raise DiskFullError(final_name(e.filename) if e.filename else out, e) from None
         error = str(e) if isinstance(e, VideolensError) else f"{type(e).__name__}: {e}"
         try:
             writers.close(_summary(objects.totals(), video), False, error)

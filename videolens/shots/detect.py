@@ -54,6 +54,9 @@ class CombinedDetector(ShotDetector):
         return {"min_shot_len": self.min_shot_len, "merge_tolerance": self.merge_tolerance,
                 "members": [{"detector": m.detector, **m.settings()} for m in self.members]}
 
+    def model_files(self) -> list[Path]:
+        return list(dict.fromkeys(p for m in self.members for p in m.model_files()))
+
     def start(self, info) -> None:
         super().start(info)
         for m in self.members:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from pathlib import Path
 
 import numpy as np
 
@@ -99,9 +100,19 @@ class ShotDetector(Analyzer):
 
         return [str(p) for p in write_outputs(result, out_dir, formats=("csv",))]
 
+    def fingerprint(self) -> dict:
+        from ..utils.files import file_digest
+
+        return {"detector": self.detector, "settings": self.settings(),
+                "files": {p.name: file_digest(p) for p in self.model_files()}}
+
     # ---- for subclasses --------------------------------------------------------------------------------------
     def settings(self) -> dict:
         return {"threshold": self.threshold, "min_shot_len": self.min_shot_len}
+
+    def model_files(self) -> list[Path]:
+        """The weight files it loads (none for the classical detectors)."""
+        return []
 
     def _reset(self, info: VideoInfo | None) -> None:
         self._info = info

@@ -227,6 +227,9 @@ class LearnedDetector(ShotDetector):
         return {**super().settings(), "model": self.model.name, "min_gradual": self.min_gradual,
                 "cut_threshold": self.cut_threshold}
 
+    def model_files(self) -> list[Path]:
+        return [self.model]
+
     def _reset(self, info) -> None:
         super()._reset(info)
         self._runner = None

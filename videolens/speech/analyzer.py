@@ -109,6 +109,19 @@ class SpeechAnalyzer(Analyzer):
         out, self._events = self._events, []
         return out
 
+    def fingerprint(self) -> dict:
+        from dataclasses import asdict
+
+        from ..utils.files import file_digest
+        from ._silero import model_path
+
+        vad = self.options["vad"]
+        return {"model": self.spec.name, "model_sha256": file_digest(self.spec.path),
+                "vad_sha256": file_digest(model_path()),
+                **{k: v for k, v in self.options.items() if k not in ("device", "vad")},
+                "vad": asdict(vad) if vad is not None else None, "audio_stream": self.audio_stream,
+                "channel": self.channel}
+
     def summary(self, result: Transcript) -> dict:
         return {"speech_seconds": round(result.speech_seconds, 3), "words": len(result.text.split())}
 

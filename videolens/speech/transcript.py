@@ -156,9 +156,10 @@ class Transcript:
 
     def save(self, out_dir: str | os.PathLike, formats: tuple[str, ...] | list[str] = FORMATS,
              overwrite: bool = False) -> list[Path]:
-        """Write ``transcript.<format>`` files into ``out_dir`` (atomically). An existing file is an error
+        """Write ``transcript.<format>`` files into ``out_dir`` (atomically: a killed run leaves whole files or
+        none, and its temporary files go at the next save). An existing file is an error
         (:class:`videolens.OutputExistsError`) unless ``overwrite``; it is checked for every format first."""
-        from ..utils.files import check_writable, write_text
+        from ..utils.files import check_writable, remove_leftovers, write_text
 
         formats = parse_formats(formats)
         out_dir = Path(out_dir)
@@ -167,6 +168,7 @@ class Transcript:
             check_writable(t, overwrite)
         render = {"json": self.to_json, "srt": self.to_srt, "vtt": self.to_vtt, "txt": self.to_txt}
         out_dir.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(out_dir, ["transcript"])       # what a killed run was writing
         for f, t in zip(formats, targets):
             write_text(t, render[f](), overwrite=True)
         return targets

@@ -9,7 +9,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import VideolensError
+from ..errors import DiskFullError, VideolensError, disk_full
+from .files import final_name
 from .progress import progress
 
 
@@ -48,6 +49,8 @@ def error_line(item: str, e: Exception) -> str:
     (:class:`VideolensError`) is its own message; a bug also names its type and where it was raised."""
     if isinstance(e, VideolensError):
         return str(e)
+    if disk_full(e):
+        return str(DiskFullError(final_name(e.filename) if e.filename else item, e))
     detail = traceback.format_exc(limit=-3).strip().splitlines()[-1]
     return f"{item}: {type(e).__name__}: {e} ({detail})"
 
