@@ -34,6 +34,19 @@ def shared(*parts: str) -> Path:
     return path
 
 
+def needs(module: str, install: str) -> None:
+    """Skip the test when the optional package ``module`` is not installed, saying what to install; fail instead
+    when CI=true, where ``make`` installs every optional package. (Found, not imported: some packages import
+    slowly or need more than their own files to import.)"""
+    import importlib.util
+
+    if importlib.util.find_spec(module) is None:
+        msg = f"{module} is not installed ({install})"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg + " (CI=true requires it)")
+        pytest.skip(msg)
+
+
 @pytest.fixture
 def shared_data():
     return shared
