@@ -16,8 +16,9 @@ def _add_detect(sub) -> None:
                        description="Run a detector over videos: detections.csv/json, tracks.txt (MOTChallenge), "
                                    "counts.csv (lines, zones) and annotated.mp4 with the source's audio.")
     p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files, folders or globs")
-    p.add_argument("--model", help="faces, people-hog, fasterrcnn, fasterrcnn-r50, fcos, retinanet, a detect-train "
-                                   "checkpoint (.pt) or onnx:PATH (default: faces with --anonymize)")
+    p.add_argument("--model", help="faces-retina, faces, people-hog, fasterrcnn, fasterrcnn-r50, fcos, retinanet, a "
+                                   "detect-train checkpoint (.pt) or onnx:PATH (default with --anonymize or --people: "
+                                   "faces-retina when installed, else faces)")
     p.add_argument("--weights", help="checkpoint for a named model, or 'coco' (torchvision models' default)")
     p.add_argument("--classes", help="comma-separated class names (or ids) to keep")
     p.add_argument("--conf", type=unit, help="score threshold (default 0.25; faces 0.9, people-hog 0.5)")

@@ -97,7 +97,7 @@ class FacesAnalyzer(Analyzer):
     ``stride``: analyze every N-th frame; default None: ``per_second`` looks a second (2), whatever the frame
     rate, which is enough for face counts over time and keeps detection to a fraction of decoding. ``max_side``:
     frames whose short side is larger are scaled down to it before detection (default 360), so a 1080p video costs
-    about what a 360p one does. ``conf``: the detector's score threshold (None: the model's default, 0.8 for
+    about what a 360p one does. ``conf``: the detector's score threshold (None: the model's default, 0.7 for
     RetinaFace, 0.9 for MTCNN). ``min_face``: MTCNN's smallest face (pixels at the analyzed size). ``threads``: the
     detector's CPU threads (default 1: the decoder and the other analyzers keep the other cores busy; None: every
     core). ``background`` (default True): detect in a worker thread while the caller goes on decoding (ONNX Runtime
@@ -135,7 +135,7 @@ class FacesAnalyzer(Analyzer):
         if self.model == "faces-retina":
             from .retina import RetinaFaceDetector
 
-            self.detector = RetinaFaceDetector(conf=0.8 if conf is None else conf, device=device, threads=threads)
+            self.detector = RetinaFaceDetector(conf=0.7 if conf is None else conf, device=device, threads=threads)
         elif self.model == "faces":
             self.detector = FaceDetector(conf=0.9 if conf is None else conf, device=device, min_face=min_face,
                                          threads=threads)

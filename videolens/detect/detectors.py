@@ -473,7 +473,7 @@ def _faces(weights=None, conf=None, classes=None, device="auto", min_face: int =
 def _faces_retina(weights=None, conf=None, classes=None, device="auto", min_face: int = 0, **_) -> Detector:
     from .retina import RetinaFaceDetector
 
-    return RetinaFaceDetector(0.8 if conf is None else conf, classes, device, min_face=min_face)
+    return RetinaFaceDetector(0.7 if conf is None else conf, classes, device, min_face=min_face)
 
 
 @DETECTORS.register("people-hog")
@@ -493,7 +493,7 @@ def load_detector(spec: str, *, weights: str | None = None, conf: float | None =
                   classes: Sequence[str | int] | None = None, device: str = "auto", imgsz: int | None = None,
                   **kwargs) -> Detector:
     """A detector from a registry name (see the module table), a ``detect-train`` checkpoint path, or
-    ``onnx:PATH``. ``conf`` defaults to 0.25 (0.9 for faces, 0.8 for faces-retina, 0.5 for people-hog)."""
+    ``onnx:PATH``. ``conf`` defaults to 0.25 (0.9 for faces, 0.7 for faces-retina, 0.5 for people-hog)."""
     spec = str(spec)
     common = {"iou": iou, "classes": classes, "device": device, "imgsz": imgsz}
     if spec.startswith("replay:"):

@@ -79,7 +79,7 @@ def decode(loc: np.ndarray, landmarks: np.ndarray, prior: np.ndarray) -> tuple[n
 
 
 class RetinaFaceDetector(Detector):
-    """RetinaFace-MobileNet0.25 face detector. ``conf``: score threshold (0.8 by default, chosen on the WIDER val
+    """RetinaFace-MobileNet0.25 face detector. ``conf``: score threshold (0.7 by default, chosen on the WIDER val
     sample: BENCHMARKS.md); ``nms``: IoU above which the weaker of two boxes goes; ``min_face``: boxes whose
     shorter side is below it (in the frame's pixels) are dropped; ``threads``: ONNX Runtime intra-op threads (None:
     all cores). ``device`` is accepted for symmetry; it runs on the CPU.
@@ -89,7 +89,7 @@ class RetinaFaceDetector(Detector):
     class_names = ["face"]
     finds_faces = True
 
-    def __init__(self, conf: float = 0.8, classes=None, device: str = "auto", nms: float = 0.4, min_face: int = 0,
+    def __init__(self, conf: float = 0.7, classes=None, device: str = "auto", nms: float = 0.4, min_face: int = 0,
                  threads: int | None = None, top_k: int = 750):
         super().__init__(conf, classes)
         try:
