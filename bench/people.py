@@ -157,9 +157,9 @@ def part_clustering(args) -> dict:
     from videolens.io.reader import VideoReader
 
     clips = [c for c in SPEAKERS if c != "id2_vcd_swwp2s"]      # one clip per speaker (C: pwij3p)
-    # Every speaker twice, in two halves, never in adjacent shots: A1 B1 C1 ... J1 then A2 B2 ... J2 reversed.
+    # Every speaker twice, in two halves, never in adjacent shots: A1 B1 ... J1, then D2 E2 ... J2 A2 B2 C2.
     first = [(c, 0, 38) for c in clips]
-    second = [(c, 38, 75) for c in reversed(clips)]
+    second = [(clips[(k + 3) % len(clips)], 38, 75) for k in range(len(clips))]
     segments = first + second
     scratch = tempfile.mkdtemp(prefix="vl-bench-people-")
     video = os.path.join(scratch, "grid_composite.mp4")
