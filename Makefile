@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.videolens-installed
 OUT    ?= videolens-out
 
-.PHONY: setup system run test bench clean
+.PHONY: setup system run test wheel-smoke bench clean
 
 setup: system $(STAMP)
 
@@ -48,8 +48,29 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest
 
+# The package as users get it: build the wheel, install it (no dependencies: they come from $(VENV)) into a fresh
+# virtualenv, and analyze the sample from outside the checkout, so that data files missing from the wheel (ONNX
+# weights, the report schema, the live page) fail here rather than on a user's machine.
+SMOKE := $(abspath .smoke)
+wheel-smoke: setup
+	rm -rf $(SMOKE) && mkdir -p $(SMOKE)
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation -w $(SMOKE)/dist .
+	$(BIN)/python -m venv $(SMOKE)/venv
+	$(SMOKE)/venv/bin/python -m pip install --quiet --no-deps --no-index $(SMOKE)/dist/videolens-*.whl
+	$(BIN)/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" \
+	  > "$$($(SMOKE)/venv/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/deps.pth"
+	cd $(SMOKE) && $(SMOKE)/venv/bin/python -c "import videolens, sys; \
+	  assert videolens.__file__.startswith('$(SMOKE)/venv'), videolens.__file__"
+	cd $(SMOKE) && $(SMOKE)/venv/bin/videolens analyze $(abspath samples/sample.mp4) -o $(SMOKE)/out --quiet --json \
+	  > $(SMOKE)/analyze.json
+	cd $(SMOKE) && $(SMOKE)/venv/bin/python -c "import json; r = json.load(open('out/sample/report.json')); \
+	  ran = [a['name'] for a in r['analyzers']['ran']]; assert {'shots', 'faces', 'motion'} <= set(ran), ran; \
+	  assert not r['analyzers']['skipped'], r['analyzers']['skipped']; print('wheel smoke test: ran', ran)"
+	cd $(SMOKE) && $(SMOKE)/venv/bin/python -c "import videolens.live.server as s; assert s._JS and s._CSS"
+	rm -rf $(SMOKE)
+
 bench: setup
 	$(BIN)/python bench/decode.py
 
 clean:
-	rm -rf $(OUT) .pytest_cache
+	rm -rf $(OUT) .pytest_cache .smoke

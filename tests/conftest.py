@@ -30,7 +30,7 @@ def shared(*parts: str) -> Path:
         msg = f"{path} is missing: ../shared/data is not beside this checkout"
         if os.environ.get("CI") == "true":
             pytest.fail(msg + " (CI=true requires it)")
-        pytest.skip(msg)
+        pytest.skip(msg, allow_module_level=True)
     return path
 
 
@@ -50,6 +50,20 @@ def needs(module: str, install: str) -> None:
 @pytest.fixture
 def shared_data():
     return shared
+
+
+def require(module: str, why: str = "") -> object:
+    """``import module``, or skip the test with the reason in a user's clone; with CI=true a missing optional package
+    fails the test, so CI cannot pass by skipping (``pytest.importorskip`` would skip silently)."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        msg = f"{module} is not installed ({why or e}); `make setup` installs every extra"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg + " (CI=true requires it)")
+        pytest.skip(msg)
 
 
 class CliResult:

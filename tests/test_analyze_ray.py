@@ -6,12 +6,12 @@ import json
 import os
 
 import pytest
-from conftest import run_cli
+from conftest import require, run_cli
 
 from videolens.analyze import AnalyzeConfig, analyze
 from videolens.datasets.testvideo import make_index_video
 
-ray = pytest.importorskip("ray")
+ray = require("ray", "the scale extra")
 
 # An analyzer plugin that kills its worker process (as a segfault or an OOM kill would) on files named crash*.
 CRASH_PLUGIN = '''

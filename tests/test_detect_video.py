@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from _detect_helpers import tiny_objects, tiny_yolo
-from conftest import SAMPLE, shared
+from conftest import SAMPLE, require, shared
 from videolens import VideoReader, VideoWriter
 from videolens.detect import FacesAnalyzer, ObjectsAnalyzer, load_detector, write_tracks_mot
 from videolens.analyze import run_analyzers
@@ -45,7 +45,7 @@ def test_grid_frames_have_exactly_one_face(faces):
 def test_onnx_mtcnn_matches_facenet_pytorch(faces):
     """Our ONNX Runtime cascade gives facenet-pytorch's MTCNN results (the weights' reference implementation), on
     real faces, a frame without one, and a batch of frames at once."""
-    facenet = pytest.importorskip("facenet_pytorch", reason="facenet-pytorch (dev extra) is the reference")
+    facenet = require("facenet_pytorch", "the dev extra: MTCNN's reference")
     ref = facenet.MTCNN(keep_all=True, post_process=False, device="cpu")
     frames = [VideoReader(c).get_frames([5, 50]) for c in sorted(shared("speech", "GRID").glob("*.mpg"))[:3]]
     frames = np.concatenate(frames + [VideoReader(SAMPLE).get_frames([120, 300])])

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from _live_helpers import LINE, ZONE, truth
+from _live_helpers import LINE, ZONE, by_kind, truth
 from conftest import SAMPLE, run_cli
 
 from videolens.errors import VideolensError
@@ -24,12 +24,7 @@ def test_rules_on_a_file_give_the_true_events_and_what_detect_counts(objects_vid
     assert sum(len(v) for v in expected.values()) >= 5        # the clip really exercises the rules
     events = list(watch([str(video)], output=tmp_path / "w", objects=f"replay:{gt}", tracker="bytetrack",
                         zones={"zone1": ZONE}, lines={"line1": LINE}))
-    got = collections.defaultdict(list)
-    for e in events:
-        if e["kind"] in ("zone_enter", "zone_exit"):
-            got[e["kind"]].append(e["frame_start"])
-        elif e["kind"] == "line_cross":
-            got[f"line_cross/{e['direction']}"].append(e["frame_start"])
+    got = collections.defaultdict(list, by_kind(events))
     assert sorted(got) == sorted(expected)
     for kind, frames in expected.items():
         assert len(got[kind]) == len(frames), kind
@@ -240,3 +235,25 @@ def test_motion_in_a_zone_and_recording(tmp_path):
     assert 1.0 <= start["t_start"] <= 1.2
     segments = sorted((tmp_path / "w" / "recordings" / "half").glob("*.mp4"))
     assert len(segments) >= 2 and all(s.stat().st_size > 0 for s in segments)
+
+
+def test_a_long_run_keeps_flat_memory_in_the_rules():
+    """Tracks come and go for 90 simulated minutes: the rules' per-track state stays bounded (tracks gone for 10
+    minutes are forgotten) while the counts go on."""
+    from videolens.core.detections import Detections
+    from videolens.live.rules import RuleEngine
+
+    engine = RuleEngine([Rule("z", "zone", zone="z"), Rule("l", "line", line="l")],
+                        zones={"z": ZONE}, lines={"l": LINE})
+    enters = 0
+    for i in range(5400):                        # one analyzed frame a second
+        t = float(i)
+        tid = i // 10 + 1                          # a new track every 10 s, walking left to right across x = 160
+        x = 20 + 30 * (i % 10)
+        d = Detections([[x, 100, x + 20, 140]], [0.9], [0], ["object"], [tid], i, t)
+        enters += sum(f.kind == "zone_enter" for f in engine.update(d, i, t))
+    zone_rule, line_rule = engine.rules
+    assert enters == 540                           # every track entered once
+    assert line_rule.line.out_count == 540
+    assert len(zone_rule.zone.dwell) < 150 and len(line_rule.line.states) < 150     # of 540 tracks: the last ~15 min
+    assert len(line_rule.line.crossings) <= 100

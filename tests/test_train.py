@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import ROOT, require
 from videolens.errors import VideolensError
 from videolens.train.checkpoint import FORMATS, load_weights, read_checkpoint, save_checkpoint
 from videolens.train.ema import EMA
@@ -223,7 +223,7 @@ def test_run_folder_rules(tmp_path):
 
 
 def test_metrics_log_rewrites_the_history_and_purges_lost_events(tmp_path):
-    pytest.importorskip("tensorboard")
+    require("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     log = MetricsLog(tmp_path, events=tmp_path / "tb")

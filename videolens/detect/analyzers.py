@@ -259,7 +259,9 @@ class ObjectsAnalyzer(Analyzer):
     their short side is at most this before detection (None: as stored; the detector letterboxes to its own input
     size anyway). ``lines`` / ``zones``: :class:`~videolens.detect.zones.LineCounter` /
     :class:`~videolens.detect.zones.ZoneCounter` (they count tracks, so they need a tracker). ``keep_frames``: keep
-    every frame's boxes for the result (False: only totals, for long videos whose boxes go to ``sinks``).
+    every frame's boxes for the result (False: only totals, for long videos whose boxes go to ``sinks``);
+    ``keep_tracks``: keep every track for the result (False: a track is forgotten once its ``track_end`` is out,
+    for a camera that runs for weeks).
     ``name``: another name, to run two in one pass.
 
     ``sinks``: functions called with each analyzed frame's :class:`Detections` (tracked, in the video's pixels), in
@@ -279,7 +281,7 @@ class ObjectsAnalyzer(Analyzer):
 
     def __init__(self, model, tracker=None, conf: float = 0.25, stride: int = 1, classes=None, device: str = "auto",
                  max_side: int | None = None, lines: Sequence = (), zones: Sequence = (), keep_frames: bool = True,
-                 name: str | None = None, **tracker_settings):
+                 keep_tracks: bool = True, name: str | None = None, **tracker_settings):
         from .detectors import Detector, load_detector
 
         self.stride = int(stride)
@@ -297,7 +299,7 @@ class ObjectsAnalyzer(Analyzer):
         self.lines, self.zones = list(lines), list(zones)
         if (self.lines or self.zones) and self.tracker is None:
             raise VideolensError("--line and --zone count tracked objects: add --tracker bytetrack (or sort)")
-        self.keep_frames = bool(keep_frames)
+        self.keep_frames, self.keep_tracks = bool(keep_frames), bool(keep_tracks)
         self.sinks: list[Callable[[Detections], None]] = []
         self.raw_sinks: list[Callable[[Detections], None]] = []
         self._scale = _Scaled(max_side)
@@ -360,7 +362,7 @@ class ObjectsAnalyzer(Analyzer):
 
     def _end(self, tid: int) -> None:
         self._open.discard(tid)
-        t = self._tracks[tid]
+        t = self._tracks[tid] if self.keep_tracks else self._tracks.pop(tid)
         self._events.append(Event("track_end", t["first_time"], t["last_time"], t["first_frame"], t["last_frame"],
                                   {"track_id": tid, "class": t["class"], "frames": t["frames"]}))
 
@@ -369,9 +371,9 @@ class ObjectsAnalyzer(Analyzer):
         i, t = d.frame_index, d.timestamp
         for k, line in enumerate(self.lines):
             line.trigger(d)
-            for c in line.crossings[self._crossed[k]:]:
+            for c in line.new_crossings(self._crossed[k]):
                 self._events.append(Event("line_cross", t, t, i, i, {"line": line.name, **c}))
-            self._crossed[k] = len(line.crossings)
+            self._crossed[k] = line.in_count + line.out_count
         for zone in self.zones:
             zone.trigger(d)
             for kind, tids in (("zone_enter", zone.entered), ("zone_exit", zone.exited)):

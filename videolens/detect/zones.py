@@ -20,6 +20,7 @@ the segment. Jitter around the line never reaches the other side's margin, and e
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,6 +47,7 @@ class _LineState:
     side: int                       # -1 left, +1 right: the last side the anchor was clearly on
     point: tuple[float, float]      # where it was then
     counted: bool = False
+    seen: float = 0.0               # when the track was last near the line (seconds, or frames without times)
 
 
 class LineCounter:
@@ -53,23 +55,33 @@ class LineCounter:
 
     ``anchor``: which point of a box must cross (``center``, ``bottom-center`` for feet...). ``margin``: how far
     (pixels) from the line a point must be to count as on a side; None uses 15 % of the box's shorter side (at
-    least 2 px), so the hysteresis follows the object's size.
+    least 2 px), so the hysteresis follows the object's size. ``keep``: how many crossings ``crossings`` lists (None:
+    all; a live camera keeps the last ones, its events carry the rest).
     """
 
     def __init__(self, start: Sequence[float], end: Sequence[float], anchor: str = "center",
-                 margin: float | None = None, name: str = "line"):
+                 margin: float | None = None, name: str = "line", keep: int | None = None):
         self.start = (float(start[0]), float(start[1]))
         self.end = (float(end[0]), float(end[1]))
         if self.start == self.end:
             raise ValueError("a counting line needs two different points")
-        self.anchor, self.margin, self.name = anchor, margin, name
+        self.anchor, self.margin, self.name, self.keep = anchor, margin, name, keep
         self.reset()
 
     def reset(self) -> None:
         self.in_count = 0
         self.out_count = 0
         self.states: dict[int, _LineState] = {}
-        self.crossings: list[dict] = []     # {"track_id", "direction", "frame", "time", "class"}
+        self.crossings: deque[dict] = deque(maxlen=self.keep)  # {"track_id", "direction", "frame", "time", "class"}
+
+    def new_crossings(self, seen: int) -> list[dict]:
+        """The crossings after the first ``seen`` (``in_count + out_count`` is how many there have been)."""
+        new = self.in_count + self.out_count - seen
+        return list(self.crossings)[-new:] if new > 0 else []
+
+    def forget(self, before: float) -> None:
+        """Drop the state of tracks not seen since ``before`` (a long-running camera's memory stays flat)."""
+        self.states = {k: v for k, v in self.states.items() if v.seen >= before}
 
     def signed_distance(self, points: np.ndarray) -> np.ndarray:
         """Distance of each point from the (infinite) line, positive on the right-hand ("in") side."""
@@ -88,6 +100,7 @@ class LineCounter:
         wh = detections.xyxy[:, 2:] - detections.xyxy[:, :2]
         margins = (np.full(n, float(self.margin)) if self.margin is not None
                    else np.maximum(2.0, 0.15 * wh.min(axis=1)))
+        now = detections.timestamp if detections.timestamp is not None else float(detections.frame_index or 0)
         for i in range(n):
             tid = int(detections.track_ids[i])
             if tid < 0 or abs(dist[i]) <= margins[i]:
@@ -96,8 +109,9 @@ class LineCounter:
             point = (float(points[i, 0]), float(points[i, 1]))
             state = self.states.get(tid)
             if state is None:
-                self.states[tid] = _LineState(side, point)
+                self.states[tid] = _LineState(side, point, seen=now)
                 continue
+            state.seen = now
             if side != state.side:
                 if not state.counted and _segments_intersect(state.point, point, self.start, self.end):
                     state.counted = True
@@ -116,7 +130,7 @@ class LineCounter:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "start": list(self.start), "end": list(self.end), "anchor": self.anchor,
-                "in": self.in_count, "out": self.out_count, "crossings": self.crossings}
+                "in": self.in_count, "out": self.out_count, "crossings": list(self.crossings)}
 
 
 def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
@@ -160,7 +174,6 @@ class ZoneCounter:
         self.current = 0
         self.max_count = 0
         self.dwell: dict[int, _Dwell] = {}
-        self.counts: list[tuple[int | None, float | None, int]] = []    # (frame, time, count)
         self.entered: list[int] = []
         self.exited: list[int] = []
         self._was_inside: dict[int, bool] = {}     # where each track was the last time it was seen
@@ -173,7 +186,6 @@ class ZoneCounter:
         self.max_count = max(self.max_count, self.current)
         t = detections.timestamp if detections.timestamp is not None else float(detections.frame_index or 0)
         f = detections.frame_index if detections.frame_index is not None else 0
-        self.counts.append((detections.frame_index, detections.timestamp, self.current))
         seen = set()
         for i in np.flatnonzero(inside):
             tid = int(detections.track_ids[i])
@@ -195,6 +207,14 @@ class ZoneCounter:
         self.exited = sorted(t for t in present - seen if self._was_inside.get(t))
         self._was_inside.update({t: t in seen for t in present})
         return inside
+
+    def forget(self, before: float) -> None:
+        """Drop the tracks outside the zone and not seen since ``before`` (a long-running camera's memory stays
+        flat; their dwell times leave ``to_dict`` too)."""
+        old = [k for k, d in self.dwell.items() if not d.inside and d.last_time < before]
+        for k in old:
+            del self.dwell[k]
+            self._was_inside.pop(k, None)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "polygon": self.polygon.tolist(), "anchor": self.anchor,

@@ -28,6 +28,7 @@ from .config import Rule
 from .motion import MotionState
 
 MOTION_HOLD = 2.0       # seconds without motion before a motion event ends
+FORGET_EVERY, FORGET_AFTER = 500, 600.0     # every 500 frames, forget tracks gone for 10 minutes
 LOST_AFTER = 2.0        # seconds a loitering track may go unseen before its loiter event ends
 
 
@@ -67,7 +68,7 @@ class _RuleState:
     def __init__(self, rule: Rule, zones: dict, lines: dict, anchor: str):
         self.rule = rule
         self.zone = ZoneCounter(zones[rule.zone], anchor=anchor, name=rule.zone) if rule.zone else None
-        self.line = LineCounter(*lines[rule.line], anchor=anchor, name=rule.line) if rule.line else None
+        self.line = LineCounter(*lines[rule.line], anchor=anchor, name=rule.line, keep=100) if rule.line else None
         self.crossed = 0
         self.last_fired: dict[Any, float] = {}     # track id (or None) -> stream time of its last event
         self.intervals = _Interval()
@@ -88,6 +89,16 @@ class RuleEngine:
     def __init__(self, rules: list[Rule] | tuple[Rule, ...], zones: dict | None = None, lines: dict | None = None,
                  anchor: str = "center"):
         self.rules = [_RuleState(r, zones or {}, lines or {}, anchor) for r in rules]
+        self._updates = 0
+
+    def forget(self, before: float) -> None:
+        """Drop what the rules keep about tracks gone since stream time ``before`` (memory stays flat on a camera
+        that runs for weeks)."""
+        for s in self.rules:
+            for counter in (s.zone, s.line):
+                if counter is not None:
+                    counter.forget(before)
+            s.last_fired = {k: v for k, v in s.last_fired.items() if v >= before - s.rule.cooldown}
 
     @property
     def needs_detections(self) -> bool:
@@ -103,6 +114,9 @@ class RuleEngine:
                tamper: set[str] | None = None, now: _dt.datetime | None = None) -> list[Found]:
         """One analyzed frame: tracked boxes (None when the detectors did not run), motion, tamper flags."""
         now = now or _dt.datetime.now().astimezone()
+        self._updates += 1
+        if self._updates % FORGET_EVERY == 0:
+            self.forget(t - FORGET_AFTER)
         out: list[Found] = []
         for s in self.rules:
             armed = s.rule.armed_at(now)
@@ -149,11 +163,11 @@ class RuleEngine:
         out: list[Found] = []
         if s.line is not None:
             s.line.trigger(mine)
-            for c in s.line.crossings[s.crossed:]:
+            for c in s.line.new_crossings(s.crossed):
                 if armed and r.direction in ("both", c["direction"]) and s.cooled(c["track_id"], t):
                     out.append(Found("line_cross", r.name, "instant", t, frame,
                                      fields(c["track_id"], direction=c["direction"]), box=box(c["track_id"])))
-            s.crossed = len(s.line.crossings)
+            s.crossed = s.line.in_count + s.line.out_count
             return out
         s.zone.trigger(mine)
         if r.kind == "zone":

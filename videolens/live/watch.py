@@ -33,6 +33,7 @@ from .sources import parse_source, redact
 from .worker import CameraWorker, to_array
 
 STATUS_EVERY = 2.0      # seconds between two rewrites of status.json
+MAX_CLIP = 60.0         # seconds: the clip of an event that lasts longer covers its first minute (and pre/post)
 
 
 def iso(wall: float) -> str:
@@ -85,6 +86,7 @@ class Watcher:
         self._seq = itertools.count(1)
         self._lock = threading.Lock()
         self._open: dict[tuple[str, str], dict] = {}       # (camera, key) -> the start record of a lasting event
+        self._clipping: dict[str, tuple[CameraWorker, float]] = {}     # open clip id -> (its camera, start time)
         self._detectors: dict[tuple, Any] = {}
 
     # ---- building ----------------------------------------------------------------------------------------------
@@ -107,8 +109,7 @@ class Watcher:
         reader = CameraReader(source, lockstep=lockstep, realtime=self.realtime, backoff=self.backoff,
                               on_state=lambda kind, msg, name=camera.name: self._camera_state(name, kind, msg))
         return CameraWorker(camera, reader, self._found, detector=self._detector(camera), lockstep=lockstep,
-                            on_frame=self._frame_done if self.state is not None or self.on_frame else None,
-                            out_dir=self.out)
+                            on_frame=self._frame_done, out_dir=self.out)
 
     # ---- events ------------------------------------------------------------------------------------------------
     def _new_id(self, camera: str, wall: float) -> str:
@@ -129,8 +130,7 @@ class Watcher:
                 return
             record = {**start, "state": "end", "end": iso(wall), "t_end": round(f.t, 3), "frame_end": f.frame,
                       **fields}
-            if clips is not None and start["clip"]:
-                clips.end(start["id"], f.t, cam.post)
+            self._end_clip(start["id"], f.t)
         else:
             t0 = f.t if f.t_start is None else f.t_start
             record = {"id": self._new_id(camera, wall), "camera": camera, "kind": f.kind, "rule": f.rule,
@@ -144,6 +144,9 @@ class Watcher:
                 if clips is not None:     # around the moment of the event (a track_end's, not its track's start)
                     record["clip"] = clips.request(record["id"], f.t, None if f.state == "start" else f.t,
                                                    cam.pre, cam.post)
+                    if f.state == "start":
+                        with self._lock:
+                            self._clipping[record["id"]] = (worker, f.t)
             if f.state == "start":
                 with self._lock:
                     self._open[(camera, f.key)] = record
@@ -169,7 +172,18 @@ class Watcher:
                        lines=[r.line for r in rules if r.line])
         return rel
 
+    def _end_clip(self, event_id: str, t: float) -> None:
+        """The clip of a lasting event stops ``post`` seconds after ``t`` (its end, or MAX_CLIP after its start)."""
+        with self._lock:
+            open_clip = self._clipping.pop(event_id, None)
+        if open_clip is not None and open_clip[0].clips is not None:
+            open_clip[0].clips.end(event_id, t, open_clip[0].camera.post)
+
     def _frame_done(self, frame: Frame, worker: CameraWorker) -> None:
+        with self._lock:
+            long = [(k, t0) for k, (w, t0) in self._clipping.items() if w is worker and frame.t - t0 > MAX_CLIP]
+        for event_id, t0 in long:
+            self._end_clip(event_id, t0 + MAX_CLIP)
         if self.on_frame is not None:
             self.on_frame(worker.camera.name, frame.index, frame.t)
         if self.state is not None:

@@ -74,7 +74,8 @@ class CameraWorker:
         if detector is not None:
             from ..detect.analyzers import ObjectsAnalyzer
 
-            self.objects = ObjectsAnalyzer(detector, tracker=camera.tracker or None, keep_frames=False)
+            self.objects = ObjectsAnalyzer(detector, tracker=camera.tracker or None, keep_frames=False,
+                                           keep_tracks=False)
             self.objects.sinks.append(self._on_detections)
         self.on_frame = on_frame
         self.motion: MotionDetector | None = None
