@@ -180,6 +180,17 @@ def test_gallery_names_every_speaker_on_their_other_frames(photos, tmp_path, cli
     assert [p["name"] for p in found] == ["C"]
 
 
+def test_analyze_names_people_from_a_photo_folder(photos, tmp_path, cli):
+    """--people with a folder: enrolled once, the photos it cannot use reported one by one, the speaker named."""
+    r = cli("analyze", grid("swiz3n"), "-o", tmp_path / "a", "--people", photos, "--no-shots", "--no-motion",
+            "--no-speech", "--quiet")
+    assert r.code == 0, r
+    assert sum("skipped" in line for line in r.err.splitlines()) == 3, r.err
+    rep = json.loads((tmp_path / "a" / "swiz3n" / "report.json").read_text())
+    assert [(p["id"], p["name"]) for p in rep["people"]["people"]] == [("J", "J")]
+    assert rep["people"]["gallery"] == {"people": sorted(SPEAKERS.values()), "photos": 5}
+
+
 def test_detect_labels_boxes_with_names(photos, tmp_path, cli):
     gal = tmp_path / "g"
     assert cli("people", "enroll", photos, "-o", gal, "--quiet").code == 0

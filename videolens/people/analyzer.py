@@ -92,9 +92,9 @@ class PeopleAnalyzer(Analyzer):
 
     @classmethod
     def from_config(cls, config) -> PeopleAnalyzer:
-        gallery = getattr(config, "people", None)
-        return cls(gallery=gallery if isinstance(gallery, str) and gallery else None,
-                   threads=1, background=config.threads != 1)
+        path = getattr(config, "people", None)
+        gallery = _gallery_once(path) if isinstance(path, str) and path else None
+        return cls(gallery=gallery, threads=1, background=config.threads != 1)
 
     def __init__(self, gallery=None, threshold: float = THRESHOLD, link: float = THRESHOLD, min_faces: int = 2,
                  max_faces: int = 10, threads: int | None = 1, background: bool = True, max_pending: int = 4,
@@ -322,6 +322,25 @@ class PeopleAnalyzer(Analyzer):
                     f.write(data)
                 paths.append(path)
         return paths
+
+
+_GALLERIES: dict = {}
+
+
+def _gallery_once(path: str):
+    """The gallery at ``path``, loaded once per process (a batch enrolls a folder of photos once); photos that are
+    skipped are reported on stderr, file by file, the first time."""
+    import sys
+
+    from .embed import FaceEmbedder
+    from .gallery import load_gallery
+
+    st = os.stat(path)
+    key = (os.path.abspath(path), st.st_mtime_ns)
+    if key not in _GALLERIES:
+        _GALLERIES[key] = load_gallery(path, FaceEmbedder.shared(None),
+                                       on_skip=lambda f, why: print(f"videolens: {f}: skipped: {why}", file=sys.stderr))
+    return _GALLERIES[key]
 
 
 def _thumbnail(frame: np.ndarray, box: np.ndarray, height: int = 96) -> bytes | None:
