@@ -49,7 +49,7 @@ class Gallery:
 
     def match(self, vectors: np.ndarray) -> tuple[list[str | None], np.ndarray]:
         """For each unit row of ``vectors``: the best-matching name (None below the threshold) and its similarity."""
-        vectors = np.asarray(vectors, np.float32).reshape(-1, self.embeddings.shape[1] if len(self.names) else 128)
+        vectors = np.asarray(vectors, np.float32).reshape(-1, 128)
         if not len(vectors) or not len(self.names):
             return [None] * len(vectors), np.zeros(len(vectors), np.float32)
         sims = vectors @ self.embeddings.T
