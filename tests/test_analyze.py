@@ -51,8 +51,8 @@ def test_sample_report_follows_the_schema_from_one_decode_pass(sample_run):
     # Each default analyzer either ran and filled its section, or is listed as skipped with a reason and a fix.
     skipped = {s["name"]: s for s in report["analyzers"]["skipped"]}
     ran = {a["name"] for a in report["analyzers"]["ran"]}
-    assert ran | set(skipped) == {"shots", "faces", "speech", "motion"}
-    for name in ("shots", "faces", "speech"):
+    assert ran | set(skipped) == {"shots", "faces", "people", "speech", "motion"}
+    for name in ("shots", "faces", "people", "speech"):
         if name in ran:
             assert report[name]
         else:
@@ -62,6 +62,11 @@ def test_sample_report_follows_the_schema_from_one_decode_pass(sample_run):
     assert t["annotated_video"] > 0
     files = sorted(p.name for p in folder.iterdir())
     assert files == report["files"]
+    if "people" in ran:      # the sample's six GRID speakers (checked by eye), one per 3-second shot
+        people = report["people"]["people"]
+        assert [p["id"] for p in people] == [f"unknown-{k}" for k in range(1, 7)] and "people.npz" in files
+        assert [round(p["ranges"][0]["start"] / 3) for p in people] == list(range(6))
+        assert all(len(p["ranges"]) == 1 for p in people)
     assert {"report.json", "report.html", "annotated.mp4"} <= set(files) and "proxy.mp4" not in files
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]     # no temporary leftovers
     html = (folder / "report.html").read_text()

@@ -23,6 +23,8 @@ class AnalyzeConfig:
     """What ``videolens analyze`` runs. Picklable, so it travels to worker processes and Ray tasks unchanged.
 
     - ``shots``, ``faces``, ``motion``: on by default. ``speech``: None = when the video has audio.
+    - ``people``: face identities, on by default with faces (None/True); False turns it off; a path to a gallery
+      (a folder of photos per person, or a ``gallery.npz``) names the people it knows.
     - ``objects``: a detector model name or path (turns object detection on); ``tracker``: a tracker name;
       ``tracker_settings``: its keyword arguments (``{"high_thresh": 0.3}``; ``--track-thresh`` and friends).
     - ``actions``: an action-recognition checkpoint (turns action recognition on).
@@ -35,6 +37,7 @@ class AnalyzeConfig:
 
     shots: bool = True
     faces: bool = True
+    people: bool | str | None = None
     motion: bool = True
     speech: bool | None = None
     objects: str | None = None
@@ -88,6 +91,9 @@ def check_config(config: AnalyzeConfig) -> None:
         raise VideolensError(f"{config.actions}: no such checkpoint file (--actions)")
     if config.objects and any(s in config.objects for s in ("/", os.sep)) and not os.path.exists(config.objects):
         raise VideolensError(f"{config.objects}: no such model file (--objects)")
+    if isinstance(config.people, str) and not os.path.exists(config.people):
+        raise VideolensError(f"{config.people}: no such gallery (--people: a folder of photos per person, or a "
+                             f"gallery.npz)")
     if config.proxy not in PROXY_MODES:
         raise VideolensError(f"proxy must be auto, always or never, not {config.proxy!r}")
     for name in config.enable:

@@ -248,7 +248,7 @@ def analyze_video(path: str | os.PathLike, out_dir: str | os.PathLike, config: A
     timings["total"] = round(total, 4)
     timings["realtime_factor"] = round(info.duration / total, 3) if total > 0 else None
     write_report_html(report, out_dir / "report.html", video_src=src, shot_thumbnails=shot_thumbs,
-                      frames=run.results["thumbnails"], proxy=proxy is not None)
+                      frames=run.results["thumbnails"], proxy=proxy is not None, folder=out_dir)
     write_text(out_dir / "report.json", json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     reader.close()
     return report

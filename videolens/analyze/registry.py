@@ -53,6 +53,7 @@ def register_analyzer(name: str, factory: type[Analyzer] | Callable[[AnalyzeConf
 
 register_analyzer("shots", "videolens.shots.detect:AutoDetector", default=True)
 register_analyzer("faces", "videolens.detect.analyzers:FacesAnalyzer", default=True)
+register_analyzer("people", "videolens.people.analyzer:PeopleAnalyzer", default=True, extra="people")
 register_analyzer("objects", "videolens.detect.analyzers:ObjectsAnalyzer")
 register_analyzer("actions", "videolens.classify.analyzer:ActionsAnalyzer")
 register_analyzer("speech", "videolens.speech.analyzer:SpeechAnalyzer", default=True, needs_audio=True,
@@ -112,14 +113,44 @@ def build_registered(names: list[str], config: AnalyzeConfig) -> tuple[list[Anal
     for name in names:
         entry = ANALYZERS.entry(name)
         try:
-            analyzer = build(entry.load(), config)
+            target = entry.load()
+            missing = [r for r in getattr(target, "requires", ()) if r not in {a.name for a in analyzers}]
+            if missing:
+                skipped.append(skip_record(name, _requirement_reason(missing, names, skipped, config)))
+                continue
+            analyzer = build(target, config)
             analyzer.name = name        # the registered name is its name in the run and the report
             analyzers.append(analyzer)
         except MissingExtra as e:
             skipped.append(skip_record(name, f"needs {e.package}", f"pip install 'videolens[{e.extra}]'"))
         except ImportError as e:
             skipped.append(_skip_for_import_error(entry, e))
+    bind_analyzers(analyzers)
     return analyzers, skipped
+
+
+def _requirement_reason(missing: list[str], names: list[str], skipped: list[dict], config: AnalyzeConfig) -> str:
+    """Why an analyzer that follows others (``requires``) cannot run: which one is off or skipped."""
+    parts = []
+    for r in missing:
+        why = next((s["reason"] for s in skipped if s["name"] == r), None)
+        if why:
+            parts.append(f"the {r} analyzer it follows was skipped ({why})")
+        elif r not in names:
+            parts.append(f"it follows the {r} analyzer, which is turned off (--no-{r})")
+        else:
+            parts.append(f"it follows the {r} analyzer, which must run before it")
+    return "; ".join(parts)
+
+
+def bind_analyzers(analyzers: list[Analyzer]) -> None:
+    """Give each analyzer that ``requires`` others those analyzers (``bind({name: analyzer})``), so that it can
+    follow their results in the same pass (the ``people`` analyzer follows ``faces``)."""
+    by_name = {a.name: a for a in analyzers}
+    for a in analyzers:
+        needs = getattr(a, "requires", ())
+        if needs:
+            a.bind({n: by_name[n] for n in needs if n in by_name})
 
 
 def build_plugins(plugins: tuple[str, ...], config: AnalyzeConfig) -> list[Analyzer]:

@@ -21,6 +21,10 @@ def _add_analyze(sub) -> None:
     bool_flag = argparse.BooleanOptionalAction
     p.add_argument("--shots", action=bool_flag, default=True, help="shot boundaries (default on)")
     p.add_argument("--faces", action=bool_flag, default=True, help="face detection (default on)")
+    p.add_argument("--people", nargs="?", const=True, default=None, metavar="GALLERY",
+                   help="face identities: who appears when (default on with faces); with GALLERY (a folder of "
+                        "photos per person, or a gallery.npz from 'videolens people enroll'), known people are named")
+    p.add_argument("--no-people", dest="people", action="store_false", help="no face identities")
     p.add_argument("--motion", action=bool_flag, default=True, help="motion activity per second (default on)")
     p.add_argument("--speech", action=bool_flag, default=None,
                    help="speech transcription (default: on when the video has audio)")
@@ -52,9 +56,9 @@ def _run_analyze(args: argparse.Namespace) -> int:
 
     if args.address and args.engine != "ray":
         raise VideolensError("--address needs --engine ray")
-    config = AnalyzeConfig(shots=args.shots, faces=args.faces, motion=args.motion, speech=args.speech,
-                           objects=args.objects, tracker=args.tracker, tracker_settings=tracker_settings(args),
-                           actions=args.actions, stride=args.stride,
+    config = AnalyzeConfig(shots=args.shots, faces=args.faces, people=args.people, motion=args.motion,
+                           speech=args.speech, objects=args.objects, tracker=args.tracker,
+                           tracker_settings=tracker_settings(args), actions=args.actions, stride=args.stride,
                            annotated_video=args.annotated_video, proxy=args.proxy, device=args.device,
                            plugins=tuple(args.analyzer))
     run = analyze(args.videos, args.output, config, engine=args.engine, jobs=args.jobs, address=args.address,
@@ -75,7 +79,7 @@ def _format_analyze(run) -> str:
             continue
         s = v.summary
         parts = [f"{s.get('duration', 0):.1f} s"]
-        for key, unit in (("shots", "shots"), ("faces", "faces at most"), ("tracks", "tracks"),
+        for key, unit in (("shots", "shots"), ("faces", "faces at most"), ("people", "people"), ("tracks", "tracks"),
                           ("speech_seconds", "s of speech")):
             if s.get(key) is not None:
                 parts.append(f"{s[key]:g} {unit}")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from ..errors import VideolensError
 from ._common import (add_device, add_output, add_quiet_json, add_seed, add_tracker, batch_exit, csv_list, emit,
-                      line_arg, parse_formats, positive_int, report, tracker_settings, unit, zone_arg)
+                      error, line_arg, parse_formats, positive_int, report, tracker_settings, unit,
+                      zone_arg)
 
 # ---- detect ----------------------------------------------------------------------------------------------------
 
@@ -15,8 +17,9 @@ def _add_detect(sub) -> None:
                        description="Run a detector over videos: detections.csv/json, tracks.txt (MOTChallenge), "
                                    "counts.csv (lines, zones) and annotated.mp4 with the source's audio.")
     p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files, folders or globs")
-    p.add_argument("--model", help="faces, people-hog, fasterrcnn, fasterrcnn-r50, fcos, retinanet, a detect-train "
-                                   "checkpoint (.pt) or onnx:PATH (default: faces with --anonymize)")
+    p.add_argument("--model", help="faces-retina, faces, people-hog, fasterrcnn, fasterrcnn-r50, fcos, retinanet, a "
+                                   "detect-train checkpoint (.pt) or onnx:PATH (default with --anonymize or --people: "
+                                   "faces-retina when installed, else faces)")
     p.add_argument("--weights", help="checkpoint for a named model, or 'coco' (torchvision models' default)")
     p.add_argument("--classes", help="comma-separated class names (or ids) to keep")
     p.add_argument("--conf", type=unit, help="score threshold (default 0.25; faces 0.9, people-hog 0.5)")
@@ -31,6 +34,9 @@ def _add_detect(sub) -> None:
     p.add_argument("--anchor", default="center", choices=["center", "bottom-center", "top-center"],
                    help="the point of a box that counts for lines and zones (default center)")
     p.add_argument("--anonymize", action="store_true", help="blur every face in annotated.mp4")
+    p.add_argument("--people", metavar="GALLERY",
+                   help="name the faces (class = the person's name, or unknown) from GALLERY: a folder of photos "
+                        "per person, or a gallery.npz from 'videolens people enroll'; needs a face --model")
     p.add_argument("--anonymize-method", choices=["blur", "pixelate"], default="blur")
     p.add_argument("--format", default="all", help="csv,json,mot,mp4 or all (default all)")
     add_output(p)
@@ -45,7 +51,10 @@ def _run_detect(args: argparse.Namespace) -> int:
     from ..detect.video import FORMATS
 
     formats = parse_formats(args.format, FORMATS, "detect")
-    run = detect_videos(args.videos, args.output, args.model, weights=args.weights, conf=args.conf, iou=args.iou,
+    model = args.model
+    if args.people:
+        model = _named_faces(args)
+    run = detect_videos(args.videos, args.output, model, weights=args.weights, conf=args.conf, iou=args.iou,
                         classes=csv_list(args.classes), imgsz=args.imgsz, device=args.device, tracker=args.tracker,
                         stride=args.stride, tracker_settings=tracker_settings(args), lines=args.line, zones=args.zone, anchor=args.anchor,
                         anonymize=args.anonymize, anonymize_method=args.anonymize_method, formats=formats,
@@ -53,6 +62,23 @@ def _run_detect(args: argparse.Namespace) -> int:
                         on_item=lambda item: _report_video(args, item))
     emit(args, run.to_json)
     return batch_exit(run.ok, run.failed)
+
+
+def _named_faces(args: argparse.Namespace):
+    """The face detector of ``--model`` (default: the default face detector) naming its boxes from ``--people``."""
+    from ..detect.detectors import default_face_model, load_detector
+    from ..people.embed import FaceEmbedder
+    from ..people.gallery import NamedFaceDetector, load_gallery
+
+    detector = load_detector(args.model or default_face_model(), weights=args.weights, conf=args.conf,
+                             device=args.device)
+    if not getattr(detector, "finds_faces", False):
+        raise VideolensError(f"--people names faces: use it with a face model (--model faces-retina or faces), "
+                             f"not {args.model}")
+    embedder = FaceEmbedder(threads=None)
+    gallery = load_gallery(args.people, embedder, detector,
+                           on_skip=lambda f, why: None if args.quiet else error(f"{f}: skipped: {why}"))
+    return NamedFaceDetector(detector, gallery, embedder)
 
 
 def _report_video(args: argparse.Namespace, item) -> None:

@@ -60,6 +60,10 @@ class Analyzer:
       files by content hash (:func:`videolens.utils.files.file_digest`). ``analyze --resume`` redoes a video whose
       report was made with another fingerprint.
     - ``abort()``: called instead of ``finish`` when the run fails part-way (release threads and files).
+    - ``requires`` and ``bind(analyzers)``: an analyzer that follows others in the same pass names them in
+      ``requires``; ``analyze`` builds those first, then calls ``bind({name: analyzer})`` (the ``people`` analyzer
+      subscribes to the faces analyzer's ``listeners`` there). When one of them does not run, neither does it, and
+      the report says why.
     """
 
     name: str = "analyzer"
@@ -72,11 +76,15 @@ class Analyzer:
     report_section: str | None = None
     report_copies: tuple[str, ...] = ()
     summary_keys: tuple[str, ...] = ()
+    requires: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, config: Any) -> Analyzer:
         """Build it for ``videolens analyze`` (``config`` is an ``AnalyzeConfig``)."""
         return cls()
+
+    def bind(self, analyzers: dict[str, Analyzer]) -> None:  # noqa: B027 - optional hook
+        """Called by ``analyze`` with the analyzers named in ``requires``, before ``start``."""
 
     def start(self, info: Any) -> None:  # noqa: B027 - optional hook
         """Called once with the video's facts (a :class:`videolens.io.VideoInfo`) before any frame arrives."""

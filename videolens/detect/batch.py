@@ -49,7 +49,7 @@ class DetectRun(BatchRun):
         return docs[0] if len(docs) == 1 else docs
 
 
-def detect_videos(inputs: Sequence[str], output: str | os.PathLike | None, model: str | None, *,
+def detect_videos(inputs: Sequence[str], output: str | os.PathLike | None, model, *,
                   weights: str | None = None, conf: float | None = None, iou: float = 0.45,
                   classes: Sequence[str] | None = None, imgsz: int | None = None, device: str = "auto",
                   tracker: str | None = None, stride: int = 1, tracker_settings: dict | None = None, lines=(),
@@ -57,21 +57,24 @@ def detect_videos(inputs: Sequence[str], output: str | os.PathLike | None, model
                   anonymize: bool = False, anonymize_method: str = "blur",
                   formats: Sequence[str] = ("csv", "json", "mot", "mp4"), overwrite: bool = False,
                   quiet: bool = False, on_item: Callable[[DetectItem], None] | None = None) -> DetectRun:
-    """Run one detector over files, folders or globs; ``model`` defaults to ``faces`` with ``anonymize``.
+    """Run one detector over files, folders or globs. ``model``: a name or path for
+    :func:`~videolens.detect.detectors.load_detector`, or a ready :class:`~videolens.detect.detectors.Detector`;
+    with ``anonymize`` it defaults to the default face detector (:func:`~videolens.detect.detectors.default_face_model`).
 
     ``on_item`` is called as each video finishes (the CLI prints as it goes). The options are those of
     :func:`~videolens.detect.detectors.load_detector` and :func:`~videolens.detect.video.detect_video`.
     """
-    from .detectors import load_detector
+    from .detectors import Detector, default_face_model, load_detector
     from .video import detect_video
 
-    model = model or ("faces" if anonymize else None)
+    model = model or (default_face_model() if anonymize else None)
     if model is None:
         raise VideolensError("detect: --model is required (faces, people-hog, fasterrcnn, a checkpoint .pt, "
                              "onnx:PATH ...)")
     inputs = expand_inputs(list(inputs))
-    detector = load_detector(model, weights=weights, conf=conf, iou=iou, classes=list(classes) if classes else None,
-                             device=device, imgsz=imgsz)
+    detector = model if isinstance(model, Detector) else load_detector(
+        model, weights=weights, conf=conf, iou=iou, classes=list(classes) if classes else None, device=device,
+        imgsz=imgsz)
     run = DetectRun()
     for path, out in output_dirs(inputs, output).items():
         item = DetectItem(path, out)

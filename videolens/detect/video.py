@@ -343,7 +343,8 @@ def detect_video(path: str | os.PathLike, out_dir: str | os.PathLike, detector, 
     """Run ``detector`` over a video and write the ``detect`` outputs into ``out_dir``.
 
     ``lines``: ``[((x1, y1), (x2, y2)), ...]`` counting lines; ``zones``: ``[[(x, y), ...], ...]`` polygons.
-    ``anonymize`` hides faces (found with MTCNN, or with ``detector`` itself when it is the face detector).
+    ``anonymize`` hides faces (found with the default face detector, or with ``detector`` itself when it is a
+    face detector).
     ``formats``: any of ``csv`` (detections.csv, counts.csv), ``json``, ``mot`` (tracks.txt, with a tracker),
     ``mp4`` (annotated.mp4).
     """
@@ -377,13 +378,13 @@ def detect_video(path: str | os.PathLike, out_dir: str | os.PathLike, detector, 
     analyzers = [objects]
     faces = None
     if anonymize:
-        from .detectors import FaceDetector, load_detector
+        from .detectors import default_face_model, load_detector
 
-        if face_detector is None and isinstance(detector, FaceDetector):
+        if face_detector is None and getattr(detector, "finds_faces", False):
             faces = objects
         else:
-            faces = ObjectsAnalyzer(face_detector or load_detector("faces"), stride=stride, keep_frames=False,
-                                    name="anonymize")
+            faces = ObjectsAnalyzer(face_detector or load_detector(default_face_model()), stride=stride,
+                                    keep_frames=False, name="anonymize")
             analyzers.append(faces)
     tracker_name = objects.tracker_name
     head = {"video": reader.info.to_dict(), "model": objects.detector.describe(), "tracker": tracker_name,

@@ -1,7 +1,8 @@
 """The HTML report of ``videolens analyze``: one self-contained file that opens from disk with no network.
 
-It holds a player, a timeline (rows for shots, actions, speech, face and object counts, and motion), a thumbnail
-per shot (embedded JPEGs), the transcript, and what was skipped and why. Clicking the timeline, a shot or a line of
+It holds a player, a timeline (rows for shots, actions, speech, face and object counts, one row per person with
+their thumbnail, and motion), a thumbnail per shot (embedded JPEGs), the transcript, and what was skipped and why.
+Clicking a person's thumbnail plays their appearances one after the other. Clicking the timeline, a shot or a line of
 the transcript seeks the player. The page is rendered on the server side: every string that comes from the data
 (file names, labels, transcript) goes through :func:`html.escape`, the script reads only numbers from
 ``data-t`` attributes, and no data ever reaches ``innerHTML``.
@@ -54,7 +55,10 @@ font-size:11px;color:#fff;padding:0 3px;line-height:24px}.shot{background:#4a78c
 .card img{display:block;width:100%;background:#ccc}.card div{padding:4px 6px;font-size:12px;color:var(--mute)}
 .card.now{outline:2px solid var(--accent)}.transcript p{margin:3px 0;cursor:pointer}
 .transcript p.now{background:#e6efff}.transcript time{color:var(--mute);font-variant-numeric:tabular-nums;margin-right:8px}
-.full{white-space:pre-wrap;color:var(--fg)}
+.full{white-space:pre-wrap;color:var(--fg)}.person{background:#c2577a}
+.trow .label.who{display:flex;align-items:center;gap:4px;cursor:pointer;padding-top:0;overflow:hidden;
+white-space:nowrap;text-overflow:ellipsis}.who img{height:28px;width:auto;border-radius:3px;flex:none}
+.who.now{color:var(--accent);font-weight:600}.trow.tall{height:32px}
 @media (max-width:800px){.top{grid-template-columns:1fr}}
 """
 
@@ -82,6 +86,23 @@ _JS = """
       v.addEventListener('loadedmetadata',function(){ seek(t); if(!paused) v.play(); },{once:true});
       v.src=inp.value;
     });
+  });
+  // A person's appearances, one after the other: data-ranges holds "start,end;start,end" (numbers only).
+  var plan=null, step=0, who=null;
+  document.querySelectorAll('.who[data-ranges]').forEach(function(el){
+    el.addEventListener('click',function(ev){
+      ev.stopPropagation();
+      plan=el.dataset.ranges.split(';').map(function(r){ return r.split(',').map(parseFloat); })
+        .filter(function(r){ return r.length===2&&isFinite(r[0])&&isFinite(r[1]); });
+      if(who) who.classList.remove('now'); who=el; el.classList.add('now');
+      step=0; if(plan.length){ seek(plan[0][0]); v.play(); }
+    });
+  });
+  if(v) v.addEventListener('timeupdate',function(){
+    if(plan&&step<plan.length&&v.currentTime>=plan[step][1]){
+      step++;
+      if(step<plan.length){ seek(plan[step][0]); } else { v.pause(); plan=null; if(who) who.classList.remove('now'); }
+    }
   });
   if(v) v.addEventListener('timeupdate',function(){
     var t=v.currentTime, f=Math.min(1,Math.max(0,(t-start)/dur)), first=tl.querySelector('.track');
@@ -168,7 +189,46 @@ def _row(label: str, inner: str, row_id: str, extra: str = "") -> str:
             f'<div class="track">{inner}{extra}</div></div>')
 
 
-def _timeline(report: dict, start: float, duration: float) -> str:
+def _people_rows(report: dict, rel, thumbs: dict[str, bytes]) -> list[str]:
+    """One timeline row per person: their thumbnail and name (click: play their appearances), their ranges."""
+    rows = []
+    for p in (report.get("people") or {}).get("people") or []:
+        ranges = [(float(_num(r.get("start"))), float(_num(r.get("end")))) for r in p.get("ranges") or []
+                  if isinstance(r, dict)]
+        label = p.get("name") or p.get("id") or "person"
+        title = f"{label}: {len(ranges)} appearances, {float(p.get('screen_time') or 0):.1f} s on screen"
+        if p.get("similarity") is not None:
+            title += f" (gallery similarity {float(p['similarity']):.3f})"
+        uri = _jpeg_uri(thumbs.get(str(p.get("id"))))
+        img = f'<img src="{uri}" alt="">' if uri else ""
+        plan = ";".join(f"{_num(a)},{_num(b)}" for a, b in ranges)
+        blocks = "".join(f'<div class="block person" style="left:{_pct(rel(a))};width:{_pct(rel(b) - rel(a))}" '
+                         f'data-t="{_num(a)}" title="{esc(label)}"></div>' for a, b in ranges)
+        rows.append(f'<div class="trow tall" id="row-person-{esc(p.get("id"))}"><div class="label who" '
+                    f'data-ranges="{plan}" title="{esc(title)} — click to play">{img}{esc(label)}</div>'
+                    f'<div class="track">{blocks}</div></div>')
+    return rows
+
+
+def _person_thumbnails(report: dict, folder: str | os.PathLike | None) -> dict[str, bytes]:
+    """The people's thumbnails (``people/<id>.jpg`` in the video's folder), read to be embedded in the page."""
+    out: dict[str, bytes] = {}
+    if folder is None:
+        return out
+    root = os.path.realpath(os.fspath(folder))
+    for p in (report.get("people") or {}).get("people") or []:
+        rel = p.get("thumbnail")
+        if not isinstance(rel, str) or not rel.lower().endswith(".jpg"):
+            continue
+        path = os.path.realpath(os.path.join(root, rel))
+        if os.path.commonpath([root, path]) != root or not os.path.isfile(path):
+            continue                      # only files inside the report's own folder
+        with open(path, "rb") as f:
+            out[str(p.get("id"))] = f.read()
+    return out
+
+
+def _timeline(report: dict, start: float, duration: float, thumbs: dict[str, bytes] | None = None) -> str:
     rel = lambda t: (float(t) - start) / duration * 100 if duration > 0 else 0.0
     rows: list[str] = []
     shots = (report.get("shots") or {}).get("shots")
@@ -209,6 +269,8 @@ def _timeline(report: dict, start: float, duration: float) -> str:
             values = _bins([(c["time"], c["count"]) for c in sec.get("counts") or []], start, duration)
             top = max(values) if values else 0
             rows.append(_row(label, _area(values), key, f'<span class="max">max {esc(f"{top:g}")}</span>'))
+        if key == "faces":
+            rows += _people_rows(report, rel, thumbs or {})
     motion = report.get("motion")
     if motion is not None:
         values = _bins([(p["second"] + 0.5, p["activity"]) for p in motion.get("per_second") or []], start,
@@ -239,7 +301,8 @@ def _facts(video: dict) -> str:
 def _summary_table(report: dict) -> str:
     s = report.get("summary") or {}
     labels = [("shots", "Shots"), ("transitions", "Transitions"), ("faces", "Most faces at once"),
-              ("frames_with_faces", "Frames with faces"), ("objects", "Object detections"), ("tracks", "Tracks"),
+              ("frames_with_faces", "Frames with faces"), ("people", "People"), ("objects", "Object detections"),
+              ("tracks", "Tracks"),
               ("actions", "Action segments"), ("speech_seconds", "Speech (s)"), ("words", "Words"),
               ("mean_activity", "Mean motion")]
     rows = [f"<tr><th>{esc(lab)}</th><td>{esc(s[k])}</td></tr>" for k, lab in labels if s.get(k) is not None]
@@ -302,12 +365,14 @@ def _transcript(report: dict) -> str:
 
 
 def render_report_html(report: dict, *, video_src: str | None = None, shot_thumbnails: Sequence[bytes | None] = (),
-                       frames: Sequence[tuple[int, float, bytes]] = (), proxy: bool = False) -> str:
+                       frames: Sequence[tuple[int, float, bytes]] = (), proxy: bool = False,
+                       folder: str | os.PathLike | None = None) -> str:
     """The report page as a string.
 
     ``video_src``: the player's source, a path relative to the page (the source video or ``proxy.mp4``).
     ``shot_thumbnails``: one JPEG (bytes) per shot. ``frames``: ``(index, time, jpeg)`` thumbnails for a filmstrip
-    when there are no shots.
+    when there are no shots. ``folder``: the video's output folder, where the people's thumbnails are read from
+    (to be embedded: the page stays one file).
     """
     video = report.get("video") or {}
     name = video.get("name") or os.path.splitext(os.path.basename(str(video.get("path", "video"))))[0]
@@ -330,9 +395,9 @@ def render_report_html(report: dict, *, video_src: str | None = None, shot_thumb
         f'<header><h1>{esc(name)}</h1><div class="facts">{esc(video.get("path", ""))}<br>{_facts(video)}</div></header>'
         f'<main>{_skipped(report)}'
         f'<section class="top"><div>{player}</div><div><h2>Summary</h2>{_summary_table(report)}</div></section>'
-        f'<section><h2>Timeline</h2>{_timeline(report, start, duration)}'
-        f'<div class="note">Click anywhere on the timeline, a shot or a line of the transcript to play from there.'
-        f'</div></section>'
+        f'<section><h2>Timeline</h2>{_timeline(report, start, duration, _person_thumbnails(report, folder))}'
+        f'<div class="note">Click anywhere on the timeline, a shot or a line of the transcript to play from there;'
+        f' click a person to play their appearances.</div></section>'
         f'{_shots_section(report, shot_thumbnails, frames)}{_transcript(report)}'
         + (f'<section id="files"><h2>Files</h2>{links}</section>' if links else "")
         + f'<div class="note">videolens {esc(report.get("videolens", ""))} · report format '
