@@ -54,6 +54,7 @@ register_analyzer("actions", "videolens.classify.analyzer:ActionsAnalyzer")
 register_analyzer("speech", "videolens.speech.analyzer:SpeechAnalyzer", default=True, needs_audio=True,
                   extra="speech")
 register_analyzer("motion", "videolens.analyze.motion:MotionAnalyzer", default=True)
+register_analyzer("text", "videolens.text.analyzer:TextAnalyzer", extra="text")
 
 
 def skip_record(name: str, reason: str, install: str | None = None) -> dict:
@@ -110,7 +111,7 @@ def build_registered(names: list[str], config: AnalyzeConfig) -> tuple[list[Anal
         try:
             analyzers.append(build(entry.load(), config))
         except MissingExtra as e:
-            skipped.append(skip_record(name, f"needs {e.package}", f"pip install 'videolens[{e.extra}]'"))
+            skipped.append(skip_record(name, f"needs {e.package}", e.install))
         except ImportError as e:
             skipped.append(_skip_for_import_error(entry, e))
     return analyzers, skipped
