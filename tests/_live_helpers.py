@@ -28,3 +28,14 @@ def truth(gt_path, frames: int = 150, fps: float = 25.0) -> dict:
         for c in line.new_crossings(before):
             found[f"line_cross/{c['direction']}"].append(i)
     return dict(found)
+
+
+def by_kind(events: list[dict]) -> dict[str, list[int]]:
+    """The frames of an event list's zone entries/exits and line crossings, keyed like :func:`truth`."""
+    got = collections.defaultdict(list)
+    for e in events:
+        if e["kind"] in ("zone_enter", "zone_exit"):
+            got[e["kind"]].append(e["frame_start"])
+        elif e["kind"] == "line_cross":
+            got[f"line_cross/{e['direction']}"].append(e["frame_start"])
+    return dict(got)

@@ -163,3 +163,18 @@ def test_unknown_names_get_the_same_error_everywhere():
         assert all(n in message for n in registry.names())
     with pytest.raises(UnknownNameError, match="unknown analyzer"):
         ANALYZERS.get("nope")
+
+
+def test_a_run_that_fails_part_way_lets_every_analyzer_go(tmp_path):
+    """A plugin that fails at frame 20 while speech is being recognised in its thread: the process reports the
+    error and exits 2, cleanly (a recognition thread left inside CTranslate2 at exit used to abort it: 134)."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT, SAMPLE
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    r = subprocess.run([sys.executable, "-m", "videolens", "analyze", str(SAMPLE), "-o", str(tmp_path), "--quiet",
+                        "--analyzer", "test_analyze:Boom"], env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2, r.stderr
+    assert "boom at frame 20" in r.stderr and "terminate called" not in r.stderr and "Traceback" not in r.stderr

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 import pytest
-from _live_helpers import LINE, ZONE, truth
+from _live_helpers import LINE, ZONE, by_kind, truth
 from conftest import SAMPLE, run_cli
 
 from videolens.errors import VideolensError
@@ -24,12 +24,7 @@ def test_rules_on_a_file_give_the_true_events_and_what_detect_counts(objects_vid
     assert sum(len(v) for v in expected.values()) >= 5        # the clip really exercises the rules
     events = list(watch([str(video)], output=tmp_path / "w", objects=f"replay:{gt}", tracker="bytetrack",
                         zones={"zone1": ZONE}, lines={"line1": LINE}))
-    got = collections.defaultdict(list)
-    for e in events:
-        if e["kind"] in ("zone_enter", "zone_exit"):
-            got[e["kind"]].append(e["frame_start"])
-        elif e["kind"] == "line_cross":
-            got[f"line_cross/{e['direction']}"].append(e["frame_start"])
+    got = collections.defaultdict(list, by_kind(events))
     assert sorted(got) == sorted(expected)
     for kind, frames in expected.items():
         assert len(got[kind]) == len(frames), kind

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _live_helpers import LINE, ZONE, truth
+from _live_helpers import LINE, ZONE, by_kind, truth
 
 from videolens.detect.detectors import Detector
 from videolens.live.config import Camera
@@ -97,12 +97,7 @@ def test_rtsp_camera_gives_the_files_events(rtsp, slow_objects, tmp_path):
         events.append(e)
         if e["kind"] == "camera_lost":          # the clip ended: the first pass is over
             break
-    got = collections.defaultdict(list)
-    for e in events:
-        if e["kind"] in ("zone_enter", "zone_exit"):
-            got[e["kind"]].append(e["frame_start"])
-        elif e["kind"] == "line_cross":
-            got[f"line_cross/{e['direction']}"].append(e["frame_start"])
+    got = collections.defaultdict(list, by_kind(events))
     assert {k: len(v) for k, v in got.items()} == {k: len(v) for k, v in expected.items()}
     seen = np.asarray(sorted(set(analyzed)))
     assert len(seen) > 100          # most frames were analyzed (frames dropped are not queued)

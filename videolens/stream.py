@@ -74,16 +74,25 @@ def run_analyzers(source: str | os.PathLike | VideoReader, analyzers: list[Analy
             for event in timed(a, a.events):
                 on_event(a.name, event)
 
-    for a in analyzers:
-        timed(a, lambda a=a: a.start(reader.info))
-    watching = [a for a in analyzers if getattr(a, "wants_frames", True)]
-    decoded = 0
-    if watching:
-        decoded = _feed(reader, watching, start, end, timings, timed, drain, quiet, desc)
+    started: list[Analyzer] = []
     results = {}
-    for a in analyzers:
-        results[a.name] = timed(a, a.finish)
-        drain(a)
+    try:
+        for a in analyzers:
+            timed(a, lambda a=a: a.start(reader.info))
+            started.append(a)
+        watching = [a for a in analyzers if getattr(a, "wants_frames", True)]
+        decoded = _feed(reader, watching, start, end, timings, timed, drain, quiet, desc) if watching else 0
+        for a in analyzers:
+            results[a.name] = timed(a, a.finish)
+            started.remove(a)
+            drain(a)
+    except BaseException:
+        for a in started:          # the run failed: let the others go cleanly (threads, files)
+            try:
+                a.abort()
+            except Exception:  # noqa: BLE001 - the first error is the one to report
+                pass
+        raise
     return StreamRun(results, reader.info, decoded, {k: round(v, 4) for k, v in timings.items()}, reader.bad_frames)
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from ..errors import VideolensError
 
 PROXY_MODES = ("auto", "always", "never")
+# AnalyzeConfig's fields that set how analyzers run; the others (shots, faces, ...) switch the analyzer of that name.
+SETTINGS = ("tracker", "stride", "annotated_video", "proxy", "device", "threads", "plugins", "enable")
 
 
 @dataclass
@@ -21,7 +23,8 @@ class AnalyzeConfig:
     """What ``videolens analyze`` runs. Picklable, so it travels to worker processes and Ray tasks unchanged.
 
     - ``shots``, ``faces``, ``motion``: on by default. ``speech``: None = when the video has audio.
-    - ``objects``: a detector model name or path (turns object detection on); ``tracker``: a tracker name.
+    - ``objects``: a detector model name or path (turns object detection on); ``tracker``: a tracker name;
+      ``tracker_settings``: its keyword arguments (``{"high_thresh": 0.3}``; ``--track-thresh`` and friends).
     - ``actions``: an action-recognition checkpoint (turns action recognition on).
     - ``enable``: on/off by name for registered analyzers that have no field here (``{"brightness": True}``).
     - ``stride``: analyze every N-th frame (faces, objects, motion; shots always see every frame).
@@ -36,6 +39,7 @@ class AnalyzeConfig:
     speech: bool | None = None
     objects: str | None = None
     tracker: str | None = None
+    tracker_settings: dict = field(default_factory=dict)
     actions: str | None = None
     stride: int | None = None
     annotated_video: bool = False
@@ -49,7 +53,7 @@ class AnalyzeConfig:
         """What the user said about analyzer ``name``: a value (True/False, a model path) or None (its default)."""
         if name in self.enable:
             return self.enable[name]
-        return getattr(self, name, None)
+        return None if name in SETTINGS else getattr(self, name, None)
 
     def names(self, has_audio: bool) -> list[str]:
         """The registered analyzers this configuration asks for, in run order."""
@@ -74,6 +78,10 @@ def check_config(config: AnalyzeConfig) -> None:
         raise VideolensError("--tracker needs --objects MODEL|PATH (it tracks the detected objects)")
     if config.tracker:
         TRACKERS.check(config.tracker)
+        if config.tracker_settings:
+            from ..track import create_tracker
+
+            create_tracker(config.tracker, **config.tracker_settings)     # an unknown setting: one line, now
     if config.stride is not None and int(config.stride) < 1:
         raise VideolensError(f"--stride must be >= 1, not {config.stride}")
     if config.actions and not os.path.exists(config.actions):

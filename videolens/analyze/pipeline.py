@@ -110,6 +110,10 @@ class ProxyWriter(Analyzer):
         self.writer.close()
         return self.path
 
+    def abort(self) -> None:
+        if self.writer is not None:
+            self.writer.abort()
+
 
 def browser_playable(info: VideoInfo) -> bool:
     """Whether Chrome/Firefox/Safari play the file in a <video> element as it is."""
@@ -191,12 +195,7 @@ def analyze_video(path: str | os.PathLike, out_dir: str | os.PathLike, config: A
         proxy = ProxyWriter(out_dir / "proxy.mp4")
         helpers.append(proxy)
 
-    try:
-        run = run_analyzers(reader, analyzers + helpers, quiet=quiet, desc=name)
-    except BaseException:
-        if proxy is not None and proxy.writer is not None:
-            proxy.writer.abort()
-        raise
+    run = run_analyzers(reader, analyzers + helpers, quiet=quiet, desc=name)
     results = {a.name: run.results[a.name] for a in analyzers}
 
     t_out = time.perf_counter()

@@ -44,6 +44,10 @@ def register_analyzer(name: str, factory: type[Analyzer] | Callable[[AnalyzeConf
     ``default``: runs unless the configuration turns it off; ``needs_audio``: by default only when the video has
     audio.
     """
+    from .config import SETTINGS
+
+    if name in SETTINGS:
+        raise ValueError(f"an analyzer cannot be named {name!r}: AnalyzeConfig.{name} is a setting, not a switch")
     ANALYZERS.register(name, factory, module=module, extra=extra, default=default, needs_audio=needs_audio)
 
 
@@ -109,7 +113,9 @@ def build_registered(names: list[str], config: AnalyzeConfig) -> tuple[list[Anal
     for name in names:
         entry = ANALYZERS.entry(name)
         try:
-            analyzers.append(build(entry.load(), config))
+            analyzer = build(entry.load(), config)
+            analyzer.name = name        # the registered name is its name in the run and the report
+            analyzers.append(analyzer)
         except MissingExtra as e:
             skipped.append(skip_record(name, f"needs {e.package}", e.install))
         except ImportError as e:

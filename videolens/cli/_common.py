@@ -147,6 +147,31 @@ def registry_choices(action: argparse.Action, module: str, attr: str) -> None:
     action.choices = RegistryNames(module, attr)
 
 
+# The tracker settings a user needs (the rest stay keyword arguments of the tracker classes); each option sets the
+# tracker's argument of the same meaning. Thresholds are on the detector's score scale (docs/tracking.md).
+TRACK_OPTIONS = (("--track-thresh", "high_thresh", "detections scoring at least this are matched first (default 0.5)"),
+                 ("--track-low-thresh", "low_thresh", "weaker detections above this only continue tracks (0.1)"),
+                 ("--new-track-thresh", "new_track_thresh", "score needed to start a track (0.6)"),
+                 ("--track-buffer", "track_buffer", "frames (at 30 fps) a lost track is kept (30 = 1 s)"))
+
+
+def add_tracker(p: argparse.ArgumentParser, help: str) -> None:
+    """``--tracker`` and the tracker's main thresholds."""
+    registry_choices(p.add_argument("--tracker", help=help), "videolens.track", "TRACKERS")
+    for flag, _, text in TRACK_OPTIONS:
+        p.add_argument(flag, type=positive_int if flag == "--track-buffer" else float, metavar="N"
+                       if flag == "--track-buffer" else "SCORE", help=text)
+
+
+def tracker_settings(args: argparse.Namespace) -> dict:
+    """The tracker settings given on the command line, as the tracker's keyword arguments."""
+    out = {key: getattr(args, flag[2:].replace("-", "_")) for flag, key, _ in TRACK_OPTIONS}
+    out = {k: v for k, v in out.items() if v is not None}
+    if out and not getattr(args, "tracker", None):
+        raise VideolensError(f"--{next(f[2:] for f, k, _ in TRACK_OPTIONS if k in out)} needs --tracker")
+    return out
+
+
 def parse_formats(text: str, allowed: Sequence[str], command: str,
                   empty: tuple[str, ...] | None = None) -> tuple[str, ...]:
     """The one ``--format`` rule: comma-separated, any case, ``all`` for every format, repeats dropped, the order

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import VideolensError
-from ._common import add_device, add_quiet_json, batch_exit, emit, error, positive_int, registry_choices
+from ._common import add_device, add_quiet_json, add_tracker, batch_exit, emit, error, positive_int, tracker_settings
 
 
 def _add_analyze(sub) -> None:
@@ -27,7 +27,7 @@ def _add_analyze(sub) -> None:
     p.add_argument("--text", action=bool_flag, default=False,
                    help="on-screen text, Chinese and English: one frame a second and each cut (default off)")
     p.add_argument("--objects", metavar="MODEL|PATH", help="detect objects with this model (off by default)")
-    registry_choices(p.add_argument("--tracker", help="track the detected objects"), "videolens.track", "TRACKERS")
+    add_tracker(p, "track the detected objects")
     p.add_argument("--actions", metavar="CKPT", help="recognise actions with this checkpoint (off by default)")
     p.add_argument("--analyzer", action="append", default=[], metavar="MODULE:CLASS",
                    help="also run your own analyzer class (importable by the workers; repeatable)")
@@ -55,7 +55,8 @@ def _run_analyze(args: argparse.Namespace) -> int:
     if args.address and args.engine != "ray":
         raise VideolensError("--address needs --engine ray")
     config = AnalyzeConfig(shots=args.shots, faces=args.faces, motion=args.motion, speech=args.speech,
-                           objects=args.objects, tracker=args.tracker, actions=args.actions, stride=args.stride,
+                           objects=args.objects, tracker=args.tracker, tracker_settings=tracker_settings(args),
+                           actions=args.actions, stride=args.stride,
                            annotated_video=args.annotated_video, proxy=args.proxy, device=args.device,
                            plugins=tuple(args.analyzer), enable={"text": True} if args.text else {})
     run = analyze(args.videos, args.output, config, engine=args.engine, jobs=args.jobs, address=args.address,

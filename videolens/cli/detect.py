@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ._common import (add_device, add_output, add_quiet_json, add_seed, batch_exit, csv_list, emit, line_arg,
-                      parse_formats, positive_int, registry_choices, report, unit, zone_arg)
+from ._common import (add_device, add_output, add_quiet_json, add_seed, add_tracker, batch_exit, csv_list, emit,
+                      line_arg, parse_formats, positive_int, report, tracker_settings, unit, zone_arg)
 
 # ---- detect ----------------------------------------------------------------------------------------------------
 
@@ -23,7 +23,7 @@ def _add_detect(sub) -> None:
     p.add_argument("--iou", type=unit, default=0.45, help="NMS IoU threshold (default 0.45)")
     p.add_argument("--imgsz", type=positive_int, help="detector input size in pixels (default: the model's)")
     p.add_argument("--stride", type=positive_int, default=1, help="detect on every N-th frame (default 1)")
-    registry_choices(p.add_argument("--tracker", help="turn tracking on"), "videolens.track", "TRACKERS")
+    add_tracker(p, "turn tracking on")
     p.add_argument("--line", type=line_arg, action="append", default=[], metavar="X1,Y1,X2,Y2",
                    help="count tracks crossing this line (in = to its right seen from the first point); repeatable")
     p.add_argument("--zone", type=zone_arg, action="append", default=[], metavar="X1,Y1,X2,Y2,X3,Y3,...",
@@ -47,7 +47,7 @@ def _run_detect(args: argparse.Namespace) -> int:
     formats = parse_formats(args.format, FORMATS, "detect")
     run = detect_videos(args.videos, args.output, args.model, weights=args.weights, conf=args.conf, iou=args.iou,
                         classes=csv_list(args.classes), imgsz=args.imgsz, device=args.device, tracker=args.tracker,
-                        stride=args.stride, lines=args.line, zones=args.zone, anchor=args.anchor,
+                        stride=args.stride, tracker_settings=tracker_settings(args), lines=args.line, zones=args.zone, anchor=args.anchor,
                         anonymize=args.anonymize, anonymize_method=args.anonymize_method, formats=formats,
                         overwrite=args.overwrite, quiet=args.quiet,
                         on_item=lambda item: _report_video(args, item))

@@ -56,6 +56,7 @@ class Analyzer:
       result also repeated at the top of the report (``transitions`` of shots, ``tracks`` of objects).
     - ``from_config(config)``: how ``videolens analyze`` builds it from an
       :class:`~videolens.analyze.AnalyzeConfig` (default: no arguments).
+    - ``abort()``: called instead of ``finish`` when the run fails part-way (release threads and files).
     """
 
     name: str = "analyzer"
@@ -94,6 +95,11 @@ class Analyzer:
     def write_files(self, result: Any, out_dir: str | os.PathLike) -> list[str]:
         """Write the analyzer's standard files into ``out_dir``; returns their paths."""
         return []
+
+    def abort(self) -> None:  # noqa: B027 - optional hook
+        """The run failed before ``finish``: let go of what it holds (threads, open files), with no result. An
+        analyzer that starts a thread must stop or join it here: a thread still inside native code when the
+        process exits aborts it."""
 
 
 class MissingExtra(ImportError):

@@ -165,6 +165,12 @@ class FacesAnalyzer(Analyzer):
                 self._pool = None
         return FacesResult(self._frames, self.stride)
 
+    def abort(self) -> None:
+        self._pending.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
     def summary(self, result: FacesResult) -> dict:
         counts = [len(d) for d in result.frames]
         return {"faces": max(counts, default=0), "frames_with_faces": sum(1 for c in counts if c)}
@@ -241,6 +247,10 @@ class ObjectsAnalyzer(Analyzer):
     frame order: how ``videolens detect`` writes its files while the video plays. ``raw_sinks`` get every box the
     detector found, before the tracker keeps only confirmed tracks (what face anonymisation must hide). Events: ``track_end`` when the
     tracker gives a track up, ``line_cross`` (with ``direction``), ``zone_enter`` and ``zone_exit``.
+
+    A tracker whose ``wants_frames`` is true (``botsort``) gets each analyzed frame too, for camera-motion
+    compensation. When most detections of a video never become part of a track (a detector whose scores sit
+    below the tracker's thresholds), a warning says so, once per video.
     """
 
     name = "objects"
@@ -250,7 +260,8 @@ class ObjectsAnalyzer(Analyzer):
 
     @classmethod
     def from_config(cls, config) -> ObjectsAnalyzer:
-        return cls(config.objects, tracker=config.tracker, device=config.device, stride=config.stride or 1)
+        return cls(config.objects, tracker=config.tracker, device=config.device, stride=config.stride or 1,
+                   **(getattr(config, "tracker_settings", None) or {}))
 
     def __init__(self, model, tracker=None, conf: float = 0.25, stride: int = 1, classes=None, device: str = "auto",
                  max_side: int | None = None, lines: Sequence = (), zones: Sequence = (), keep_frames: bool = True,
@@ -287,6 +298,9 @@ class ObjectsAnalyzer(Analyzer):
         self._open: set[int] = set()            # tracks not yet given up (for track_end events)
         self._crossed = [0] * len(self.lines)   # crossings of each line already turned into events
         self._events: list[Event] = []
+        self._raw = self._kept = 0              # detections the tracker got, and those it reported in a track
+        self._warned = False
+        self._video = ""
 
     def start(self, info) -> None:
         self._scale.start(info)
@@ -294,9 +308,12 @@ class ObjectsAnalyzer(Analyzer):
         self._reset()
         for c in self.lines + self.zones:
             c.reset()
+        self._video = os.path.basename(str(getattr(info, "path", "") or ""))
         if self.tracker is not None:
             self.tracker.reset()
             self.tracker.frame_rate = float(info.fps or 30.0)
+            if hasattr(self.tracker, "image_size"):
+                self.tracker.image_size = self._scale.full      # boxes come back in the video's pixels
 
     def process(self, frames: np.ndarray, timestamps: np.ndarray, indices: np.ndarray) -> None:
         for f, d, t, i in zip(frames, self.detector.detect(list(frames), indices.tolist()), timestamps, indices):
@@ -305,8 +322,15 @@ class ObjectsAnalyzer(Analyzer):
             for sink in self.raw_sinks:
                 sink(d)
             if self.tracker is not None:
-                d = self.tracker.update(d)
+                self._raw += len(d)
+                if getattr(self.tracker, "wants_frames", False):
+                    d = self.tracker.update(d, frame=f)
+                else:
+                    d = self.tracker.update(d)
+                self._kept += len(d)
                 self._follow(d)
+                if not self._warned and self._raw >= 500:
+                    self._check_tracked()
             d.data = {}
             self._analyzed += 1
             self._classes.update(d.class_names.tolist())
@@ -363,7 +387,26 @@ class ObjectsAnalyzer(Analyzer):
     def finish(self) -> ObjectsResult:
         for tid in sorted(self._open):
             self._end(tid)
+        if self.tracker is not None and not self._warned and self._raw >= 20:
+            self._check_tracked()
         return self.totals()
+
+    def _check_tracked(self) -> None:
+        """Warn (once per video) when most detections never became part of a track: usually a detector whose
+        scores sit below the tracker's thresholds (they are for scores that are probabilities)."""
+        self._warned = True
+        if self._kept >= 0.5 * self._raw:
+            return
+        import warnings
+
+        t = self.tracker
+        limits = ", ".join(f"{k} {getattr(t, k):g}" for k in ("high_thresh", "new_track_thresh", "min_score")
+                           if isinstance(getattr(t, k, None), (int, float)))
+        where = f"{self._video}: " if self._video else ""
+        warnings.warn(f"{where}only {self._kept} of {self._raw} detections were tracked ({self.tracker_name}"
+                      f"{': ' + limits if limits else ''}); if the detector's scores are not probabilities or sit "
+                      f"lower, set --track-thresh / --new-track-thresh on its scale (docs/tracking.md)",
+                      stacklevel=2)
 
     def events(self) -> list[Event]:
         out, self._events = self._events, []

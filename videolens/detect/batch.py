@@ -52,7 +52,8 @@ class DetectRun(BatchRun):
 def detect_videos(inputs: Sequence[str], output: str | os.PathLike | None, model: str | None, *,
                   weights: str | None = None, conf: float | None = None, iou: float = 0.45,
                   classes: Sequence[str] | None = None, imgsz: int | None = None, device: str = "auto",
-                  tracker: str | None = None, stride: int = 1, lines=(), zones=(), anchor: str = "center",
+                  tracker: str | None = None, stride: int = 1, tracker_settings: dict | None = None, lines=(),
+                  zones=(), anchor: str = "center",
                   anonymize: bool = False, anonymize_method: str = "blur",
                   formats: Sequence[str] = ("csv", "json", "mot", "mp4"), overwrite: bool = False,
                   quiet: bool = False, on_item: Callable[[DetectItem], None] | None = None) -> DetectRun:
@@ -76,6 +77,7 @@ def detect_videos(inputs: Sequence[str], output: str | os.PathLike | None, model
         item = DetectItem(path, out)
         try:
             item.result = detect_video(path, out, detector, tracker=tracker, stride=stride, lines=lines, zones=zones,
+                                       tracker_settings=tracker_settings,
                                        anonymize=anonymize, anonymize_method=anonymize_method, formats=formats,
                                        overwrite=overwrite, quiet=quiet, anchor=anchor)
         except VideolensError as e:

@@ -310,6 +310,9 @@ class AnnotatedVideo(Analyzer):
         self.close()
         return str(self.path)
 
+    def abort(self) -> None:
+        self.close()
+
     def close(self) -> None:
         """Finish the file with what was written (also after an error); nothing written: no file."""
         if self.writer is not None:
@@ -385,8 +388,6 @@ def detect_video(path: str | os.PathLike, out_dir: str | os.PathLike, detector, 
     except BaseException as e:
         error = str(e) if isinstance(e, VideolensError) else f"{type(e).__name__}: {e}"
         try:
-            if video is not None:
-                video.close()
             writers.close(_summary(objects.totals(), video), False, error)
         except Exception:  # noqa: BLE001 - keep the original error
             writers.discard()

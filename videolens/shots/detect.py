@@ -59,6 +59,10 @@ class CombinedDetector(ShotDetector):
         for m in self.members:
             m.start(info)
 
+    def abort(self) -> None:
+        for m in self.members:
+            m.abort()
+
     def process(self, frames: np.ndarray, timestamps: np.ndarray, indices: np.ndarray) -> None:
         if len(frames) == 0:
             return

@@ -164,6 +164,12 @@ class _ChunkRunner:
             self._run(window, slice(CONTEXT, CONTEXT + self.chunk))
             del self.buf[:self.chunk]
 
+    def close(self) -> None:
+        """Stop the worker thread without finishing (the run failed)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
     def finish(self) -> np.ndarray:
         try:
             pending = len(self.buf) - CONTEXT
@@ -239,6 +245,11 @@ class LearnedDetector(ShotDetector):
             raise ValueError(f"the learned detector needs {DETECT_SIZE[0]}x{DETECT_SIZE[1]} RGB frames, "
                              f"got {frames.shape[1:]}")
         self._runner.add(np.ascontiguousarray(frames, dtype=np.uint8))
+
+    def abort(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
+        self._runner = None
 
     def _detect(self, scores, timestamps) -> list[Transition]:
         logits = self._runner.finish() if self._runner is not None else np.zeros((0, 5), np.float32)

@@ -98,6 +98,12 @@ class SpeechAnalyzer(Analyzer):
                         for s in self._result.segments]
         return self._result
 
+    def abort(self) -> None:
+        """Wait for the recognition thread: CTranslate2 must not be inside a call when the process exits."""
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
     def events(self) -> list[Event]:
         """Speech segments, once recognised (the whole file's at the end: Whisper sees all of it)."""
         out, self._events = self._events, []

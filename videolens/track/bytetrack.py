@@ -57,17 +57,34 @@ class Track:
 
 
 class TrackerBase:
-    """What ByteTrack and SORT share: the Kalman filter, track bookkeeping, ids and the output."""
+    """What ByteTrack, SORT and OC-SORT share: the Kalman filter, track bookkeeping, ids, camera-motion
+    compensation and the output."""
 
     name = "tracker"
+    #: Whether ``update`` wants the image too (``update(detections, frame=image)``): callers that have frames
+    #: (``ObjectsAnalyzer``) pass them when this is true; without a frame every tracker still works.
+    wants_frames = False
 
-    def __init__(self, frame_rate: float = 30.0, class_aware: bool = True, smooth: bool = False):
+    def __init__(self, frame_rate: float = 30.0, class_aware: bool = True, smooth: bool = False,
+                 cmc: str | None = None, velocity_noise: float | None = None):
         """``frame_rate`` scales how long lost tracks are kept and the Kalman velocity noise; ``class_aware``
-        keeps a track to its class; ``smooth`` reports Kalman-filtered boxes instead of the detector's."""
+        keeps a track to its class; ``smooth`` reports Kalman-filtered boxes instead of the detector's; ``cmc``
+        (``"sparse"`` or ``"ecc"``) compensates the camera's motion when frames are given (:mod:`.cmc`);
+        ``velocity_noise``: see :attr:`velocity_noise` (None: ``30 / frame_rate``)."""
         self.kf = KalmanXYAH()
         self.smooth = smooth
         self.frame_rate = float(frame_rate)
         self.class_aware = class_aware
+        self._velocity_noise = None if velocity_noise is None else float(velocity_noise)
+        self.cmc = None
+        if cmc:
+            from .cmc import CameraMotion
+
+            self.cmc = CameraMotion(cmc)
+            self.wants_frames = True
+        #: The (width, height) the boxes are measured in, when the frames given to ``update`` are another size
+        #: (``ObjectsAnalyzer`` detects on scaled-down frames and reports boxes in the video's pixels).
+        self.image_size: tuple[int, int] | None = None
         self.reset()
 
     def reset(self) -> None:
@@ -77,12 +94,16 @@ class TrackerBase:
         self.updates = 0
         self.frame = -1
         self._last_timestamp: float | None = None
+        if self.cmc is not None:
+            self.cmc.reset()
 
     @property
     def velocity_noise(self) -> float:
         """How much faster velocities per frame change than at 30 fps, for which the Kalman noise is set:
-        ``30 / frame_rate`` (a 10 fps frame lasts three 30 fps frames). Measured on PETS09 at 10 fps: 1 leaves
-        7 id switches at ``--stride 3`` with perfect detections, 3 none (see BENCHMARKS.md)."""
+        ``30 / frame_rate`` unless given (a 10 fps frame lasts three 30 fps frames). Checked on the MOT17
+        development sequences (BENCHMARKS.md): MOT17-05 (14 fps) tracks better with it than with 1."""
+        if self._velocity_noise is not None:
+            return self._velocity_noise
         return 30.0 / self.frame_rate
 
     # ---- helpers ----------------------------------------------------------------------------------------
@@ -106,6 +127,25 @@ class TrackerBase:
         self.frame = frame
         self._last_timestamp = float(det.timestamp) if det.timestamp is not None else None
         return frame, float(gap)
+
+    def _compensate(self, image: np.ndarray | None, det: Detections) -> None:
+        """Move every track by the camera's motion since the previous frame (nothing without a frame or
+        ``cmc``)."""
+        if self.cmc is None or image is None:
+            return
+        a = self.cmc.estimate(image, det.xyxy, self.image_size)
+        if a is not None:
+            self._warp(a)
+
+    def _warp(self, a: np.ndarray) -> None:
+        from .cmc import warp_boxes, warp_states
+
+        if not self.tracks:
+            return
+        mean, cov = warp_states(np.stack([t.mean for t in self.tracks]), np.stack([t.cov for t in self.tracks]), a)
+        boxes = warp_boxes(np.stack([t.box for t in self.tracks]), a)
+        for t, m, c, b in zip(self.tracks, mean, cov, boxes):
+            t.mean, t.cov, t.box = m, c, b.astype(np.float32)
 
     def _predict(self, tracks: list[Track], gap: float = 1.0) -> None:
         """Kalman-predict ``gap`` frames ahead (with ``--stride N``, N frames: velocities stay per frame)."""
@@ -213,28 +253,37 @@ class ByteTrack(TrackerBase):
     - ``smooth``: report the Kalman-filtered boxes (as the paper does) instead of the detector's.
     - ``track_buffer``: how long a lost track is kept, in frames at 30 fps (scaled by ``frame_rate``).
     - ``class_aware``: a track only continues with detections of its own class.
+    - ``cmc``: camera-motion compensation when ``update`` is given frames (None: off; ``botsort`` turns it on).
+
+    The score thresholds are for detectors whose scores are probabilities (0-1); for others (MOT15's ACF scores
+    run from about -1 to 130) set them on that detector's scale (docs/tracking.md).
     """
 
     name = "bytetrack"
 
     def __init__(self, high_thresh: float = 0.5, low_thresh: float = 0.1, new_track_thresh: float = 0.6,
                  match_thresh: float = 0.9, track_buffer: int = 30, frame_rate: float = 30.0,
-                 fuse_score: bool = True, class_aware: bool = True, smooth: bool = False):
+                 fuse_score: bool = True, class_aware: bool = True, smooth: bool = False, cmc: str | None = None,
+                 velocity_noise: float | None = None):
         self.high_thresh, self.low_thresh = float(high_thresh), float(low_thresh)
         self.new_track_thresh = float(new_track_thresh)
         self.match_thresh, self.fuse_score = float(match_thresh), fuse_score
         self.track_buffer = int(track_buffer)
-        super().__init__(frame_rate, class_aware, smooth)
+        super().__init__(frame_rate, class_aware, smooth, cmc, velocity_noise)
 
     @property
     def max_lost_frames(self) -> int:
         return max(1, int(round(self.track_buffer * self.frame_rate / 30.0)))
 
-    def update(self, detections: Detections) -> Detections:
-        """Associate one frame's detections; returns the confirmed tracks seen in it, with ``track_ids``."""
+    def update(self, detections: Detections, frame: np.ndarray | None = None) -> Detections:
+        """Associate one frame's detections; returns the confirmed tracks seen in it, with ``track_ids``.
+
+        ``frame``: the image the detections came from, for camera-motion compensation (ignored without ``cmc``).
+        """
         det = detections
         first_update = self.updates == 0
-        frame, gap = self._advance(det)
+        now, gap = self._advance(det)
+        self._compensate(frame, det)
         scores = det.scores
         high = np.flatnonzero(scores >= self.high_thresh)
         low = np.flatnonzero((scores > self.low_thresh) & (scores < self.high_thresh))
@@ -244,9 +293,8 @@ class ByteTrack(TrackerBase):
         self._predict(pool + tentative, gap)
 
         # 1. Confirmed and lost tracks with the high-score detections.
-        cost = self._cost(pool, det, high, self.fuse_score)
-        matches, un_tracks, un_high = linear_assignment(cost, self.match_thresh)
-        self._update_tracks([pool[i] for i in matches[:, 0]], det, high[matches[:, 1]], frame)
+        matches, un_tracks, un_high = self._first_match(pool, det, high)
+        self._update_tracks([pool[i] for i in matches[:, 0]], det, high[matches[:, 1]], now)
         for ti in matches[:, 0]:
             self._confirm(pool[ti])
         unmatched = [pool[i] for i in un_tracks]
@@ -254,17 +302,18 @@ class ByteTrack(TrackerBase):
         remaining = [t for t in unmatched if t.state == CONFIRMED]
         cost = self._cost(remaining, det, low, False)
         matches, un_remaining, _ = linear_assignment(cost, 0.5)
-        self._update_tracks([remaining[i] for i in matches[:, 0]], det, low[matches[:, 1]], frame)
+        self._update_tracks([remaining[i] for i in matches[:, 0]], det, low[matches[:, 1]], now)
         for i in un_remaining:
             remaining[i].state = LOST
+        # 2b. Tracks still unmatched, by their last observation (OC-SORT's recovery; nothing in ByteTrack).
+        left = self._recover([t for t in unmatched if t.state == LOST], det, high[un_high], now)
         # 3. Tentative tracks with the high detections nobody took.
-        left = high[un_high]
         # A tentative track has no velocity yet: with --stride its object has moved by several frames' worth, so
         # the boxes are buffered by 0.3 of their size per skipped frame (nothing changes at stride 1).
-        gaps = np.array([frame - t.last_frame for t in tentative], np.float64)
+        gaps = np.array([now - t.last_frame for t in tentative], np.float64)
         cost = self._cost(tentative, det, left, self.fuse_score, np.clip(0.3 * (gaps - 1), 0.0, 1.0))
         matches, un_tentative, un_left = linear_assignment(cost, 0.7)
-        self._update_tracks([tentative[i] for i in matches[:, 0]], det, left[matches[:, 1]], frame)
+        self._update_tracks([tentative[i] for i in matches[:, 0]], det, left[matches[:, 1]], now)
         for ti in matches[:, 0]:
             self._confirm(tentative[ti])
         for i in un_tentative:
@@ -272,14 +321,37 @@ class ByteTrack(TrackerBase):
         # 4. New tracks from confident leftovers (confirmed at once on the very first frame, as ByteTrack does).
         for di in left[un_left]:
             if scores[di] >= self.new_track_thresh:
-                t = self._new_track(det, di, frame)
+                t = self._new_track(det, di, now)
                 if first_update:
                     self._confirm(t)
                 self.tracks.append(t)
         # 5. Forget tracks lost for too long, and lost tracks that duplicate a followed one.
         for t in self.tracks:
-            if t.state == LOST and frame - t.last_frame > self.max_lost_frames:
+            if t.state == LOST and now - t.last_frame > self.max_lost_frames:
                 t.state = REMOVED
         self._remove_duplicates()
         self.tracks = [t for t in self.tracks if t.state != REMOVED]
-        return self._output(frame, det)
+        return self._output(now, det)
+
+    def _first_match(self, pool: list[Track], det: Detections, high: np.ndarray):
+        """The first association: ``(matches, unmatched tracks, unmatched detections)`` as indices into ``pool``
+        and ``high``."""
+        return linear_assignment(self._cost(pool, det, high, self.fuse_score), self.match_thresh)
+
+    def _recover(self, lost: list[Track], det: Detections, left: np.ndarray, now: float) -> np.ndarray:
+        """A last chance for tracks the first two associations left: returns the detections still free."""
+        return left
+
+
+class BotSort(ByteTrack):
+    """ByteTrack's association with BoT-SORT's camera-motion compensation (Aharon, Orfaig, Bobrovsky, "BoT-SORT:
+    Robust Associations Multi-Pedestrian Tracking", arXiv:2206.14651, 2022; motion only, no re-identification):
+    given frames, the tracks' Kalman states are warped by the camera's global motion before association
+    (:mod:`.cmc`). Without frames it is ByteTrack."""
+
+    name = "botsort"
+    wants_frames = True
+
+    def __init__(self, *args, cmc: str | None = "sparse", **settings):
+        super().__init__(*args, cmc=cmc, **settings)
+        self.wants_frames = self.cmc is not None

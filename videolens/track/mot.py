@@ -26,15 +26,25 @@ def read_mot(path: str | os.PathLike, scale: float = 1.0, min_visibility: float 
              classes: Iterable[int] | None = None) -> dict[int, Detections]:
     """Read a MOTChallenge ``gt.txt`` / ``det.txt`` / result file into ``{frame_index: Detections}``.
 
-    ``scale`` multiplies coordinates (PETS09's 768x576 ground truth on the 480x360 file: 0.625). For ground truth,
+    ``scale`` multiplies coordinates (PETS09's 768x576 ground truth on the 480x360 file: 0.625). A ``.gz`` file is
+    read decompressed. A bad row is a one-line error naming the file and line. For ground truth,
     ``min_visibility`` and ``classes`` filter on columns 9 and 8 (rows whose column 7 ``conf`` is 0 are
     "ignore" rows in MOT16+ and are dropped). Track ids go to ``track_ids`` and column 7 to ``scores``.
     """
     path = os.fspath(path)
     try:
-        text = open(path, encoding="utf-8").read()
+        if path.endswith(".gz"):
+            import gzip
+
+            with gzip.open(path, "rt", encoding="utf-8") as f:
+                text = f.read()
+        else:
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
     except FileNotFoundError:
         raise VideolensError(f"{path}: no such MOTChallenge file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise VideolensError(f"{path}: not a MOTChallenge text file ({e})") from None
     rows = []
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -98,18 +108,9 @@ def track_sequence(tracker, detections: dict[int, Detections], frames: int, stri
     return out
 
 
-def mot_metrics(ground_truth: dict[int, Detections], tracks: dict[int, Detections], iou: float = 0.5,
-                name: str = "video") -> dict:
-    """MOTA, IDF1, ID switches and friends from ``motmetrics`` (the reference implementation).
+def _accumulate(ground_truth: dict[int, Detections], tracks: dict[int, Detections], iou: float):
+    import motmetrics as mm
 
-    Frames present in either input are evaluated; a pair matches at IoU >= ``iou`` (MOTChallenge uses 0.5).
-    Ground-truth boxes whose score is 0 are MOTChallenge's "ignore" rows (column 7 of ``gt.txt`` is 0) and are
-    left out, as py-motmetrics' MOTChallenge evaluation does (``loadtxt(min_confidence=1)``).
-    """
-    try:
-        import motmetrics as mm
-    except ImportError:
-        raise VideolensError("tracking metrics need motmetrics (pip install motmetrics)") from None
     acc = mm.MOTAccumulator(auto_id=False)
     frames = sorted(set(ground_truth) | set(tracks))
     for f in frames:
@@ -121,9 +122,37 @@ def mot_metrics(ground_truth: dict[int, Detections], tracks: dict[int, Detection
         dist = 1.0 - box_iou(g.xyxy, t.xyxy)
         dist[dist > 1 - iou] = np.nan
         acc.update(g.track_ids.tolist(), t.track_ids.tolist(), dist, frameid=f)
-    mh = mm.metrics.create()
-    names = ["mota", "motp", "idf1", "idp", "idr", "num_switches", "num_false_positives", "num_misses",
-             "mostly_tracked", "mostly_lost", "num_unique_objects", "num_frames", "precision", "recall"]
-    summary = mh.compute(acc, metrics=names, name=name)
-    row = summary.iloc[0].to_dict()
+    return acc
+
+
+_NAMES = ["mota", "motp", "idf1", "idp", "idr", "num_switches", "num_false_positives", "num_misses",
+          "mostly_tracked", "mostly_lost", "num_unique_objects", "num_frames", "precision", "recall"]
+
+
+def _row(summary, i: int) -> dict:
+    row = summary.iloc[i].to_dict()
     return {k: (float(v) if isinstance(v, (float, np.floating)) else int(v)) for k, v in row.items()}
+
+
+def mot_metrics(ground_truth: dict[int, Detections], tracks: dict[int, Detections], iou: float = 0.5,
+                name: str = "video") -> dict:
+    """MOTA, IDF1, ID switches and friends from ``motmetrics`` (the reference implementation).
+
+    Frames present in either input are evaluated; a pair matches at IoU >= ``iou`` (MOTChallenge uses 0.5).
+    Ground-truth boxes whose score is 0 are MOTChallenge's "ignore" rows (column 7 of ``gt.txt`` is 0) and are
+    left out, as py-motmetrics' MOTChallenge evaluation does (``loadtxt(min_confidence=1)``). Given dicts of
+    sequences (``{name: {frame: Detections}}`` for both), the result is their overall score.
+    """
+    try:
+        import motmetrics as mm
+    except ImportError:
+        raise VideolensError("tracking metrics need motmetrics (pip install motmetrics)") from None
+    mh = mm.metrics.create()
+    first = next(iter(ground_truth.values()), None)
+    if isinstance(first, dict):                  # several sequences: motmetrics' overall row
+        names = list(ground_truth)
+        accs = [_accumulate(ground_truth[n], tracks.get(n, {}), iou) for n in names]
+        summary = mh.compute_many(accs, metrics=_NAMES, names=names, generate_overall=True)
+        return _row(summary, len(names))
+    summary = mh.compute(_accumulate(ground_truth, tracks, iou), metrics=_NAMES, name=name)
+    return _row(summary, 0)

@@ -34,8 +34,9 @@ class Sort(TrackerBase):
     def max_lost_frames(self) -> int:
         return max(1, int(round(self.max_age * self.frame_rate / 30.0)))
 
-    def update(self, detections: Detections) -> Detections:
-        """Associate one frame's detections; returns the shown tracks matched in it, with ``track_ids``."""
+    def update(self, detections: Detections, frame: np.ndarray | None = None) -> Detections:
+        """Associate one frame's detections; returns the shown tracks matched in it, with ``track_ids``.
+        ``frame`` is accepted for the common interface (SORT has no camera-motion compensation)."""
         det = detections
         frame, gap = self._advance(det)
         warm_up = self.updates <= self.min_hits        # SORT shows every track during its first frames
