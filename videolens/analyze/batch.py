@@ -342,7 +342,8 @@ def write_summary(out_root: str | os.PathLike, videos: list[VideoOutcome]) -> tu
         w.writerow({k: "" if r.get(k) is None else r[k] for k in columns})
     write_text(out_root / "summary.csv", buf.getvalue())
     shown = [k for k in numbers if any(r.get(k) is not None for r in rows)]
-    write_text(out_root / "index.html", render_index_html(rows, shown, title=f"videolens analyze — {out_root.name}"))
+    write_text(out_root / "index.html", render_index_html(rows, shown, title=f"videolens analyze — {out_root.name}",
+                                                          root=out_root))
     _usual_modes(out_root / "summary.csv", out_root / "index.html")
     return str(out_root / "summary.csv"), str(out_root / "index.html")
 

@@ -7,6 +7,7 @@ it into place when complete):
 - ``report.html``: a self-contained page with a timeline, shot thumbnails, the transcript and a player;
 - ``shots.csv``, ``tracks.txt``, ``transcript.srt``/``.vtt``: written by the parts' own writers when they ran;
 - ``proxy.mp4``: a small H.264/AAC copy for the player, when a browser cannot play the source;
+- ``thumbnail.jpg``: a small frame (a third of the way in) for the batch's ``index.html``;
 - ``annotated.mp4`` (``annotated_video=True``): boxes, ids, current shot and subtitles drawn, audio kept.
 
 The proxy and the shot thumbnails are made from the same decode pass as the analyzers (they are two more
@@ -33,7 +34,7 @@ from ..core.analyzer import Analyzer
 from ..errors import DiskFullError, VideolensError, disk_full
 from ..io.reader import VideoInfo, VideoReader
 from ..stream import run_analyzers
-from ..utils.files import final_name, write_text
+from ..utils.files import final_name, write_bytes, write_text
 from .config import AnalyzeConfig
 from .fingerprint import fingerprint
 from .registry import ANALYZERS, build_plugins, build_registered, skip_record
@@ -240,6 +241,9 @@ def analyze_video(path: str | os.PathLike, out_dir: str | os.PathLike, config: A
         src = "proxy.mp4"
     else:
         src = Path(os.path.relpath(os.path.abspath(path), os.path.abspath(final_dir))).as_posix()
+    collected = run.results["thumbnails"]
+    if collected:       # the batch index page's picture of this video
+        write_bytes(out_dir / "thumbnail.jpg", collected[len(collected) // 3][2])
     # Everything but the two report files exists now: the page and the JSON can list (and link) them all.
     report["files"] = sorted([p.name for p in out_dir.iterdir() if not p.name.startswith(".")]
                              + ["report.html", "report.json"])

@@ -59,6 +59,7 @@ register_analyzer("actions", "videolens.classify.analyzer:ActionsAnalyzer")
 register_analyzer("speech", "videolens.speech.analyzer:SpeechAnalyzer", default=True, needs_audio=True,
                   extra="speech")
 register_analyzer("motion", "videolens.analyze.motion:MotionAnalyzer", default=True)
+register_analyzer("text", "videolens.text.analyzer:TextAnalyzer", extra="text")
 
 
 def skip_record(name: str, reason: str, install: str | None = None) -> dict:
@@ -122,7 +123,7 @@ def build_registered(names: list[str], config: AnalyzeConfig) -> tuple[list[Anal
             analyzer.name = name        # the registered name is its name in the run and the report
             analyzers.append(analyzer)
         except MissingExtra as e:
-            skipped.append(skip_record(name, f"needs {e.package}", f"pip install 'videolens[{e.extra}]'"))
+            skipped.append(skip_record(name, f"needs {e.package}", e.install))
         except ImportError as e:
             skipped.append(_skip_for_import_error(entry, e))
     bind_analyzers(analyzers)

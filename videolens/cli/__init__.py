@@ -1,8 +1,8 @@
 """The ``videolens`` command: parses arguments, calls one library function per command and prints the result.
 
-One module per command group (``media``, ``classify``, ``shots``, ``detect``, ``people``, ``speech``, ``analyze``,
-``live``), each with an ``_add_<name>`` function (its options) and a ``_run_<name>`` function (the library call)
-per command; what they share is in ``_common``. Heavy imports happen inside ``_run_*`` so that ``videolens --help`` and
+One module per command group (``media``, ``classify``, ``shots``, ``detect``, ``track``, ``people``, ``speech``,
+``text``, ``analyze``, ``live``), each with an ``_add_<name>`` function (its options) and a ``_run_<name>`` function
+(the library call) per command; what they share is in ``_common``. Heavy imports happen inside ``_run_*`` so that ``videolens --help`` and
 ``videolens info`` start fast.
 """
 
@@ -15,11 +15,11 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..errors import DiskFullError, VideolensError, disk_full
-from . import analyze, classify, detect, live, media, people, shots, speech, track
+from . import analyze, classify, detect, live, media, people, shots, speech, text, track
 from ._common import error
 
 # The order of ``videolens --help``.
-_GROUPS = (media, classify, shots, detect, track, people, speech, analyze, live)
+_GROUPS = (media, classify, shots, detect, track, people, speech, text, analyze, live)
 
 
 def build_parser() -> argparse.ArgumentParser:

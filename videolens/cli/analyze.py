@@ -28,6 +28,8 @@ def _add_analyze(sub) -> None:
     p.add_argument("--motion", action=bool_flag, default=True, help="motion activity per second (default on)")
     p.add_argument("--speech", action=bool_flag, default=None,
                    help="speech transcription (default: on when the video has audio)")
+    p.add_argument("--text", action=bool_flag, default=False,
+                   help="on-screen text, Chinese and English: one frame a second and each cut (default off)")
     p.add_argument("--objects", metavar="MODEL|PATH", help="detect objects with this model (off by default)")
     add_tracker(p, "track the detected objects")
     p.add_argument("--actions", metavar="CKPT", help="recognise actions with this checkpoint (off by default)")
@@ -60,7 +62,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
                            speech=args.speech, objects=args.objects, tracker=args.tracker,
                            tracker_settings=tracker_settings(args), actions=args.actions, stride=args.stride,
                            annotated_video=args.annotated_video, proxy=args.proxy, device=args.device,
-                           plugins=tuple(args.analyzer))
+                           plugins=tuple(args.analyzer), enable={"text": True} if args.text else {})
     run = analyze(args.videos, args.output, config, engine=args.engine, jobs=args.jobs, address=args.address,
                   resume=args.resume, overwrite=args.overwrite, quiet=args.quiet)
     for v in run.videos:
@@ -80,7 +82,7 @@ def _format_analyze(run) -> str:
         s = v.summary
         parts = [f"{s.get('duration', 0):.1f} s"]
         for key, unit in (("shots", "shots"), ("faces", "faces at most"), ("people", "people"), ("tracks", "tracks"),
-                          ("speech_seconds", "s of speech")):
+                          ("speech_seconds", "s of speech"), ("text_segments", "text segments")):
             if s.get(key) is not None:
                 parts.append(f"{s[key]:g} {unit}")
         if v.status == "skipped":

@@ -123,11 +123,16 @@ class Analyzer:
 
 
 class MissingExtra(ImportError):
-    """An analyzer's optional dependency is not installed; the report says so and how to install it."""
+    """An analyzer's optional dependency is not installed; the report says so and how to install it.
 
-    def __init__(self, analyzer: str, extra: str, package: str):
+    ``install``: the command, when ``pip install 'videolens[EXTRA]'`` is not all it takes (a package installed
+    without its dependencies, say).
+    """
+
+    def __init__(self, analyzer: str, extra: str, package: str, install: str | None = None):
         self.analyzer, self.extra, self.package = analyzer, extra, package
-        super().__init__(f"{analyzer}: needs {package}; install it with: pip install 'videolens[{extra}]'")
+        self.install = install or f"pip install 'videolens[{extra}]'"
+        super().__init__(f"{analyzer}: needs {package}; install it with: {self.install}")
 
 
 def result_dict(result: Any) -> dict:
