@@ -123,6 +123,23 @@ class PeopleAnalyzer(Analyzer):
         self._duration = 0.0
         self._scale = (1.0, 1.0)
 
+    def fingerprint(self) -> dict:
+        import hashlib
+
+        from ..utils.files import file_digest
+        from .dlib_resnet import model_path
+
+        out = {"threshold": self.threshold, "link": self.link, "min_faces": self.min_faces,
+               "max_faces": self.max_faces,
+               "models": {n: file_digest(model_path(n)) for n in ("shape_predictor_5_face_landmarks.dat",
+                                                                  "dlib_face_recognition_resnet_model_v1.dat")}}
+        if self.gallery is not None:
+            # The gallery by what it holds (names and vectors), not by where it was loaded from
+            h = hashlib.sha256("\n".join(self.gallery.names).encode())
+            h.update(np.ascontiguousarray(self.gallery.embeddings, np.float32).tobytes())
+            out["gallery"] = {"sha256": h.hexdigest(), "threshold": float(self.gallery.threshold)}
+        return out
+
     # ---- wiring ---------------------------------------------------------------------------------------------------
     def bind(self, analyzers: dict) -> None:
         """Follow the faces analyzer of the run (``analyzers["faces"]``)."""

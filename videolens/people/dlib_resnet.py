@@ -124,7 +124,6 @@ def parse(path: str) -> list[Layer]:
 
 def build_onnx(layers: list[Layer]) -> bytes:
     """An ONNX model: ``input`` (N, 3, 150, 150) normalised chips -> ``embedding`` (N, 128), not normalised."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     nodes, inits = [], []

@@ -95,6 +95,13 @@ class TextAnalyzer(Analyzer):
         self._engine = None
         self._reset()
 
+    def fingerprint(self) -> dict:
+        from importlib.metadata import version
+
+        return {"interval": self.interval, "lang": self.lang, "cuts": self.cuts,
+                "min_confidence": self.min_confidence, "det_side": self.det_side,
+                "ocr": f"rapidocr-onnxruntime {version('rapidocr-onnxruntime')}"}
+
     def _reset(self) -> None:
         self._builder = SegmentBuilder()
         self._detector = CutDetector()
