@@ -24,6 +24,9 @@ def _add_watch(sub) -> None:
                                                        "onnx:PATH or replay:MOT.txt)")
     registry_choices(p.add_argument("--tracker", help="tracker (default bytetrack)"), "videolens.track", "TRACKERS")
     p.add_argument("--faces", action="store_true", default=None, help="detect faces too")
+    p.add_argument("--people", metavar="GALLERY",
+                   help="name faces from this gallery (a folder of photos per person, or gallery.npz): "
+                        "known_face / unknown_face events, once per tracked face")
     p.add_argument("--zone", type=zone_arg, action="append", default=[], metavar="X1,Y1,X2,Y2,X3,Y3,...",
                    help="a zone rule for every class on every camera (zone_enter / zone_exit); repeatable")
     p.add_argument("--line", type=line_arg, action="append", default=[], metavar="X1,Y1,X2,Y2",
@@ -52,7 +55,8 @@ def _run_watch(args: argparse.Namespace) -> int:
     if not args.sources and not args.config:
         raise VideolensError("watch: give a SOURCE or --config FILE")
     summary = run_watch(args.sources, config=args.config, cameras=csv_list(args.cameras), objects=args.objects,
-                        tracker=args.tracker, faces=args.faces, anchor=args.anchor, fps=args.fps,
+                        tracker=args.tracker, faces=args.faces, people=args.people, anchor=args.anchor,
+                        fps=args.fps,
                         zones={f"zone{k + 1}": z for k, z in enumerate(args.zone)},
                         lines={f"line{k + 1}": ln for k, ln in enumerate(args.line)}, record=args.record,
                         output=args.output or "videolens-out/watch", realtime=args.realtime,

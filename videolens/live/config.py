@@ -35,6 +35,7 @@ CAMERA_SETTINGS: dict[str, tuple[type | tuple[type, ...], Any]] = {
     "tracker": (str, "bytetrack"),
     "conf": ((int, float), None),
     "faces": (bool, False),
+    "people": (str, None),           # a gallery (folder of photos per person, or gallery.npz): known/unknown faces
     "fps": ((int, float), 5.0),
     "motion_gate": (bool, True),
     "motion_threshold": ((int, float), 0.002),   # share of the frame's pixels that changed: "there is motion"
@@ -98,6 +99,7 @@ class Camera:
     tracker: str = "bytetrack"
     conf: float | None = None
     faces: bool = False
+    people: str | None = None
     fps: float = 5.0
     motion_gate: bool = True
     motion_threshold: float = 0.002

@@ -58,8 +58,9 @@ def _server(serve: str | None, token: str | None, output: Path):
 
 def run_watch(sources: Sequence[str] = (), *, config: str | os.PathLike | None = None,
               cameras: Sequence[str] | None = None, objects: str | None = None, tracker: str | None = None,
-              faces: bool | None = None, zones: dict | None = None, lines: dict | None = None,
-              anchor: str | None = None, fps: float | None = None, record: bool | None = None,
+              faces: bool | None = None, people: str | os.PathLike | None = None, zones: dict | None = None,
+              lines: dict | None = None, anchor: str | None = None, fps: float | None = None,
+              record: bool | None = None,
               output: str | os.PathLike = "videolens-out/watch", realtime: bool = False,
               duration: float | None = None, serve: str | None = None, token: str | None = None,
               webhook: str | None = None, mqtt: str | None = None, json_stream: TextIO | None = None,
@@ -68,7 +69,8 @@ def run_watch(sources: Sequence[str] = (), *, config: str | os.PathLike | None =
     camera's figures). Events go to ``events.jsonl`` in ``output`` and to the sinks asked for (``json_stream``:
     one JSON line per event, e.g. ``sys.stdout``). Everything is closed and flushed on the way out."""
     cams = cameras_from(sources, config=config, names=cameras, zones=zones, lines=lines, objects=objects,
-                        tracker=tracker, faces=faces, anchor=anchor, fps=fps, record=record)
+                        tracker=tracker, faces=faces, anchor=anchor, fps=fps, record=record,
+                        people=os.fspath(people) if people is not None else None)
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)
     from .sinks import make_sinks

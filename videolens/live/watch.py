@@ -88,11 +88,15 @@ class Watcher:
         self._open: dict[tuple[str, str], dict] = {}       # (camera, key) -> the start record of a lasting event
         self._clipping: dict[str, tuple[CameraWorker, float]] = {}     # open clip id -> (its camera, start time)
         self._detectors: dict[tuple, Any] = {}
+        self._galleries: dict[str, Any] = {}
 
     # ---- building ----------------------------------------------------------------------------------------------
     def _detector(self, camera: Camera):
         """The camera's detector (objects, faces or both), shared by cameras with the same settings."""
-        names = [n for n in (camera.objects, "faces" if camera.faces else None) if n]
+        from ..detect.detectors import default_face_model
+
+        faces = default_face_model() if camera.faces or camera.people else None
+        names = [n for n in (camera.objects, faces) if n]
         if not names:
             return None
         key = (tuple(names), camera.conf)
@@ -109,7 +113,20 @@ class Watcher:
         reader = CameraReader(source, lockstep=lockstep, realtime=self.realtime, backoff=self.backoff,
                               on_state=lambda kind, msg, name=camera.name: self._camera_state(name, kind, msg))
         return CameraWorker(camera, reader, self._found, detector=self._detector(camera), lockstep=lockstep,
-                            on_frame=self._frame_done, out_dir=self.out)
+                            on_frame=self._frame_done, out_dir=self.out, identities=self._identities(camera))
+
+    def _identities(self, camera: Camera):
+        """Known/unknown faces for a camera with a ``people`` gallery (galleries loaded once per run)."""
+        if not camera.people:
+            return None
+        from ..people.embed import FaceEmbedder
+        from ..people.gallery import load_gallery
+        from .faces import FaceIdentities
+
+        embedder = FaceEmbedder.shared(1)
+        if camera.people not in self._galleries:
+            self._galleries[camera.people] = load_gallery(camera.people, embedder)
+        return FaceIdentities(self._galleries[camera.people], embedder)
 
     # ---- events ------------------------------------------------------------------------------------------------
     def _new_id(self, camera: str, wall: float) -> str:
@@ -317,7 +334,8 @@ def cameras_from(sources: Sequence[str], *, config=None, names: Sequence[str] | 
 
 def watch(sources: Sequence[str] = (), rules: Sequence[Rule] | None = None, *, config=None,
           cameras: Sequence[str] | None = None, objects: str | None = None, tracker: str | None = None,
-          faces: bool | None = None, zones: dict | None = None, lines: dict | None = None, anchor: str | None = None,
+          faces: bool | None = None, people: str | os.PathLike | None = None, zones: dict | None = None,
+          lines: dict | None = None, anchor: str | None = None,
           fps: float | None = None, output: str | os.PathLike = "videolens-out/watch", realtime: bool = False,
           duration: float | None = None, sinks: Sequence = (), state=None,
           on_event: Callable[[dict], None] | None = None,
@@ -326,12 +344,14 @@ def watch(sources: Sequence[str] = (), rules: Sequence[Rule] | None = None, *, c
 
     ``rules``: :class:`~videolens.live.config.Rule` objects for every camera; ``config``: a YAML file (or a loaded
     config) with cameras and their rules; ``zones``/``lines``: ``{name: points}`` for every camera (rules for every
-    class when no rule is given). The generator stops when every file has ended, after ``duration`` seconds, or
+    class when no rule is given); ``people``: a gallery (a folder of photos per person, or ``gallery.npz``): faces
+    are detected, tracked and named once per track, as ``known_face`` or ``unknown_face`` events. The generator stops when every file has ended, after ``duration`` seconds, or
     when the caller stops iterating (everything is closed and flushed then). ``on_frame(camera, index, t)`` is
     called after each analyzed frame.
     """
     cams = cameras_from(sources, config=config, names=cameras, zones=zones, lines=lines, rules=rules,
-                        objects=objects, tracker=tracker, faces=faces, anchor=anchor, fps=fps)
+                        objects=objects, tracker=tracker, faces=faces, anchor=anchor, fps=fps,
+                        people=os.fspath(people) if people is not None else None)
     for event in Watcher(cams, output, realtime=realtime, duration=duration, sinks=sinks, state=state,
                          on_frame=on_frame).run():
         if on_event is not None:

@@ -20,7 +20,7 @@ from ..io.convert import FrameConverter, target_size
 from .camera import CameraReader, Frame
 from .config import Camera, Rule
 from .motion import ANALYSIS_WIDTH, MotionDetector, TamperDetector
-from .rules import Found, RuleEngine
+from .rules import FORGET_AFTER, FORGET_EVERY, Found, RuleEngine
 
 GATE_HOLD = 2.0     # seconds the detectors go on after motion stops (objects that stop still get tracked)
 
@@ -52,7 +52,7 @@ class CameraWorker:
 
     def __init__(self, camera: Camera, reader: CameraReader, emit: Callable[[Found, Frame | None, Any], None], *,
                  detector=None, lockstep: bool = False, on_frame: Callable[[Frame, Any], None] | None = None,
-                 out_dir=None):
+                 out_dir=None, identities=None):
         self.camera, self.reader, self.emit, self.out = camera, reader, emit, out_dir
         self.clips = None
         self.recorder = None
@@ -69,6 +69,7 @@ class CameraWorker:
                                            keep_tracks=False)
             self.objects.sinks.append(self._on_detections)
         self.on_frame = on_frame
+        self.identities = identities        # a FaceIdentities: known_face / unknown_face (camera.people)
         self.motion: MotionDetector | None = None
         self._fresh = True
         self.analyzed = 0
@@ -198,6 +199,10 @@ class CameraWorker:
             self.objects.process(rgb[None], np.asarray([t]), np.asarray([i]))
         now = _dt.datetime.fromtimestamp(frame.wall).astimezone()
         found = self.engine.update(self.tracked, i, t, motion, tamper, now)
+        if self.identities is not None and self.tracked is not None:
+            found += self.identities.update(self.tracked, lambda: to_array(image), i, t)
+            if self.analyzed % FORGET_EVERY == 0:
+                self.identities.forget(t - FORGET_AFTER)
         if self.objects is not None:
             found += [_from_event(e, self.objects.name) for e in self.objects.events()]
         self.last = (frame, self.tracked)
