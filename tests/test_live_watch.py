@@ -192,3 +192,21 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     broken.write_bytes(b"not a video at all" * 100)
     r = run_cli("watch", broken, "-o", tmp_path / "o2", "--quiet")
     assert r.code == 2 and "broken.mp4" in r.err and r.err.count("\n") == 1, r
+
+
+def test_rules_from_the_command_line(moving_box, tmp_path):
+    """--rule takes a config rule's keys: the box crosses the line outwards only, then stays in the zone ~2 s."""
+    video, det = moving_box
+    r = run_cli("watch", video, "--objects", f"replay:{det}", "--tracker", "bytetrack", "--line", "160,0,160,240",
+                "--zone", "160,0,320,0,320,240,160,240", "--rule", "line=line1 direction=in",
+                "--rule", "name=stays zone=zone1 loiter=1", "-o", tmp_path / "o", "--json")
+    assert r.code == 0, r
+    events = [json.loads(line) for line in r.out.splitlines()]
+    assert {e["kind"] for e in events} == {"loiter", "track_end"}, events    # no inward crossing, no zone_enter
+    start = next(e for e in events if e["state"] == "start")
+    assert start["rule"] == "stays" and start["zone"] == "zone1" and start["seconds"] >= 1.0
+    assert 46 + 25 <= start["frame_start"] <= 46 + 27
+    bad = run_cli("watch", video, "--rule", "zone=nowhere loiter=2", "-o", tmp_path / "b")
+    assert bad.code == 2 and "no zone 'nowhere' on camera walk" in bad.err and "Traceback" not in bad.err, bad
+    bad = run_cli("watch", video, "--rule", "zone=zone1 loiter=soon", "--zone", "0,0,9,0,9,9", "-o", tmp_path / "c")
+    assert bad.code == 2 and "--rule 'zone=zone1 loiter=soon': expected int/float" in bad.err, bad

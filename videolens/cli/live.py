@@ -31,6 +31,10 @@ def _add_watch(sub) -> None:
                    help="a zone rule for every class on every camera (zone_enter / zone_exit); repeatable")
     p.add_argument("--line", type=line_arg, action="append", default=[], metavar="X1,Y1,X2,Y2",
                    help="a line rule for every class on every camera (line_cross, in/out); repeatable")
+    p.add_argument("--rule", action="append", default=[], metavar="KEY=VALUE ...",
+                   help="a rule for every camera, with the keys of a config rule: \"zone=zone1 loiter=10 "
+                        "classes=person\", \"line=line1 direction=in\", \"zone=zone1 count_above=3\", \"motion=0.02\", "
+                        "\"tamper=covered,moved\"; repeatable (docs/watch.md)")
     p.add_argument("--anchor", choices=["center", "bottom-center", "top-center"],
                    help="the point of a box that counts for zones and lines (default center)")
     p.add_argument("--fps", type=positive_float, help="analyzed frames per second per camera, at most (default 5)")
@@ -54,7 +58,10 @@ def _run_watch(args: argparse.Namespace) -> int:
 
     if not args.sources and not args.config:
         raise VideolensError("watch: give a SOURCE or --config FILE")
-    summary = run_watch(args.sources, config=args.config, cameras=csv_list(args.cameras), objects=args.objects,
+    from ..live.config import parse_rule
+
+    rules = [parse_rule(text, k + 1) for k, text in enumerate(args.rule)] or None
+    summary = run_watch(args.sources, rules=rules, config=args.config, cameras=csv_list(args.cameras), objects=args.objects,
                         tracker=args.tracker, faces=args.faces, people=args.people, anchor=args.anchor,
                         fps=args.fps,
                         zones={f"zone{k + 1}": z for k, z in enumerate(args.zone)},

@@ -17,6 +17,7 @@ A mistake is one line that names the file, the line and the key: ``cameras.yaml:
 from __future__ import annotations
 
 import datetime as _dt
+import json
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -321,6 +322,57 @@ def load_config_text(text: str, source: str = "<config>") -> WatchConfig:
     if dup:
         raise ConfigError(f"{source}: camera names must be unique: {', '.join(dup)} is used twice")
     return WatchConfig(tuple(cameras), source)
+
+
+class _AnyName:
+    """Zone/line names a command-line rule may use: checked later against each camera (:func:`check_rules`)."""
+
+    def __contains__(self, name) -> bool:
+        return True
+
+
+_LIST_KEYS = {"classes", "tamper", "events"}
+
+
+def parse_rule(text: str, index: int = 1) -> Rule:
+    """A rule from the command line: ``KEY=VALUE`` pairs separated by spaces, the keys of a config rule
+    (``--rule "name=door-loiter zone=door loiter=10 classes=person,car armed=22:00-06:00"``); lists take commas.
+    Without ``name`` it is ``rule<index>``.
+
+    >>> parse_rule("zone=door loiter=10 classes=person").loiter
+    10
+    """
+    import yaml
+
+    pairs = []
+    for token in str(text).split():
+        key, sep, value = token.partition("=")
+        if not sep or not key or not value:
+            raise ConfigError(f"--rule {text!r}: expected KEY=VALUE pairs separated by spaces, not {token!r}")
+        if key in _LIST_KEYS and "," in value:
+            value = "[" + ", ".join(json.dumps(v) for v in value.split(",") if v) + "]"
+        elif key in ("name", "zone", "line", "direction", "armed"):
+            value = json.dumps(value)        # a name is a string even when it looks like a number
+        pairs.append(f"{key}: {value}")
+    if not pairs:
+        raise ConfigError("--rule: empty (expected KEY=VALUE pairs such as zone=door loiter=10)")
+    try:
+        node = yaml.compose("{" + ", ".join(pairs) + "}", Loader=yaml.SafeLoader)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--rule {text!r}: cannot read it ({getattr(e, 'problem', None) or e})") from None
+    reader = _Reader("--rule")
+    reader.fail = lambda node, where, message: ConfigError(f"--rule {text!r}: {message}")  # type: ignore[method-assign]
+    return _rule(reader, node, f"rules[{index}]", {"name": "", "zones": _AnyName(), "lines": _AnyName()})
+
+
+def check_rules(camera: Camera) -> None:
+    """Every rule's zone and line exist on ``camera`` (command-line rules are checked here, on each camera)."""
+    for rule in camera.rules:
+        for key, names in (("zone", camera.zones), ("line", camera.lines)):
+            name = getattr(rule, key)
+            if name is not None and name not in names:
+                raise ConfigError(f"rule {rule.name}: no {key} {name!r} on camera {camera.name} "
+                                  f"(it has: {', '.join(names) or 'none'})")
 
 
 def load_config(path: str | os.PathLike) -> WatchConfig:

@@ -56,7 +56,7 @@ def _server(serve: str | None, token: str | None, output: Path):
     return state, LiveServer(state, output, host, port, token)
 
 
-def run_watch(sources: Sequence[str] = (), *, config: str | os.PathLike | None = None,
+def run_watch(sources: Sequence[str] = (), *, rules: Sequence | None = None, config: str | os.PathLike | None = None,
               cameras: Sequence[str] | None = None, objects: str | None = None, tracker: str | None = None,
               faces: bool | None = None, people: str | os.PathLike | None = None, zones: dict | None = None,
               lines: dict | None = None, anchor: str | None = None, fps: float | None = None,
@@ -68,7 +68,7 @@ def run_watch(sources: Sequence[str] = (), *, config: str | os.PathLike | None =
     """Watch until the files end, ``duration`` passes, or SIGINT/SIGTERM; returns a summary (events per kind, each
     camera's figures). Events go to ``events.jsonl`` in ``output`` and to the sinks asked for (``json_stream``:
     one JSON line per event, e.g. ``sys.stdout``). Everything is closed and flushed on the way out."""
-    cams = cameras_from(sources, config=config, names=cameras, zones=zones, lines=lines, objects=objects,
+    cams = cameras_from(sources, config=config, names=cameras, zones=zones, lines=lines, rules=rules, objects=objects,
                         tracker=tracker, faces=faces, anchor=anchor, fps=fps, record=record,
                         people=os.fspath(people) if people is not None else None)
     out = Path(output)

@@ -305,7 +305,7 @@ def cameras_from(sources: Sequence[str], *, config=None, names: Sequence[str] | 
                  **settings) -> list[Camera]:
     """The cameras of a run: the config's (``names`` picks some) and one per source, with the command line's
     zones, lines, rules and settings (``objects``, ``tracker``, ``faces``, ``fps``, ``anchor``...) on each."""
-    from .config import load_config, select
+    from .config import check_rules, load_config, select
 
     cams: list[Camera] = []
     if config is not None:
@@ -324,6 +324,7 @@ def cameras_from(sources: Sequence[str], *, config=None, names: Sequence[str] | 
         elif (zones or lines) and cam.rules:      # --zone/--line: rules for every class, beside the config's
             cam = replace(cam, rules=cam.rules + tuple(Rule(n, "zone", zone=n) for n in zones or {})
                           + tuple(Rule(n, "line", line=n) for n in lines or {}))
+        check_rules(cam)
         out.append(cam)
     names_used = [c.name for c in out]
     dup = sorted({n for n in names_used if names_used.count(n) > 1})
