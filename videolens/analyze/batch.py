@@ -329,7 +329,7 @@ def _planned(config: AnalyzeConfig, has_audio: bool) -> dict:
 
 def write_summary(out_root: str | os.PathLike, videos: list[VideoOutcome]) -> tuple[str, str]:
     """``summary.csv`` and ``index.html`` at the top of the output folder."""
-    from ..report.html import render_index_html
+    from ..report.library import render_index_html
 
     out_root = Path(out_root)
     rows = [v.row() for v in videos]

@@ -10,8 +10,8 @@ goes through :func:`html.escape`, the script reads only numbers from ``data-t`` 
 in a ``<script type="application/json">`` block with ``<``, ``>`` and ``&`` escaped, and the script builds hits with
 ``textContent``: no data ever reaches ``innerHTML``.
 
-The batch's ``index.html`` (:func:`render_index_html`) is a library page: a thumbnail per video, sortable columns,
-a filter by status, a player, and the same search across every video of the batch.
+The batch's ``index.html`` is a library page (:mod:`videolens.report.library`): a thumbnail per video, sortable
+columns, a filter by status, a player, and the same search across every video of the batch.
 
 >>> from videolens.report.html import render_report_html
 >>> page = render_report_html({"video": {"name": "a<b", "path": "a<b.mp4", "duration": 3.0, "start_time": 0.0}})
@@ -28,151 +28,25 @@ import json
 import math
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from urllib.parse import quote
 
 from ..utils.files import write_text
 from ..utils.timecode import timecode
 
-_CSS = """
-:root{--bg:#f6f7f9;--fg:#1d2330;--mute:#687083;--line:#dde1e8;--accent:#2f6fde;--card:#fff}
-*{box-sizing:border-box}body{margin:0;font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;
-background:var(--bg);color:var(--fg)}header{background:#1d2330;color:#fff;padding:14px 24px}
-header h1{margin:0;font-size:18px;font-weight:600;word-break:break-all}header .facts{color:#c5cbd8;margin-top:4px}
-main{padding:16px 24px;max-width:1400px;margin:auto}section{background:var(--card);border:1px solid var(--line);
-border-radius:8px;padding:12px 16px;margin-bottom:16px}h2{font-size:15px;margin:0 0 10px}
-.top{display:grid;grid-template-columns:minmax(280px,520px) 1fr;gap:16px;align-items:start}
-video{width:100%;background:#000;border-radius:6px}.note{color:var(--mute);font-size:12px}
-table{border-collapse:collapse}td,th{padding:3px 10px 3px 0;text-align:left;vertical-align:top}
-th{color:var(--mute);font-weight:500}.skipped{background:#fff7e6;border-color:#f0d49a}
-.skipped code{background:#f3ead7;padding:1px 4px;border-radius:3px}
-.timeline{position:relative;user-select:none}.trow{display:flex;align-items:stretch;height:30px;margin:3px 0}
-.trow .label{width:92px;flex:none;color:var(--mute);font-size:12px;padding-top:7px}
-.track{position:relative;flex:1;background:#eef0f4;border-radius:3px;cursor:pointer;overflow:hidden}
-.block{position:absolute;top:3px;bottom:3px;min-width:1px;border-radius:2px;overflow:hidden;white-space:nowrap;
-font-size:11px;color:#fff;padding:0 3px;line-height:24px}.shot{background:#4a78c2}.shot:nth-child(even){background:#7ea3e0}
-.transition{background:repeating-linear-gradient(45deg,#e38b2c,#e38b2c 3px,#f3c48e 3px,#f3c48e 6px);top:0;bottom:0}
-.speech{background:#3c9d6b}.action{background:#8a5cc7}.track svg{position:absolute;inset:0;width:100%;height:100%}
-.track svg path{fill:#d0694a;fill-opacity:.55;stroke:#b24a2c;stroke-width:1;vector-effect:non-scaling-stroke}
-.track .max{position:absolute;right:4px;top:2px;font-size:10px;color:var(--mute)}
-.axis{position:relative;height:18px;margin-left:92px;font-size:10px;color:var(--mute)}
-.axis span{position:absolute;transform:translateX(-50%)}.axis span:first-child{transform:none}
-.playhead{position:absolute;top:0;bottom:0;width:2px;background:#e0245e;pointer-events:none;left:92px}
-.shots{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:10px}
-.card{cursor:pointer;border:1px solid var(--line);border-radius:6px;overflow:hidden;background:#fafbfc}
-.card img{display:block;width:100%;background:#ccc}.card div{padding:4px 6px;font-size:12px;color:var(--mute)}
-.card.now{outline:2px solid var(--accent)}.transcript p{margin:3px 0;cursor:pointer}
-.transcript p.now{background:#e6efff}.transcript time{color:var(--mute);font-variant-numeric:tabular-nums;margin-right:8px}
-.full{white-space:pre-wrap;color:var(--fg)}.person{background:#c2577a}
-.trow .label.who{display:flex;align-items:center;gap:4px;cursor:pointer;padding-top:0;overflow:hidden;
-white-space:nowrap;text-overflow:ellipsis}.who img{height:28px;width:auto;border-radius:3px;flex:none}
-.who.now{color:var(--accent);font-weight:600}.trow.tall{height:32px}
-.full{white-space:pre-wrap;color:var(--fg)}.textseg{background:#c2884a}
-.stext{list-style:none;margin:0;padding:0 6px 4px;font-size:12px;color:var(--fg)}
-.stext li{white-space:nowrap;overflow:hidden;text-overflow:ellipsis;cursor:pointer}
-.search input{width:100%;max-width:520px;padding:6px 8px;font:inherit;border:1px solid var(--line);border-radius:5px}
-.hits{list-style:none;margin:8px 0 0;padding:0;max-height:360px;overflow:auto}
-.hit{padding:3px 4px;cursor:pointer;border-bottom:1px solid #f0f1f4}.hit:hover{background:#e6efff}
-.hit time{color:var(--mute);font-variant-numeric:tabular-nums;margin-right:8px}
-.hit .kind{display:inline-block;min-width:64px;font-size:11px;color:#fff;border-radius:3px;padding:0 4px;
-margin-right:8px;text-align:center}.kind.speech{background:#3c9d6b}.kind.text{background:#c2884a}
-.kind.person{background:#8a5cc7}.hit .vname{font-weight:600;margin-right:8px}mark{background:#ffe27a;padding:0}
-@media (max-width:800px){.top{grid-template-columns:1fr}}
-"""
+_PAGE = os.path.join(os.path.dirname(__file__), "page")
 
-# Reads only numbers (data-t, data-start, data-duration) and never writes markup.
-_JS = """
-(function(){
-  var v=document.getElementById('player'), tl=document.getElementById('timeline');
-  var start=parseFloat(tl.dataset.start)||0, dur=parseFloat(tl.dataset.duration)||1;
-  function seek(t){ if(!v||!isFinite(t)) return; try{ v.currentTime=Math.max(0,t); }catch(e){} }
-  document.querySelectorAll('[data-t]').forEach(function(el){
-    el.addEventListener('click',function(ev){ ev.stopPropagation(); seek(parseFloat(el.dataset.t)); });
-  });
-  document.querySelectorAll('.track').forEach(function(tr){
-    tr.addEventListener('click',function(ev){
-      var r=tr.getBoundingClientRect(); seek(start+dur*Math.min(1,Math.max(0,(ev.clientX-r.left)/r.width)));
-    });
-  });
-  var head=document.getElementById('playhead'), segs=[].slice.call(document.querySelectorAll('.seg')),
-      cards=[].slice.call(document.querySelectorAll('.card[data-end]'));
-  function mark(list,t){ list.forEach(function(el){
-      var on=t>=parseFloat(el.dataset.t)&&t<parseFloat(el.dataset.end); el.classList.toggle('now',on); }); }
-  document.querySelectorAll('#sources input').forEach(function(inp){
-    inp.addEventListener('change',function(){
-      var t=v.currentTime, paused=v.paused;
-      v.addEventListener('loadedmetadata',function(){ seek(t); if(!paused) v.play(); },{once:true});
-      v.src=inp.value;
-    });
-  });
-  // A person's appearances, one after the other: data-ranges holds "start,end;start,end" (numbers only).
-  var plan=null, step=0, who=null;
-  document.querySelectorAll('.who[data-ranges]').forEach(function(el){
-    el.addEventListener('click',function(ev){
-      ev.stopPropagation();
-      plan=el.dataset.ranges.split(';').map(function(r){ return r.split(',').map(parseFloat); })
-        .filter(function(r){ return r.length===2&&isFinite(r[0])&&isFinite(r[1]); });
-      if(who) who.classList.remove('now'); who=el; el.classList.add('now');
-      step=0; if(plan.length){ seek(plan[0][0]); v.play(); }
-    });
-  });
-  if(v) v.addEventListener('timeupdate',function(){
-    if(plan&&step<plan.length&&v.currentTime>=plan[step][1]){
-      step++;
-      if(step<plan.length){ seek(plan[step][0]); } else { v.pause(); plan=null; if(who) who.classList.remove('now'); }
-    }
-  });
-  if(v) v.addEventListener('timeupdate',function(){
-    var t=v.currentTime, f=Math.min(1,Math.max(0,(t-start)/dur)), first=tl.querySelector('.track');
-    if(head&&first){ head.style.left=(first.offsetLeft+f*first.offsetWidth)+'px'; }
-    mark(segs,t); mark(cards,t);
-  });
-  function play(t){ seek(t); if(v){ var p=v.play(); if(p&&p.catch) p.catch(function(){}); } }
-  var m=/[#&]t=([0-9.]+)/.exec(location.hash);
-  if(v&&m){ var t0=parseFloat(m[1]);
-    if(v.readyState>=1) play(t0); else v.addEventListener('loadedmetadata',function(){ play(t0); },{once:true}); }
-  var data=document.getElementById('search-data');
-  if(data) vlSearch(JSON.parse(data.textContent), [], function(e){ play(e.s); });
-})();
-"""
 
+def _asset(name: str) -> str:
+    """A file of ``report/page/`` (shipped as package data), inlined into every page so that it needs no network."""
+    with open(os.path.join(_PAGE, name), encoding="utf-8") as f:
+        return f.read()
+
+
+_CSS = _asset("report.css")
+_JS = _asset("report.js")               # reads only numbers (data-t, data-start, data-duration); writes no markup
 # The search box of the report and of the batch index. Entries are {k: kind, t: text, s: start, e: end, v: video};
 # hits are built with textContent only.
-_SEARCH_JS = """
-function vlSearch(entries, videos, pick){
-  var input=document.getElementById('q'), list=document.getElementById('hits'), count=document.getElementById('hit-count');
-  var LABEL={speech:'speech', text:'on screen', person:'person'};
-  function norm(x){ return String(x||'').normalize('NFKC').toLowerCase(); }
-  function fmt(t){ t=Math.max(0,t); var m=Math.floor(t/60), s=t-60*m; return m+':'+(s<10?'0':'')+s.toFixed(1); }
-  entries.forEach(function(e){ e.d=String(e.t||'').normalize('NFKC'); e.n=e.d.toLowerCase(); });
-  function run(){
-    var q=norm(input.value).trim(); list.textContent='';
-    if(!q){ count.textContent=''; return; }
-    var hits=entries.filter(function(e){ return e.n.indexOf(q)>=0; });
-    hits.sort(function(a,b){ return (a.v||0)-(b.v||0) || a.s-b.s; });
-    count.textContent=hits.length+(hits.length==1?' hit':' hits')+(hits.length>500?' (first 500 shown)':'');
-    hits.slice(0,500).forEach(function(e){
-      var li=document.createElement('li'); li.className='hit'; li.dataset.start=e.s; li.dataset.end=e.e;
-      li.dataset.kind=e.k; if(e.v!==undefined) li.dataset.video=e.v;
-      var tm=document.createElement('time'); tm.textContent=fmt(e.s)+'–'+fmt(e.e); li.appendChild(tm);
-      var kd=document.createElement('span'); kd.className='kind '+e.k; kd.textContent=LABEL[e.k]||e.k; li.appendChild(kd);
-      if(videos.length){ var vn=document.createElement('span'); vn.className='vname';
-        vn.textContent=videos[e.v].name; li.appendChild(vn); }
-      var tx=document.createElement('span'); tx.className='htext'; var k=e.n.indexOf(q);
-      if(e.n.length==e.d.length&&k>=0){
-        tx.appendChild(document.createTextNode(e.d.slice(0,k)));
-        var mk=document.createElement('mark'); mk.textContent=e.d.slice(k,k+q.length); tx.appendChild(mk);
-        tx.appendChild(document.createTextNode(e.d.slice(k+q.length)));
-      } else tx.textContent=e.d;
-      li.appendChild(tx);
-      li.addEventListener('click',function(){ pick(e); });
-      list.appendChild(li);
-    });
-  }
-  input.addEventListener('input',run);
-  if(input.value) run();
-}
-"""
+_SEARCH_JS = _asset("search.js")
 
 
 def esc(value) -> str:
@@ -563,142 +437,8 @@ def write_report_html(report: dict, path: str | os.PathLike, **kwargs) -> None:
     write_text(path, render_report_html(report, **kwargs))
 
 
-# The library page: sort by a column (numbers from data-v), filter by status, search, play a hit in the page.
-_INDEX_JS = """
-(function(){
-  var table=document.getElementById('videos'), body=table.tBodies[0], filter=document.getElementById('status-filter');
-  var v=document.getElementById('player'), now=document.getElementById('now-playing');
-  var videos=JSON.parse(document.getElementById('videos-data').textContent);
-  table.querySelectorAll('th[data-sort]').forEach(function(th, col){
-    th.addEventListener('click',function(){
-      var k=th.cellIndex, asc=th.dataset.dir!=='asc', num=th.dataset.sort==='num';
-      table.querySelectorAll('th').forEach(function(h){ delete h.dataset.dir; });
-      th.dataset.dir=asc?'asc':'desc';
-      var rows=[].slice.call(body.rows);
-      rows.sort(function(a,b){
-        var x=a.cells[k].dataset.v, y=b.cells[k].dataset.v, r;
-        if(num){ x=x===''?-Infinity:parseFloat(x); y=y===''?-Infinity:parseFloat(y); r=x-y; }
-        else r=String(x).localeCompare(String(y));
-        return asc?r:-r;
-      });
-      rows.forEach(function(r){ body.appendChild(r); });
-    });
-  });
-  filter.addEventListener('change',function(){
-    [].forEach.call(body.rows,function(r){ r.hidden=!!filter.value&&r.dataset.status!==filter.value; });
-  });
-  function play(e){
-    var vid=videos[e.v]; if(!vid||!vid.src||!v) return;
-    now.textContent=vid.name;
-    var go=function(){ try{ v.currentTime=Math.max(0,e.s); }catch(x){} var p=v.play(); if(p&&p.catch) p.catch(function(){}); };
-    if(v.dataset.video===String(e.v)&&v.readyState>=1) go();
-    else { v.dataset.video=String(e.v); v.preload='auto'; v.addEventListener('loadedmetadata',go,{once:true});
-           v.src=vid.src; v.load(); }
-  }
-  vlSearch(JSON.parse(document.getElementById('search-data').textContent), videos, play);
-})();
-"""
+def render_index_html(*args, **kwargs) -> str:
+    """The batch's library page: :func:`videolens.report.library.render_index_html` (kept here by its old name)."""
+    from .library import render_index_html as render
 
-# Columns of the library page besides the video, its status and the time taken: (summary key, title).
-LIBRARY_COLUMNS = [("duration", "Duration (s)"), ("shots", "Shots"), ("people", "People"),
-                   ("speech_seconds", "Speech (s)"), ("text_segments", "On-screen text")]
-
-
-def library_entry(row: dict, root: str | os.PathLike | None) -> dict:
-    """What the library page shows of one video beyond its summary row, read from its folder: the thumbnail, the
-    player's source (relative to ``root``), the number of people, and its search entries."""
-    out = {"thumbnail": None, "src": None, "people": None, "entries": []}
-    report_html = row.get("report")
-    if not report_html or row.get("status") not in ("ok", "skipped"):
-        return out
-    folder = os.path.dirname(os.fspath(report_html))
-    try:
-        with open(os.path.join(folder, "report.json"), encoding="utf-8") as f:
-            report = json.load(f)
-    except (OSError, ValueError):
-        return out
-    try:
-        with open(os.path.join(folder, "thumbnail.jpg"), "rb") as f:
-            out["thumbnail"] = f.read()
-    except OSError:
-        pass
-    people = report.get("people")
-    if isinstance(people, dict) and isinstance(people.get("people"), list):
-        out["people"] = len(people["people"])
-    out["entries"] = search_entries(report)
-    if root is not None:
-        base = os.path.abspath(root)
-        if "proxy.mp4" in (report.get("files") or []):
-            target = os.path.join(folder, "proxy.mp4")
-        else:
-            target = row.get("video") or (report.get("video") or {}).get("path") or ""
-        out["src"] = Path(os.path.relpath(os.path.abspath(target), base)).as_posix() if target else None
-    return out
-
-
-def render_index_html(rows: list[dict], numbers: Sequence[str] = ("shots", "faces", "speech_seconds"),
-                      title: str = "videolens analyze", root: str | os.PathLike | None = None) -> str:
-    """The batch's library page: one line per video (a thumbnail, a link to its report, its status and ``numbers``,
-    summary keys, with duration, shots, people, speech and on-screen text always), sortable by any column and
-    filtered by status; a player; and a search across every video's transcript, on-screen text and people.
-
-    ``root``: the folder the page is written to (the player's sources are relative to it); without it the videos'
-    folders are not read (no thumbnails, no search data).
-    """
-    ok = sum(r.get("status") in ("ok", "skipped") for r in rows)
-    fixed = [k for k, _ in LIBRARY_COLUMNS]
-    extra = [k for k in numbers if k not in fixed]
-    columns = [*LIBRARY_COLUMNS, *((k, k.replace("_", " ").capitalize()) for k in extra)]
-    entries, videos, trs = [], [], []
-    for n, r in enumerate(rows):
-        info = library_entry(r, root) if root is not None else {"thumbnail": None, "src": None, "people": None,
-                                                                 "entries": []}
-        name = str(r.get("name", ""))
-        videos.append({"name": name, "src": info["src"]})
-        entries += [{**e, "v": n} for e in info["entries"]]
-        done = r.get("status") in ("ok", "skipped")
-        link = f'<a href="{esc(quote(name))}/report.html">{esc(name)}</a>' if done else esc(name)
-        uri = _jpeg_uri(info["thumbnail"])
-        thumb = f'<img class="thumb" src="{uri}" alt="" loading="lazy">' if uri else ""
-        values = dict(r)
-        if values.get("people") is None:
-            values["people"] = info["people"]
-        cells = [f'<td class="tcell">{thumb}</td>', f'<td data-v="{esc(name)}">{link}</td>',
-                 f'<td data-v="{esc(r.get("status"))}">{esc(r.get("status"))}</td>']
-        for k, _ in columns:
-            v = values.get(k)
-            cells.append(f'<td data-v="{_num(v) if isinstance(v, (int, float)) else ""}">{esc(_fmt(v))}</td>')
-        cells.append(f'<td data-v="{_num(r.get("seconds"))}">{esc(_fmt(r.get("seconds")))}</td>')
-        cells.append(f'<td data-v="{esc(r.get("error") or "")}">{esc(r.get("error") or "")}</td>')
-        trs.append(f'<tr data-status="{esc(r.get("status"))}">{"".join(cells)}</tr>')
-    heads = ['<th></th>', '<th data-sort="text">Video</th>', '<th data-sort="text">Status</th>']
-    heads += [f'<th data-sort="num">{esc(t)}</th>' for _, t in columns]
-    heads += ['<th data-sort="num">Time taken (s)</th>', '<th data-sort="text">Error</th>']
-    statuses = sorted({str(r.get("status")) for r in rows})
-    options = '<option value="">all</option>' + "".join(f'<option value="{esc(st)}">{esc(st)}</option>'
-                                                        for st in statuses)
-    css = (f"{_CSS} td,th{{border-bottom:1px solid var(--line);padding:4px 12px 4px 0}}"
-           "th[data-sort]{cursor:pointer}th[data-dir=asc]::after{content:' ▲'}th[data-dir=desc]::after{content:' ▼'}"
-           ".thumb{display:block;height:54px;border-radius:3px}.lib{display:grid;grid-template-columns:"
-           "minmax(280px,480px) 1fr;gap:16px;align-items:start}@media (max-width:800px){.lib{grid-template-columns:1fr}}")
-    return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
-            f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{esc(title)}</title>'
-            f'<style>{css}</style></head><body>'
-            f'<header><h1>{esc(title)}</h1><div class="facts">{len(rows)} videos, {ok} done, '
-            f'{len(rows) - ok} failed</div></header><main>'
-            f'<section class="lib"><div><video id="player" controls preload="none"></video>'
-            f'<div class="note">Playing: <span id="now-playing">nothing yet: click a search hit</span></div></div>'
-            f'<div class="search" id="search"><h2>Search every video</h2>'
-            f'{_search_box("A word spoken or shown on screen, or a person’s name")}</div></section>'
-            f'<section><label class="note">Status <select id="status-filter">{options}</select></label>'
-            f'<table id="videos"><thead><tr>{"".join(heads)}</tr></thead><tbody>{"".join(trs)}</tbody></table>'
-            f'</section></main>{json_script("search-data", entries)}{json_script("videos-data", videos)}'
-            f'<script>{_SEARCH_JS}{_INDEX_JS}</script></body></html>\n')
-
-
-def _fmt(v) -> str:
-    if v is None or v == "":
-        return ""
-    if isinstance(v, float):
-        return f"{v:.1f}"
-    return str(v)
+    return render(*args, **kwargs)
