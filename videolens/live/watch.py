@@ -179,7 +179,7 @@ class Watcher:
     def _snapshot(self, event_id: str, frame: Frame, worker: CameraWorker, track_id: int | None) -> str:
         """``snapshots/<id>.jpg``: the event's frame with the camera's boxes drawn (the event's track labelled)
         and its zones and lines; the path relative to the output folder."""
-        from .clips import write_snapshot
+        from .snapshots import write_snapshot
 
         d = worker.last[1] if worker.last is not None and worker.last[0] is frame else None
         mark = None if d is None or track_id is None else d.track_ids == int(track_id)
