@@ -3,6 +3,7 @@
     .venv/bin/python bench/analyze.py                 # everything (~15 min the first time: it generates videos)
     .venv/bin/python bench/analyze.py --skip-memory --skip-ray
     .venv/bin/python bench/analyze.py --skip-realtime --skip-ray --skip-memory --hour    # one hour: analyze, transcribe
+    .venv/bin/python bench/analyze.py --trees OLD_CHECKOUT NEW_CHECKOUT     # the same analyzers, two versions
 
 Targets (2 cores):
 - default analyzers (shots, faces, people, speech, motion) on a ~2-minute 720p file with speech: >= 2x real time
@@ -27,6 +28,7 @@ import shutil
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 from _common import OUT, ROOT, bench_video, rss_mb, rss_slope, run_sampled, save, table
@@ -255,6 +257,41 @@ def scale_out(n_videos: int = 8, seconds: float = 60, rounds: int = 2) -> dict:
             "load_after_each": loads, "cluster_start_s": round(t_start, 1), "speedup": round(t_local / t_ray, 2)}
 
 
+def compare_trees(trees: list[str], path, rounds: int) -> dict:
+    """The same analyzers through each tree's own ``videolens analyze`` (its CLI, its package), interleaved
+    A B B A ..., with the CPU seconds of each child: the cost of the code's structure, apart from new analyzers.
+
+    The analyzers are those both trees have with the same defaults: shots, motion and speech (faces are off: their
+    default model changed between the trees; people are off where the tree has them)."""
+    import resource
+    import subprocess
+
+    order = [t for k in range(rounds) for t in (trees if k % 2 == 0 else trees[::-1])]
+    cpu: dict[str, list[float]] = {t: [] for t in trees}
+    wall: dict[str, list[float]] = {t: [] for t in trees}
+    shots: dict[str, set] = {t: set() for t in trees}
+    for tree in order:
+        help_text = subprocess.run([sys.executable, "-m", "videolens", "analyze", "--help"], cwd=tree,
+                                   capture_output=True, text=True).stdout
+        out = tempfile.mkdtemp(prefix="vl-trees-")
+        cmd = [sys.executable, "-m", "videolens", "analyze", str(path), "-o", out, "--no-faces", "--quiet",
+               *(["--no-people"] if "--no-people" in help_text else [])]
+        before, t = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+        subprocess.run(cmd, cwd=tree, check=True)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        wall[tree].append(time.perf_counter() - t)
+        cpu[tree].append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+        report = json.loads((Path(out) / Path(path).stem / "report.json").read_text())
+        shots[tree].add(len(report["shots"]["shots"]))
+        shutil.rmtree(out, ignore_errors=True)
+    old, new = trees
+    rows = [{"tree": t, "cpu s (median)": round(float(np.median(cpu[t])), 2),
+             "wall s (median)": round(float(np.median(wall[t])), 2), "shots": sorted(shots[t])} for t in trees]
+    return {"rows": rows, "cpu_ratio_new_over_old": round(float(np.median(cpu[new]) / np.median(cpu[old])), 3),
+            "wall_ratio_new_over_old": round(float(np.median(wall[new]) / np.median(wall[old])), 3),
+            "cpu": cpu, "wall": wall, "file": str(path)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=3)
@@ -265,7 +302,17 @@ def main() -> None:
     ap.add_argument("--hour", action="store_true",
                     help="also memory over a one-hour 720p file with speech: analyze (defaults), then transcribe "
                          "(~20 min to generate the file the first time, then ~25 + ~10 min on 2 cores)")
+    ap.add_argument("--trees", nargs=2, metavar=("OLD", "NEW"),
+                    help="only compare two checkouts' analyze (shots, motion, speech) on the 2-minute file")
     args = ap.parse_args()
+    if args.trees:
+        two_min = with_speech(bench_video("gen720_2min.mp4", 120, (1280, 720)), "gen720_2min_speech.mp4")
+        r = compare_trees(args.trees, two_min, args.rounds)
+        print(table(r["rows"], list(r["rows"][0])))
+        print(f"new/old: cpu {r['cpu_ratio_new_over_old']}, wall {r['wall_ratio_new_over_old']}; "
+              f"load {os.getloadavg()[0]:.1f}")
+        print("saved", save("analyze-trees", r))
+        return
     load = os.getloadavg()[0]
     print(f"load average at start: {load:.1f} on {os.cpu_count()} cores (other work shares this machine)")
     results: dict = {}
