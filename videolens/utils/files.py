@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import glob
-import hashlib
 import os
 import re
 import shutil
@@ -210,6 +209,8 @@ def remove_leftovers(folder: str | os.PathLike, names: Sequence[str]) -> list[Pa
 
 @functools.lru_cache(maxsize=256)
 def _digest(path: str, size: int, mtime_ns: int) -> str:
+    import hashlib   # here: most commands never hash, and start-up counts
+
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -226,6 +227,8 @@ def file_digest(path: str | os.PathLike) -> str:
     """
     path = os.path.realpath(os.fspath(path))
     if os.path.isdir(path):
+        import hashlib
+
         h = hashlib.sha256()
         for p in sorted(Path(path).rglob("*")):
             if p.is_file() and not p.name.startswith("."):
@@ -282,6 +285,8 @@ def output_names(paths: Sequence[str]) -> list[str]:
     out = []
     for p, s in zip(paths, stems):
         if seen[s] > 1:
+            import hashlib
+
             s = f"{s}-{hashlib.sha1(os.path.abspath(p).encode('utf-8')).hexdigest()[:8]}"
         out.append(s)
     return out
