@@ -112,3 +112,13 @@ def test_people_hog_finds_pedestrians_in_real_images():
             hits += int((box_iou(gt, d.xyxy).max(1) > 0.3).sum()) if len(d) else 0
             total += len(gt)
     assert total == 4 and hits >= 3
+
+
+def test_people_hog_on_frames_smaller_than_its_window():
+    """OpenCV's HOG crashed the process on pictures under 64x128 (watch's warm-up frame is 64x64)."""
+    from videolens.detect import load_detector
+
+    det = load_detector("people-hog")
+    for shape in ((64, 64, 3), (30, 200, 3), (127, 63, 3)):
+        d = det(np.zeros(shape, np.uint8))
+        assert len(d) == 0 and d.xyxy.shape == (0, 4)

@@ -369,6 +369,11 @@ class HogPeopleDetector(Detector):
             r = min(1.0, self.size / min(h, w)) if self.size else 1.0
             img = cv2.resize(f, (int(round(w * r)), int(round(h * r)))) if r != 1.0 else f
             gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+            if gray.shape[0] < 128 or gray.shape[1] < 64:
+                # OpenCV's detectMultiScale crashes the process (SIGSEGV) on a picture smaller than its 64x128
+                # window; padded to the window, it finds nobody there, as it should
+                gray = cv2.copyMakeBorder(gray, 0, max(0, 128 - gray.shape[0]), 0, max(0, 64 - gray.shape[1]),
+                                          cv2.BORDER_CONSTANT, value=0)
             rects, weights = self.hog.detectMultiScale(gray, winStride=(self.win_stride, self.win_stride),
                                                        padding=(8, 8), scale=self.scale)
             if len(rects) == 0:

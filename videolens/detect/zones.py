@@ -177,6 +177,7 @@ class ZoneCounter:
         self.entered: list[int] = []
         self.exited: list[int] = []
         self._was_inside: dict[int, bool] = {}     # where each track was the last time it was seen
+        self._last_seen: dict[int, float] = {}     # ... and when (forget() drops tracks gone long ago)
 
     def trigger(self, detections: Detections) -> np.ndarray:
         """Update with one frame; returns the mask of boxes inside the zone."""
@@ -205,7 +206,8 @@ class ZoneCounter:
         present = {int(k) for k in detections.track_ids.tolist() if k >= 0}
         self.entered = sorted(t for t in seen if not self._was_inside.get(t))
         self.exited = sorted(t for t in present - seen if self._was_inside.get(t))
-        self._was_inside.update({t: t in seen for t in present})
+        self._was_inside.update({k: k in seen for k in present})
+        self._last_seen.update(dict.fromkeys(present, t))
         return inside
 
     def forget(self, before: float) -> None:
@@ -214,6 +216,8 @@ class ZoneCounter:
         old = [k for k, d in self.dwell.items() if not d.inside and d.last_time < before]
         for k in old:
             del self.dwell[k]
+        for k in [k for k, t in self._last_seen.items() if t < before and k not in self.dwell]:
+            del self._last_seen[k]
             self._was_inside.pop(k, None)
 
     def to_dict(self) -> dict:

@@ -147,8 +147,8 @@ class CameraReader:
                     index = self._read(container, stream, index, lost)
                     lost = False
                     delay = self.backoff[0]
-                if not self.source.live:
-                    break
+                if not self.source.live or self._stop.is_set():
+                    break           # a file's end, or stop(): not a lost camera
                 raise EOFError("the stream ended")
             except (av.FFmpegError, OSError, EOFError, VideolensError, ValueError) as e:
                 self.connected = False

@@ -235,7 +235,9 @@ class Watcher:
                                    "frames_analyzed": w.analyzed, "frames_dropped": r.frames_dropped,
                                    "lag": round(w.lag, 3), "cpu_seconds": round(r.cpu + w.cpu, 2),
                                    "detecting": w.gate_open, "last_error": r.error}
-        return {"updated": iso(time.time()), "cameras": cams}
+        # The cameras' own threads do not count FFmpeg's decoder threads or the detectors' pools: the process's
+        # figure holds everything
+        return {"updated": iso(time.time()), "process_cpu_seconds": round(time.process_time(), 2), "cameras": cams}
 
     def _write_status(self, last: dict) -> dict:
         now = time.time()
@@ -245,6 +247,10 @@ class Watcher:
             if before is not None and now > before[0]:
                 cam["cpu"] = round(100 * (cam["cpu_seconds"] - before[1]) / (now - before[0]), 1)
             last[name] = (now, cam["cpu_seconds"])
+        before = last.get(None)
+        if before is not None and now > before[0]:
+            doc["process_cpu"] = round(100 * (doc["process_cpu_seconds"] - before[1]) / (now - before[0]), 1)
+        last[None] = (now, doc["process_cpu_seconds"])
         write_text(self.out / "status.json", json.dumps(doc, indent=1, ensure_ascii=False) + "\n", overwrite=True)
         if self.state is not None:
             self.state.set_status(doc)
