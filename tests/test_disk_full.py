@@ -66,9 +66,12 @@ def test_analyze_on_a_full_disk(clip, tmp_path):
     r = run_limited(6_000, "analyze", clip, SAMPLE, "-o", out, "--no-faces", "--no-speech", "--quiet", "--json")
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     errors = r.stderr.strip().splitlines()
-    assert len(errors) == 2 and all("cannot write: file too large" in e for e in errors), errors
-    assert [v["status"] for v in json.loads(r.stdout)["videos"]] == ["failed", "failed"]
+    # one line per video, then the batch's own index.html (bigger than the limit too), each naming its file
+    assert len(errors) == 3 and all("cannot write: file too large" in e for e in errors), errors
+    doc = json.loads(r.stdout)
+    assert [v["status"] for v in doc["videos"]] == ["failed", "failed"] and "index.html" in doc["summary_error"]
     assert "clip/report.html" in errors[0] or "clip/shots.csv" in errors[0], errors[0]
+    assert errors[2].split(": cannot write")[0] == f"videolens: error: {out / 'index.html'}", errors[2]
     assert all(not (out / name).exists() for name in ("clip", "sample"))
 
 

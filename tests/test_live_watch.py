@@ -75,12 +75,13 @@ def test_a_receiver_that_is_down_loses_nothing_and_stalls_nothing(moving_box, tm
     try:
         summary = run_watch([str(video)], output=tmp_path, objects=f"replay:{det}", tracker="bytetrack",
                             lines={"line1": LINE}, zones={"zone1": [(160, 0), (320, 0), (320, 240), (160, 240)]},
-                            webhook=receiver.url, realtime=True, fps=25, quiet=True)
+                            webhook=receiver.url, realtime=True, fps=10, quiet=True)
         logged = [json.loads(line) for line in (tmp_path / "events.jsonl").read_text().splitlines()]
         assert {e["kind"] for e in logged} >= {"line_cross", "zone_enter"}
         assert receiver.accepted == logged
         cam = summary["cameras"]["walk"]
-        assert cam["frames_in"] == 100 and cam["frames_analyzed"] >= 80      # the sink being down cost nothing
+        # 10 a second over the 4 s: 40 at most; a sink that blocked the analysis for its 1.5 s down would cost 15
+        assert cam["frames_in"] == 100 and 30 <= cam["frames_analyzed"] <= 41
     finally:
         receiver.stop()
 
@@ -160,7 +161,9 @@ def test_sigterm_stops_cleanly(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-m", "videolens", "watch", str(clip), "--realtime", "-o",
                              str(tmp_path / "out"), "--quiet"], env=env, stderr=subprocess.PIPE, text=True)
-    time.sleep(3)
+    # Stopped once it is watching (status.json is written then), not while a loaded machine is still importing
+    assert wait_until(lambda: (tmp_path / "out" / "status.json").exists(), timeout=60)
+    time.sleep(1)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(20) == 0, proc.stderr.read()
     assert "Traceback" not in proc.stderr.read()

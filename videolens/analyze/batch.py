@@ -78,6 +78,7 @@ class AnalyzeRun:
     index: str | None = None
     summary_csv: str | None = None
     seconds: float = 0.0
+    summary_error: str | None = None        # summary.csv / index.html could not be written (the videos stand)
 
     @property
     def failed(self) -> int:
@@ -90,7 +91,7 @@ class AnalyzeRun:
     def to_dict(self) -> dict:
         return {"output": self.output, "engine": self.engine, "index": self.index, "summary_csv": self.summary_csv,
                 "seconds": round(self.seconds, 3), "ok": self.ok, "failed": self.failed,
-                "videos": [asdict(v) for v in self.videos]}
+                "summary_error": self.summary_error, "videos": [asdict(v) for v in self.videos]}
 
 
 def is_complete(folder: str | os.PathLike, video: str, config: AnalyzeConfig) -> dict | None:
@@ -407,6 +408,10 @@ def analyze(inputs: Sequence[str | os.PathLike], output: str | os.PathLike = "vi
     videos = [done[p] for p in paths]
     run = AnalyzeRun(str(out_root), videos, engine)
     if len(paths) > 1:
-        run.summary_csv, run.index = write_summary(out_root, videos)
+        try:
+            run.summary_csv, run.index = write_summary(out_root, videos)
+        except VideolensError as e:
+            # Each video's outcome stands (and is reported); the batch's own pages failing is one more error
+            run.summary_error = str(e)
     run.seconds = time.perf_counter() - t0
     return run

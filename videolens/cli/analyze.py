@@ -68,8 +68,11 @@ def _run_analyze(args: argparse.Namespace) -> int:
     for v in run.videos:
         if v.status == "failed":
             error(v.error or f"{v.video}: failed")
+    if run.summary_error:
+        error(run.summary_error)
     emit(args, run.to_dict, lambda: _format_analyze(run))
-    return batch_exit(run.ok, run.failed)
+    code = batch_exit(run.ok, run.failed)
+    return code or (1 if run.summary_error else 0)
 
 
 def _format_analyze(run) -> str:

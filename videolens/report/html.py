@@ -180,12 +180,14 @@ def search_entries(report: dict) -> list[dict]:
     out = []
     for kind, section in (("speech", "speech"), ("text", "text")):
         for seg in _segments(report, section):
-            out.append({"k": kind, "t": str(seg.get("text") or "").strip(), "s": float(seg["start"]),
-                        "e": float(seg["end"])})
+            out.append({"k": kind, "t": str(seg.get("text") or "").strip(), "s": float(_num(seg.get("start"))),
+                        "e": float(_num(seg.get("end")))})
     for person in (report.get("people") or {}).get("people") or []:
         name = str(person.get("name") or person.get("id") or "").strip()
         for r in person.get("ranges") or []:
-            out.append({"k": "person", "t": name, "s": float(r["start"]), "e": float(r["end"])})
+            if isinstance(r, dict):         # the report's data: numbers only, whatever the file holds
+                out.append({"k": "person", "t": name, "s": float(_num(r.get("start"))),
+                            "e": float(_num(r.get("end")))})
     return [e for e in out if e["t"]]
 
 

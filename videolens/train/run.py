@@ -68,10 +68,16 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
 
     def save(self, checkpoint: dict, best: bool = False) -> None:
-        """Write ``last.pt`` and, when ``best``, the same file as ``best.pt`` (both atomically)."""
-        save_checkpoint(checkpoint, self.last)
+        """Write ``last.pt`` and, when ``best``, the same file as ``best.pt`` (both atomically).
+
+        ``best.pt`` is written first: a run killed between the two writes then never leaves a ``last.pt`` that
+        names a best state ``best.pt`` does not hold (a resumed run that does not improve again writes no
+        ``best.pt`` of its own)."""
         if best:
-            copy_checkpoint(self.last, self.best)
+            save_checkpoint(checkpoint, self.best)
+            copy_checkpoint(self.best, self.last)
+        else:
+            save_checkpoint(checkpoint, self.last)
 
 
 __all__ = ["RUN_FILES", "RunDir"]
