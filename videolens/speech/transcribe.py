@@ -40,7 +40,9 @@ AUDIO_PAD = 0.2         # seconds of audio kept around each VAD segment for the 
 CHUNK_SECONDS = 30.0    # speech per recogniser call, at least (Whisper's window) ...
 BATCH_PAUSE = 2.0       # ... ended at a pause this long ...
 MAX_BATCH = 120.0       # ... or at this much speech
-REDECODE_EMPTY = 1.0    # a chunk with at least this much speech that got no words from its batch is decoded alone
+WINDOW_BATCHES = False
+REDECODE_EMPTY = 1.0    # a chunk with at least this much speech ...
+REDECODE_COVERAGE = 0.0  # ... whose words span less than this fraction of it in its batch is decoded alone
 
 
 class Transcriber:
@@ -106,6 +108,9 @@ class Transcriber:
             if packable and not run.recognised and run.pending_samples < self.chunk_seconds * SAMPLE_RATE:
                 if run.pending:
                     heard.seconds = time.perf_counter() - heard.t0     # its share of the pack is added later
+                    if WINDOW_BATCHES and pack and pack_samples + run.pending_samples > self.chunk_seconds * SAMPLE_RATE:
+                        yield from self._recognise_pack(pack)
+                        pack, pack_samples = [], 0
                     pack.append(heard)
                     pack_samples += run.pending_samples
                     if pack_samples >= self.chunk_seconds * SAMPLE_RATE:
@@ -201,7 +206,10 @@ class _Run:
 
     def add(self, chunk: VadChunk) -> None:
         self.speech.append(chunk.segment)
-        if self.pending:
+        if self.pending and WINDOW_BATCHES:
+            if self.pending_samples + len(chunk.audio) > self.tr.chunk_seconds * SAMPLE_RATE:
+                self.flush()
+        elif self.pending:
             # Cut batches at a real pause once they hold a window's worth of speech: a cut inside a sentence
             # (or any batch end) is where Whisper drops or invents words. Cap them, so memory stays bounded.
             full = self.pending_samples >= self.tr.chunk_seconds * SAMPLE_RATE
@@ -234,10 +242,13 @@ class _Run:
         previous = _norm(self.segments[-1].text) if self.segments else ""
         for k, chunk in enumerate(chunks):
             text = _norm(" ".join(s.text for s in by_chunk[k]))
-            lost = not text and chunk.segment.end - chunk.segment.start >= REDECODE_EMPTY
+            speech = chunk.segment.end - chunk.segment.start
+            covered = _covered(by_chunk[k])
+            lost = speech >= REDECODE_EMPTY and covered <= REDECODE_COVERAGE * speech
             if lost or (text and text == previous):
                 alone = self._recognise([chunk], None)[0]
-                if alone or not text:    # an empty re-decoding does not replace a real (if repeated) text
+                # An empty re-decoding does not replace a real (if repeated) text, nor does one that finds less.
+                if (alone or not text) and (not lost or _covered(alone) > covered):
                     by_chunk[k] = alone
                 text = _norm(" ".join(s.text for s in by_chunk[k]))
             previous = text or previous
@@ -302,6 +313,12 @@ class _Run:
                     out[k].append(Segment(part[0].start, max(part[-1].end, part[0].start), text, _mean_log(part),
                                           float(s.no_speech_prob), part))
         return out
+
+
+def _covered(segments: list[Segment]) -> float:
+    """Seconds of speech the segments' words span (each segment's span when it has no words)."""
+    spans = [(w.start, w.end) for s in segments for w in (s.words or [s])]
+    return float(sum(max(0.0, b - a) for a, b in spans))
 
 
 def _mean_log(words: list[Word]) -> float:
