@@ -55,8 +55,11 @@ def items(name: str) -> list[dict]:
 
 def apply(settings: list[str]) -> dict:
     """--set NAME=VALUE overrides; returns the Transcriber keyword arguments among them."""
-    from videolens.speech import transcribe as T
+    import importlib
+
     from videolens.speech.vad import VadOptions
+
+    T = importlib.import_module("videolens.speech.transcribe")
 
     kwargs, vad = {}, {}
     for s in settings:
