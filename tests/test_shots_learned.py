@@ -65,18 +65,38 @@ def test_chunked_streaming_equals_one_long_window():
     assert small.cuts == big.cuts == [75, 150, 225, 300, 375]
 
 
-def test_learned_detector_on_unseen_generated_edits(tmp_path):
-    # Procedural edits from a seed used nowhere in training or development: cuts, dissolves, fades and wipes.
+@pytest.fixture(scope="module")
+def unseen_edits(tmp_path_factory):
+    """Procedural edits from a seed used nowhere in training or development: cuts, dissolves, fades and wipes."""
     from videolens.datasets import make_dataset
 
-    make_dataset("edits", tmp_path, seed=987, num=2, size=(320, 180), frames=250, progress=False)
-    index = json.loads((tmp_path / "transitions.json").read_text())
-    reports = [evaluate(detect(tmp_path / name, "learned"), truth) for name, truth in index.items()]
+    folder = tmp_path_factory.mktemp("edits987")
+    make_dataset("edits", folder, seed=987, num=2, size=(320, 180), frames=250, progress=False)
+    return [(folder / name, truth) for name, truth in json.loads((folder / "transitions.json").read_text()).items()]
+
+
+def test_learned_detector_on_unseen_generated_edits(unseen_edits):
+    reports = [evaluate(detect(path, "learned"), truth) for path, truth in unseen_edits]
     tp = sum(r["all"]["tp"] for r in reports)
     n_truth = sum(r["all"]["tp"] + r["all"]["fn"] for r in reports)
     n_pred = sum(r["all"]["tp"] + r["all"]["fp"] for r in reports)
     assert n_truth >= 6
     assert tp / n_truth >= 0.8 and tp / n_pred >= 0.8, reports
+
+
+def test_motion_check_keeps_every_edit_auto_finds(unseen_edits):
+    """The motion check (auto.json) drops nothing that auto finds on unseen edits: recall there is unchanged."""
+    from videolens.shots.detect import AutoDetector
+
+    det = AutoDetector()
+    assert det.motion_check is not None and det.settings()["motion_check"] == det.motion_check.settings()
+    for path, truth in unseen_edits:
+        checked = detect(path, AutoDetector())
+        unchecked_det = AutoDetector()
+        unchecked_det.motion_check = None
+        unchecked = detect(path, unchecked_det)
+        hits = [evaluate(r, truth)["all"]["tp"] for r in (checked, unchecked)]
+        assert hits[0] == hits[1] and hits[0] >= 0.8 * len(truth["transitions"]), (path.name, hits)
 
 
 def test_training_runs_is_deterministic_and_exports_to_onnx(tmp_path):

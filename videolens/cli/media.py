@@ -95,15 +95,17 @@ def _add_datasets(sub) -> None:
     p = sub.add_parser("datasets", help="generate synthetic datasets with ground truth")
     dsub = p.add_subparsers(dest="datasets_command", metavar="COMMAND", required=True)
     m = dsub.add_parser("make", help="generate a dataset: motion (actions), edits (shot transitions), "
-                                     "objects (boxes and tracks)")
-    m.add_argument("kind", choices=["motion", "edits", "objects"])
+                                     "objects (boxes and tracks), "
+                                     "fastmotion (shots that must not look like transitions)")
+    m.add_argument("kind", choices=["motion", "edits", "objects", "fastmotion"])
     add_output(m, required=True, help="output folder")
     add_seed(m)
     m.add_argument("--num", type=positive_int, help="how many items (clips per class, videos)")
     m.add_argument("--size", type=size, help="frame size WxH")
     m.add_argument("--frames", type=positive_int, help="frames per video")
     m.add_argument("--fps", type=float, help="frames per second")
-    m.add_argument("--source", metavar="DIR", help="edits: real clips to cut from (default: procedural scenes)")
+    m.add_argument("--source", metavar="DIR", help="edits: real clips to cut from (default: procedural scenes); "
+                                                 "fastmotion: real clips and/or photos (required)")
     add_quiet_json(m)
     m.set_defaults(func=_run_datasets_make)
 

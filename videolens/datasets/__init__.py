@@ -3,6 +3,8 @@
 - ``motion``: UCF101-style action clips whose classes only show over time (see :mod:`videolens.datasets.motion`).
 - ``edits``: videos with cuts, fades, dissolves and wipes at known frames (:mod:`videolens.datasets.edits`).
 - ``objects``: moving, occluding shapes with COCO boxes and MOTChallenge tracks (:mod:`videolens.datasets.objects`).
+- ``fastmotion``: single shots of real footage (``--source``) under a fast, shaky camera, with fast objects and
+  flashes: what must not look like a transition (:mod:`videolens.datasets.fastmotion`).
 
 Every kind is deterministic for a given ``seed`` (same ground truth, same video bytes) and writes each file under a
 temporary name first. The generators use numpy, OpenCV and PyAV only (no torch), and are imported on first use.
@@ -15,7 +17,7 @@ import time
 
 from ..errors import VideolensError
 
-KINDS = ("motion", "edits", "objects")
+KINDS = ("motion", "edits", "objects", "fastmotion")
 
 
 def make_dataset(kind: str, output: str | os.PathLike, *, seed: int = 0, num: int | None = None,
@@ -40,8 +42,8 @@ def make_dataset(kind: str, output: str | os.PathLike, *, seed: int = 0, num: in
     if kind not in KINDS:
         raise VideolensError(f"unknown dataset kind {kind!r} (choose from {', '.join(KINDS)})")
     seed = C.check_seed(seed)
-    if source is not None and kind != "edits":
-        raise VideolensError(f"--source is only used by the 'edits' dataset, not {kind!r}")
+    if source is not None and kind not in ("edits", "fastmotion"):
+        raise VideolensError(f"--source is only used by the 'edits' and 'fastmotion' datasets, not {kind!r}")
     if images is not None and kind != "objects":
         raise VideolensError(f"images is only used by the 'objects' dataset, not {kind!r}")
     start = time.perf_counter()
@@ -54,6 +56,11 @@ def make_dataset(kind: str, output: str | os.PathLike, *, seed: int = 0, num: in
 
         summary = edits.generate(output, seed=seed, num=num, size=size, frames=frames, fps=fps, source=source,
                                  progress=progress)
+    elif kind == "fastmotion":
+        from . import fastmotion
+
+        summary = fastmotion.generate(output, seed=seed, num=num, size=size, frames=frames, fps=fps, source=source,
+                                      progress=progress)
     else:
         from . import objects
 

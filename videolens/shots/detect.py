@@ -21,6 +21,7 @@ from ..core.registry import Registry
 from ..errors import VideolensError
 from .detectors import AdaptiveDetector, ContentDetector, FadeDetector, HistogramDetector, ShotDetector
 from .learned import WEIGHTS_DIR, LearnedDetector
+from .motioncheck import MotionCheck
 from .result import Shot, ShotsResult, Transition
 
 AUTO_CONFIG = WEIGHTS_DIR / "auto.json"
@@ -33,7 +34,9 @@ class CombinedDetector(ShotDetector):
 
     A transition from a later member is kept only where no earlier member reported one within
     ``merge_tolerance`` frames, and where two boundaries come closer than ``min_shot_len`` the earlier member's
-    wins. Per-frame scores of all members go to ``stats.csv``.
+    wins. With ``motion_check`` (a :class:`~videolens.shots.motioncheck.MotionCheck`), merged gradual transitions
+    whose two sides show the same picture up to a shift are dropped as motion. Per-frame scores of all members go to
+    ``stats.csv``.
 
     >>> det = CombinedDetector([ContentDetector(), FadeDetector()])
     >>> det.settings()["members"][1]["detector"]
@@ -42,17 +45,27 @@ class CombinedDetector(ShotDetector):
 
     detector = "combined"
 
-    def __init__(self, members: list[ShotDetector], min_shot_len: float = 0.5, merge_tolerance: int = 2):
+    def __init__(self, members: list[ShotDetector], min_shot_len: float = 0.5, merge_tolerance: int = 2,
+                 motion_check: MotionCheck | None = None):
         if not members:
             raise ValueError("a combined detector needs at least one member")
         self.members = list(members)
         self.merge_tolerance = int(merge_tolerance)
+        self.motion_check = motion_check
         super().__init__(None, min_shot_len)
         self.threshold = self.members[0].threshold
 
     def settings(self) -> dict:
-        return {"min_shot_len": self.min_shot_len, "merge_tolerance": self.merge_tolerance,
-                "members": [{"detector": m.detector, **m.settings()} for m in self.members]}
+        out = {"min_shot_len": self.min_shot_len, "merge_tolerance": self.merge_tolerance,
+               "members": [{"detector": m.detector, **m.settings()} for m in self.members]}
+        if self.motion_check is not None:
+            out["motion_check"] = self.motion_check.settings()
+        return out
+
+    def _reset(self, info) -> None:
+        super()._reset(info)
+        if getattr(self, "motion_check", None) is not None:
+            self.motion_check.reset()
 
     def model_files(self) -> list[Path]:
         return list(dict.fromkeys(p for m in self.members for p in m.model_files()))
@@ -72,6 +85,8 @@ class CombinedDetector(ShotDetector):
         self._ts.extend(float(t) for t in timestamps)
         for m in self.members:
             m.process(frames, timestamps, indices)
+        if self.motion_check is not None:
+            self.motion_check.add(np.asarray(frames))
 
     def _detect(self, scores, timestamps) -> list[Transition]:
         found = []
@@ -81,6 +96,9 @@ class CombinedDetector(ShotDetector):
             for k, v in mine.items():
                 scores.setdefault(k, v)
         merged, self._key = merge_by_priority(found, self.merge_tolerance)
+        if self.motion_check is not None:
+            merged = [t for t in merged if not self.motion_check.is_motion(t.start, t.end, t.type)]
+            self.motion_check.reset()
         return merged
 
     def _rank_key(self):
@@ -139,7 +157,9 @@ class AutoDetector(CombinedDetector):
             if name == "learned":
                 spec.setdefault("device", device)
             members.append(DETECTORS[name](min_shot_len=min_shot_len, **spec))
-        super().__init__(members, min_shot_len, int(cfg.get("merge_tolerance", 2)))
+        check = cfg.get("motion_check")
+        super().__init__(members, min_shot_len, int(cfg.get("merge_tolerance", 2)),
+                         MotionCheck(**check) if check else None)
 
 
 DETECTORS: Registry = Registry("shot detector", option="--detector")

@@ -442,10 +442,11 @@ def score_dev(net, dev: list[Sequence], threshold: float = 0.5, tolerance: int =
 def train(videos: list[Sequence], shots: list[np.ndarray], dev: list[Sequence], out_dir: str | os.PathLike, *,
           steps: int = 1200, batch: int = 8, window: int = 96, lr: float = 2e-3, seed: int = 0,
           eval_every: int = 100, cut_weight: float = 5.0, threads: int = 0, quiet: bool = False,
-          resume: bool = False, overwrite: bool = False, log=print) -> dict:
+          resume: bool = False, overwrite: bool = False, init: dict | None = None, log=print) -> dict:
     """Train ShotNet in the run folder ``out_dir``: ``last.pt`` (every ``eval_every`` steps), ``best.pt`` (best
     development F1), ``metrics.csv``, ``config.yaml`` and TensorBoard events. ``resume`` continues from ``last.pt``
-    exactly (same data and settings), ``overwrite`` starts again over an old run.
+    exactly (same data and settings), ``overwrite`` starts again over an old run. ``init``: ``{"name": ...,
+    "state_dict": ...}`` of weights to start from (fine-tuning) instead of random ones.
 
     Returns ``{"best": {step, score, dev}, "steps", "seconds", "checkpoint"}``.
     """
@@ -464,6 +465,8 @@ def train(videos: list[Sequence], shots: list[np.ndarray], dev: list[Sequence], 
     settings = {"steps": steps, "batch": batch, "window": window, "lr": lr, "seed": seed, "eval_every": eval_every,
                 "cut_weight": cut_weight, "weight_decay": 1e-4,
                 "data": {"videos": len(videos), "shots": len(shots), "dev": len(dev)}}
+    if init is not None:
+        settings["init"] = init["name"]
     run.start()
     if threads:
         torch.set_num_threads(int(threads))
@@ -471,6 +474,8 @@ def train(videos: list[Sequence], shots: list[np.ndarray], dev: list[Sequence], 
     rng = np.random.default_rng(seed)
     composer = Composer(shots, np.random.default_rng(seed + 1))
     net = ShotNet()
+    if init is not None:
+        net.load_state_dict(init["state_dict"])
     opt = torch.optim.AdamW(param_groups(net, settings["weight_decay"]), lr=lr)
     sched = warmup_cosine(opt, max(1, steps // 20), steps)
     # A cut is one labelled frame, a gradual transition ~18: weight cut frames up in both losses, or the network
