@@ -35,8 +35,8 @@ INFERENCE = ["detect.detectors", "detect.export", "detect.checkpoint", "detect.e
              "classify.analyzer", "classify.checkpoint", "classify.export", "classify.evaluation", "shots.learned",
              "shots.checkpoint", "shots.detect"]
 TRAINING = {"videolens.detect.train", "videolens.classify.training", "videolens.classify.tuning",
-            "videolens.shots.train", "videolens.train.run", "videolens.train.log", "videolens.train.optim",
-            "videolens.train.ema"}
+            "videolens.shots.train", "videolens.shots.train_data", "videolens.train.run", "videolens.train.log",
+            "videolens.train.optim", "videolens.train.ema"}
 
 
 def _file(module: str) -> Path | None:
