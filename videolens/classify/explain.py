@@ -2,14 +2,16 @@
 
 Two saliency methods, over space and time:
 
-- ``gradcam`` (Grad-CAM, Selvaraju et al. 2017) on the model's last convolutional feature map: the gradient of the
-  class score (the logit) averaged over the map's positions weighs each channel; the weighted sum of the channels,
-  clipped at zero, is upsampled to the clip. For 3D CNNs (``c3d``, ``r2plus1d``) the map spans time as well; for
-  the per-frame CNN families (``tsn``, ``cnn_lstm``, ``cnn_gru``, ``tcn``) it is the backbone's map of every frame,
-  weighed with one set of channel weights for the clip. The layer is found by running the model once: the last
-  module whose output is still a feature map over positions (pooling layers excluded). A model whose positions are
-  mixed by attention after its last such map (``transformer``) has none, and falls back to ``gradxinput``, which the
-  result says (``method``, ``note``).
+- ``gradcam`` (Grad-CAM, Selvaraju et al. 2017) on a convolutional feature map: the gradient of the class score
+  (the logit) averaged over the map's positions weighs each channel; the weighted sum of the channels, clipped at
+  zero, is upsampled to the clip. For 3D CNNs (``c3d``, ``r2plus1d``) the map spans time as well; for the per-frame
+  CNN families (``tsn``, ``cnn_lstm``, ``cnn_gru``, ``tcn``) it is the backbone's last map of every frame, weighed
+  with one set of channel weights for the clip. The layer is found by running the model once
+  (:func:`gradcam_layer`): the last feature map that still has one position per input frame — for a 3D CNN the
+  last one before it pools over time (``c3d``: the second block; its last block has a single time step at 4
+  frames, and a 4x4 grid at 32 px, which locates the moving object worse: BENCHMARKS.md "explain") — or ``layer=``
+  (``--layer``) for any other. A model whose positions are mixed by attention after its last such map
+  (``transformer``) has none, and falls back to ``gradxinput``, which the result says (``method``, ``note``).
 - ``gradxinput`` (gradient x input): the absolute value of the sum over colour channels of the input times the
   gradient of the class score with respect to it. It works for every family.
 
@@ -180,14 +182,20 @@ def _is_pool(module: torch.nn.Module) -> bool:
     return "Pool" in type(module).__name__
 
 
-def gradcam_layer(model: torch.nn.Module, frames: int, size: int) -> str | None:
-    """The name of the module Grad-CAM reads: the last one (in the order modules finish) whose output is a feature
-    map over positions — ``(B, C, T, H, W)``, or ``(B*T, C, H, W)`` per frame — with more than one position, that is
-    no pooling layer and that no attention layer follows. None when there is none (then use ``gradxinput``).
+def gradcam_layer(model: torch.nn.Module, frames: int, size: int, full_time: bool = True) -> str | None:
+    """The name of the module Grad-CAM reads.
+
+    Candidates are the modules whose output is a feature map over positions — ``(B, C, T', H, W)``, or
+    ``(B*T, C, H, W)`` per frame — with more than one position, that are no pooling layer and that no attention layer
+    follows. With ``full_time`` (the default) the choice is the last candidate that still has one position per input
+    frame (``T' = T``: every per-frame map; for a 3D CNN the last map before it pools over time), so that the
+    saliency has the clip's time resolution; else (or when none has) the last candidate. None when there is none
+    (then use ``gradxinput``).
 
     >>> from videolens.classify.models import create_model
-    >>> gradcam_layer(create_model("c3d", 3, frames=4, size=32, width=8), 4, 32)
-    'features.14'
+    >>> c3d = create_model("c3d", 3, frames=4, size=32, width=8)
+    >>> gradcam_layer(c3d, 4, 32), gradcam_layer(c3d, 4, 32, full_time=False)
+    ('features.6', 'features.14')
     >>> gradcam_layer(create_model("transformer", 3, frames=4, size=32, depth=1, dim=32, heads=2), 4, 32) is None
     True
     """
@@ -207,14 +215,17 @@ def gradcam_layer(model: torch.nn.Module, frames: int, size: int) -> str | None:
         model.train(was_training)
     last_attention = max((k for k, (_, m, _) in enumerate(order) if isinstance(m, torch.nn.MultiheadAttention)),
                          default=-1)
-    found = None
+    last = last_full = None
     for k, (name, module, out) in enumerate(order):
         if k < last_attention or not name or _is_pool(module) or not isinstance(out, torch.Tensor):
             continue
-        if (out.dim() == 5 and out.shape[0] == 1) or (out.dim() == 4 and out.shape[0] == frames):
+        per_frame = out.dim() == 4 and out.shape[0] == frames
+        if (out.dim() == 5 and out.shape[0] == 1) or per_frame:
             if out.shape[-1] * out.shape[-2] > 1:
-                found = name
-    return found
+                last = name
+                if per_frame or out.shape[2] == frames:
+                    last_full = name
+    return (last_full or last) if full_time else last
 
 
 class _Saliency:
@@ -311,11 +322,13 @@ def _top(probs: np.ndarray, classes: list[str], k: int = 5) -> list[dict]:
 
 
 def explain(checkpoint: str | os.PathLike | Checkpoint, video: str | os.PathLike, method: str = "gradcam",
-            target: str | None = None, device: str = "auto", quiet: bool = False) -> Explanation:
+            target: str | None = None, device: str = "auto", quiet: bool = False,
+            layer: str | None = None) -> Explanation:
     """The saliency of ``video`` for class ``target`` (default: the predicted class) under ``checkpoint``.
 
     ``method`` is ``gradcam`` (falls back to ``gradxinput`` for models without a convolutional feature map, with a
-    ``note``) or ``gradxinput``. A bad checkpoint or an unreadable video raises
+    ``note``) or ``gradxinput``. ``layer`` names the module Grad-CAM reads (a name of ``model.named_modules()``)
+    instead of :func:`gradcam_layer`'s choice. A bad checkpoint or an unreadable video raises
     :class:`~videolens.errors.VideolensError` naming the file.
 
     >>> e = explain("runs/c3d/best.pt", "clip.mp4")                  # doctest: +SKIP
@@ -333,8 +346,11 @@ def explain(checkpoint: str | os.PathLike | Checkpoint, video: str | os.PathLike
     if target is not None and target not in classes:
         raise VideolensError(f"--class {target!r} is not one of the model's classes ({', '.join(classes[:20])}"
                              f"{', ...' if len(classes) > 20 else ''})")
-    layer, note, used = None, None, method
-    if method == "gradcam":
+    note, used = None, method
+    if layer is not None and (method != "gradcam" or layer not in dict(model.named_modules())):
+        raise VideolensError(f"--layer {layer!r}: " + ("only for gradcam" if method != "gradcam" else
+                                                        f"no such module in {ckpt.name}"))
+    if method == "gradcam" and layer is None:
         layer = gradcam_layer(model, pre.frames, pre.size)
         if layer is None:
             used = "gradxinput"
@@ -380,6 +396,9 @@ def explain(checkpoint: str | os.PathLike | Checkpoint, video: str | os.PathLike
             count[lo:hi + 1] += 1
     saliency = acc / np.maximum(count, 1)[:, None, None]
     mass = saliency.reshape(n, -1).sum(axis=1)
+    if not mass.max() > 0:
+        note = ((note + "; ") if note else "") + (f"no positive evidence for '{classes[cls]}' anywhere in the video "
+                                                   f"({used} is zero everywhere)")
     importance = mass / mass.max() if mass.max() > 0 else mass
     return Explanation(os.fspath(video), ckpt.path, ckpt.name, used, layer, classes[cls], cls,
                        round(float(probs[cls]), 4), _top(probs, classes), (int(size[0]), int(size[1])), fps, ts,

@@ -217,6 +217,9 @@ def _add_explain(sub) -> None:
                    help="gradcam (default; falls back to gradxinput where it does not apply) or gradxinput")
     p.add_argument("--class", dest="target", metavar="NAME",
                    help="the class to explain (default: the class predict gives the video)")
+    p.add_argument("--layer", metavar="MODULE",
+                   help="the module Grad-CAM reads, by its name in the model (default: the last feature map with one "
+                        "position per input frame; e.g. features.14 for c3d's last block)")
     p.add_argument("--top", type=positive_int, default=5, help="evidence frames to write (default 5)")
     add_output(p)
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
@@ -235,7 +238,7 @@ def _run_explain(args: argparse.Namespace) -> int:
     for name in FILES:   # before the work, not after it
         check_writable(out / name, args.overwrite)
     e = explain(args.checkpoint, args.video, method=args.method, target=args.target, device=args.device,
-                quiet=args.quiet or args.json)
+                quiet=args.quiet or args.json, layer=args.layer)
     doc = write_explanation(e, out, top=args.top, overwrite=args.overwrite, quiet=args.quiet or args.json)
     emit(args, lambda: doc, lambda: _format_explain(doc, out))
     return 0
