@@ -68,7 +68,12 @@ def model() -> str:
     return str(r.best)
 
 
-def measure(ckpt_path: str, seed: int, methods=("gradcam", "gradxinput")) -> dict:
+# (name, method, layer): the default, Grad-CAM on c3d's last block (its last conv layer), gradient x input
+VARIANTS = (("gradcam", "gradcam", None), ("gradcam last block", "gradcam", "features.14"),
+            ("gradxinput", "gradxinput", None))
+
+
+def measure(ckpt_path: str, seed: int, variants=VARIANTS) -> dict:
     """Explain every clip of the ``motion`` set of ``seed``; the saliency mass inside the dilated box, per clip."""
     from videolens.classify import load_checkpoint
     from videolens.classify.explain import box_mass, dilate_box, explain
@@ -86,27 +91,27 @@ def measure(ckpt_path: str, seed: int, methods=("gradcam", "gradxinput")) -> dic
             shares.append((min(x2, w) - max(x1, 0)) * (min(y2, h) - max(y1, 0)) / (w * h))
         uniform.append(float(np.mean(shares)))
     out["uniform_map"] = round(float(np.mean(uniform)), 4)
-    for method in methods:
+    for name, method, layer in variants:
         rows = []
         t = time.perf_counter()
         for c in labels["clips"]:
-            e = explain(ckpt, f"{data}/{c['file']}", method=method, quiet=True)
+            e = explain(ckpt, f"{data}/{c['file']}", method=method, quiet=True, layer=layer)
             per_frame = [box_mass(e.saliency[i], e.box_in_map(b), DILATE) for i, b in enumerate(c["boxes"])]
-            rows.append({"file": c["file"], "class": c["class"], "predicted": e.label,
+            rows.append({"file": c["file"], "class": c["class"], "predicted": e.label, "layer": e.layer,
                          "in_box": float(np.nanmean(per_frame))})
         seconds = time.perf_counter() - t
         fr = np.array([r["in_box"] for r in rows])
         ok = np.array([r["class"] == r["predicted"] for r in rows])
         per_class = {cls: round(float(np.mean([r["in_box"] for r in rows if r["class"] == cls])), 3)
                      for cls in labels["classes"]}
-        out["methods"][method] = {
+        out["methods"][name] = {
             "mean_in_box": round(float(fr.mean()), 4), "median_in_box": round(float(np.median(fr)), 4),
             "clips_at_least_0.6": round(float(np.mean(fr >= 0.6)), 4),
             "mean_in_box_correct": round(float(fr[ok].mean()), 4) if ok.any() else None,
             "mean_in_box_wrong": round(float(fr[~ok].mean()), 4) if (~ok).any() else None,
             "accuracy": round(float(ok.mean()), 4), "per_class": per_class,
             "seconds_per_clip": round(seconds / len(rows), 3), "clips": rows}
-        print(f"  {method}: mean in-box mass {fr.mean():.3f} (median {np.median(fr):.3f}; clips >= 0.6: "
+        print(f"  {name}: mean in-box mass {fr.mean():.3f} (median {np.median(fr):.3f}; clips >= 0.6: "
               f"{np.mean(fr >= 0.6):.2f}); accuracy on these clips {ok.mean():.3f}; {seconds / len(rows):.2f} s/clip",
               flush=True)
     print(f"  a uniform map would put {out['uniform_map']:.3f} of its mass in the dilated boxes", flush=True)
