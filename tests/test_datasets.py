@@ -185,6 +185,76 @@ def test_motion_pixels_move_as_labelled(motion_set):
     assert abs(moving - np.mean(speeds)) < 0.35 * np.mean(speeds)
 
 
+def test_motion_boxes_hold_the_pixels_that_move(motion_set):
+    """labels.json's per-frame main-object boxes: where the decoded pixels change between two frames of a moving
+    clip is inside the two frames' boxes (distractors drift slowly and change little), and the changes reach the
+    boxes' sides (the boxes are tight)."""
+    out, _ = motion_set
+    labels = json.loads((out / "labels.json").read_text())
+    assert "box_format" in labels
+    inside = total = 0
+    reach = []
+    for c in labels["clips"]:
+        boxes = np.array(c["boxes"])
+        assert boxes.shape == (MOTION_FRAMES, 4)
+        assert np.all(boxes[:, :2] >= 0) and np.all(boxes[:, 2:] <= np.array(MOTION_SIZE))
+        assert np.all(boxes[:, 2:] > boxes[:, :2])
+        if not c["class"].startswith("move_"):
+            continue
+        f = decode(out / c["file"]).astype(np.int16)
+        for t in range(len(f) - 1):
+            changed = np.abs(f[t + 1] - f[t]).max(axis=2) > 40
+            x1, y1 = np.floor(np.minimum(boxes[t, :2], boxes[t + 1, :2])).astype(int) - 1
+            x2, y2 = np.ceil(np.maximum(boxes[t, 2:], boxes[t + 1, 2:])).astype(int) + 1
+            box = np.zeros_like(changed)
+            box[max(y1, 0):y2, max(x1, 0):x2] = True
+            inside += int((changed & box).sum())
+            total += int(changed.sum())
+            ys, xs = np.nonzero(changed & box)
+            if len(xs):
+                reach.append(((np.ptp(xs) + 1) / (x2 - x1 - 2), (np.ptp(ys) + 1) / (y2 - y1 - 2)))
+    assert total > 1000
+    assert inside / total >= 0.85, inside / total
+    assert np.all(np.median(reach, axis=0) >= 0.8), np.median(reach, axis=0)
+
+
+# What the generator wrote before it wrote boxes (commit 1b348f6), for seed 5, 2 clips a class, 48x32, 6 frames:
+# the rendered frames and the labels (without the boxes) must stay exactly these. The videos' bytes too, with the
+# PyAV (and so libx264) of constraints.txt that they were recorded with.
+_BEFORE_BOXES = {"frames": "2f46137aab03395f41ed51b7a810f3b95e134d72eded8c4908ee6396e9c52343",
+                 "labels": "2e23ff3c8252adda81508a7d638c4eebdb6f3ff50c8d5065fde2b9b776d57f16",
+                 "videos": "75496b2dc745b42516d9a42bfef3a9d4b9d687f783394dfe45398b6731a6409f", "av": "18.1.0"}
+
+
+def test_motion_boxes_leave_videos_and_labels_as_they_were(tmp_path):
+    import av
+
+    from videolens.datasets import _common as C
+    from videolens.datasets.motion import CLASSES, render_clip, render_clip_and_boxes, sample_clip
+
+    root = tmp_path / "m"
+    make_dataset("motion", root, seed=5, num=2, size=(48, 32), frames=6, progress=False)
+    frames = hashlib.sha256()
+    for ci, cls in enumerate(CLASSES):
+        for rng in C.child_rngs(5, 2, stream=ci):
+            spec = sample_clip(rng, cls, 48, 32, 6)
+            pixels = render_clip(spec)
+            assert np.array_equal(pixels, render_clip_and_boxes(spec)[0])
+            frames.update(pixels.tobytes())
+    assert frames.hexdigest() == _BEFORE_BOXES["frames"]
+    labels = json.loads((root / "labels.json").read_text())
+    assert labels.pop("box_format")
+    for c in labels["clips"]:
+        assert len(c.pop("boxes")) == 6
+    lists = "".join((root / n).read_text() for n in ("classInd.txt", "trainlist.txt", "testlist.txt"))
+    assert hashlib.sha256((json.dumps(labels, sort_keys=True) + lists).encode()).hexdigest() == _BEFORE_BOXES["labels"]
+    videos = hashlib.sha256()
+    for p in sorted(root.rglob("*.mp4")):
+        videos.update(f"{p.relative_to(root).as_posix()} {hashlib.sha256(p.read_bytes()).hexdigest()}\n".encode())
+    if av.__version__ == _BEFORE_BOXES["av"]:
+        assert videos.hexdigest() == _BEFORE_BOXES["videos"]
+
+
 def _ks(a: np.ndarray, b: np.ndarray) -> float:
     """Two-sample Kolmogorov-Smirnov statistic: the largest gap between the two empirical CDFs."""
     a, b = np.sort(a.ravel()), np.sort(b.ravel())

@@ -1,4 +1,4 @@
-"""``videolens train``, ``evaluate``, ``predict``, ``export`` and ``tune``: action recognition
+"""``videolens train``, ``evaluate``, ``predict``, ``explain``, ``export`` and ``tune``: action recognition
 (:mod:`videolens.classify`)."""
 
 from __future__ import annotations
@@ -201,6 +201,60 @@ def _format_prediction(item_result) -> str:
     return "\n".join(lines)
 
 
+# ---- explain ---------------------------------------------------------------------------------------------------
+
+
+def _add_explain(sub) -> None:
+    p = sub.add_parser("explain", help="where and when a video shows the evidence for a class (Grad-CAM)",
+                       description="Saliency over space and time for a classifier's class: Grad-CAM on the last "
+                                   "convolutional feature map (gradient x input for models without one, such as "
+                                   "transformer). Writes overlay.mp4 (heat map on the frames), importance.png and "
+                                   "explain.json (per-frame importance) and evidence/frame_NNNNNN.jpg (the top "
+                                   "frames).")
+    p.add_argument("checkpoint", metavar="CKPT")
+    p.add_argument("video", metavar="VIDEO")
+    p.add_argument("--method", default="gradcam", choices=["gradcam", "gradxinput"],
+                   help="gradcam (default; falls back to gradxinput where it does not apply) or gradxinput")
+    p.add_argument("--class", dest="target", metavar="NAME",
+                   help="the class to explain (default: the class predict gives the video)")
+    p.add_argument("--layer", metavar="MODULE",
+                   help="the module Grad-CAM reads, by its name in the model (default: the last feature map with one "
+                        "position per input frame; e.g. features.14 for c3d's last block)")
+    p.add_argument("--top", type=positive_int, default=5, help="evidence frames to write (default 5)")
+    add_output(p)
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    add_device(p)
+    add_quiet_json(p)
+    p.set_defaults(func=_run_explain)
+
+
+def _run_explain(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ..classify.explain import FILES, explain, write_explanation
+    from ..utils.files import check_writable, default_output_dir
+
+    out = Path(args.output) if args.output else default_output_dir(args.video)
+    for name in FILES:   # before the work, not after it
+        check_writable(out / name, args.overwrite)
+    e = explain(args.checkpoint, args.video, method=args.method, target=args.target, device=args.device,
+                quiet=args.quiet or args.json, layer=args.layer)
+    doc = write_explanation(e, out, top=args.top, overwrite=args.overwrite, quiet=args.quiet or args.json)
+    emit(args, lambda: doc, lambda: _format_explain(doc, out))
+    return 0
+
+
+def _format_explain(doc: dict, out) -> str:
+    lines = [f"{doc['video']}: evidence for '{doc['class']}' (p={doc['score']:.3f}) by {doc['method']}"
+             + (f" on {doc['layer']}" if doc["layer"] else "") + f", {doc['frames']} frames"]
+    if doc["note"]:
+        lines.append(f"  note: {doc['note']}")
+    lines.append("  top frames: " + ", ".join(f"{ev['frame']} ({ev['time']:.2f} s, {ev['importance']:.2f})"
+                                              for ev in doc["evidence"]))
+    lines.append(f"results: {out}")
+    return "\n".join(lines)
+
+
 # ---- export ----------------------------------------------------------------------------------------------------
 
 
@@ -258,4 +312,4 @@ def _run_tune(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = [_add_train, _add_evaluate, _add_predict, _add_export, _add_tune]
+COMMANDS = [_add_train, _add_evaluate, _add_predict, _add_explain, _add_export, _add_tune]

@@ -22,7 +22,10 @@ Layout (UCF101 style)::
     OUT/trainlist.txt           "move_left/move_left_0000.mp4 1"
     OUT/testlist.txt            "move_left/move_left_0031.mp4"
     OUT/<class>/<class>_NNNN.mp4
-    OUT/labels.json             classes in order and every clip's parameters and per-frame track (for debugging)
+    OUT/labels.json             classes in order and every clip's parameters, per-frame track (for debugging) and
+                                the main object's box per frame (``boxes``: ``[x1, y1, x2, y2]`` in frame pixels,
+                                the extent of its outline clipped to the frame; ``videolens explain`` is checked
+                                against them)
 
 The split is stratified: in every class the last ``round(num / 5)`` clips (at least one when ``num >= 2``) are test.
 Clip ``k`` of a class is the same whatever ``--num`` is.
@@ -159,6 +162,21 @@ def _make_shape(rng: np.random.Generator, kind: str, texture: np.ndarray) -> C.S
 
 def render_clip(spec: ClipSpec) -> np.ndarray:
     """The frames of a clip, ``(T, H, W, 3)`` uint8 RGB."""
+    return render_clip_and_boxes(spec)[0]
+
+
+def render_clip_and_boxes(spec: ClipSpec) -> tuple[np.ndarray, np.ndarray]:
+    """The frames of a clip, ``(T, H, W, 3)`` uint8 RGB, and the main object's box per frame, ``(T, 4)`` float
+    ``x1, y1, x2, y2`` in frame pixels: the exact extent of its outline (not of its visible part, as in
+    ``objects``), clipped to the frame. Computing the boxes draws no random numbers: the frames are those of
+    :func:`render_clip`.
+
+    >>> import numpy as np
+    >>> spec = sample_clip(np.random.default_rng(0), "move_right", 64, 48, 4)
+    >>> frames, boxes = render_clip_and_boxes(spec)
+    >>> frames.shape, boxes.shape, bool((boxes[:, 2] > boxes[:, 0]).all())
+    ((4, 48, 64, 3), (4, 4), True)
+    """
     rng = np.random.default_rng(spec.appearance_seed)
     w, h = spec.width, spec.height
     bg = C.background(rng, h, w)
@@ -179,6 +197,7 @@ def render_clip(spec: ClipSpec) -> np.ndarray:
             s.color = C.random_color(rng)
         dshapes.append(s)
     frames = np.empty((len(spec.x), h, w, 3), np.uint8)
+    boxes = np.empty((len(spec.x), 4), np.float64)
     for t in range(len(spec.x)):
         canvas = bg.copy()
         above = []
@@ -188,18 +207,20 @@ def render_clip(spec: ClipSpec) -> np.ndarray:
                 above.append(ds)
             else:
                 C.composite(canvas, ds.patch(w, h))
-        C.composite(canvas, main.moved(spec.x[t], spec.y[t], spec.radius[t], spec.angle[t]).patch(w, h))
+        shape = main.moved(spec.x[t], spec.y[t], spec.radius[t], spec.angle[t])
+        C.composite(canvas, shape.patch(w, h))
+        boxes[t] = C.clip_box(shape.extent(), w, h)
         for ds in above:
             C.composite(canvas, ds.patch(w, h))
         frames[t] = C.to_uint8(canvas, rng, spec.noise)
-    return frames
+    return frames, boxes
 
 
 def _test_count(num: int) -> int:
     return 0 if num < 2 else max(1, int(round(num / 5)))
 
 
-def _clip_record(spec: ClipSpec, file: str, split: str) -> dict:
+def _clip_record(spec: ClipSpec, file: str, split: str, boxes: np.ndarray) -> dict:
     def r3(a):
         return [round(float(v), 3) for v in a]
 
@@ -211,6 +232,7 @@ def _clip_record(spec: ClipSpec, file: str, split: str) -> dict:
         "track": {"x": r3(spec.x), "y": r3(spec.y), "radius": r3(spec.radius),
                   "angle_deg": r3(np.degrees(spec.angle))},
         "distractors": len(spec.distractors), "noise": round(spec.noise, 3),
+        "boxes": [[round(float(v), 2) for v in b] for b in boxes],
     }
 
 
@@ -235,14 +257,15 @@ def generate(output: str | os.PathLike, *, seed: int, num: int | None, size: tup
                 spec = sample_clip(rng, cls, w, h, frames)
                 name = f"{cls}/{cls}_{k:04d}.mp4"
                 with VideoWriter(out / name, fps=fps, size=(w, h), crf=CRF, preset=C.X264_PRESET) as writer:
-                    for frame in render_clip(spec):
+                    pixels, boxes = render_clip_and_boxes(spec)
+                    for frame in pixels:
                         writer.write(frame)
                 split = "test" if k >= num - n_test else "train"
                 if split == "train":
                     train_lines.append(f"{name} {ci + 1}")
                 else:
                     test_lines.append(name)
-                records.append(_clip_record(spec, name, split))
+                records.append(_clip_record(spec, name, split, boxes))
                 written.append(name)
                 bar.update(1)
     C.write_text(out / "classInd.txt", "".join(f"{i + 1} {c}\n" for i, c in enumerate(CLASSES)))
@@ -253,6 +276,9 @@ def generate(output: str | os.PathLike, *, seed: int, num: int | None, size: tup
         "classes": list(CLASSES),
         "note": "class_index is 0-based into 'classes'; classInd.txt and trainlist.txt use 1-based labels like UCF101. "
                 "track: main object centre (px), radius (px) and angle (degrees, clockwise) per frame.",
+        "box_format": "boxes: the main object's box in every frame of the clip, [x1, y1, x2, y2] in frame pixels "
+                      "((0, 0) = the top-left corner of the top-left pixel): the extent of its outline, clipped to "
+                      "the frame, whether or not a distractor hides part of it",
         "clips": records,
     })
     written += ["classInd.txt", "trainlist.txt", "testlist.txt", "labels.json"]
@@ -264,4 +290,4 @@ def generate(output: str | os.PathLike, *, seed: int, num: int | None, size: tup
     }
 
 
-__all__ = ["CLASSES", "VERSION", "ClipSpec", "generate", "render_clip", "sample_clip"]
+__all__ = ["CLASSES", "VERSION", "ClipSpec", "generate", "render_clip", "render_clip_and_boxes", "sample_clip"]
