@@ -98,7 +98,8 @@ def damage(data: bytes, kind: str, seed: int) -> bytes:
 
 
 def plan(sources: list[str], count: int, seed: int) -> list[tuple[str, str, int]]:
-    """``count`` cases ``(source, kind, case_seed)`` spread evenly over sources x kinds, in a seeded order."""
+    """``count`` cases ``(source, kind, case_seed)`` over sources x kinds in a seeded order: each cell gets at most
+    ``count // cells + 1`` of them (about ``count / cells``)."""
     rng = np.random.default_rng(seed)
     cells = [(s, k) for s in sources for k in KINDS]
     order = rng.permutation(len(cells) * (count // len(cells) + 1))[: count]
