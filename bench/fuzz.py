@@ -198,6 +198,7 @@ def main() -> None:
                     help="how many copies of short clips also go through analyze --no-speech and transcribe")
     ap.add_argument("--jobs", type=int, default=3, help="copies run at once")
     ap.add_argument("--limit", type=float, default=60, help="seconds before a command counts as a hang")
+    ap.add_argument("--only", help="comma-separated case numbers: replay these cases of the same plan (after a fix)")
     ap.add_argument("--out", default=str(OUT / "fuzz.json"))
     args = ap.parse_args()
 
@@ -207,6 +208,9 @@ def main() -> None:
     short = [c for c in cases if SOURCES[c["source"]][2]]
     for k in np.linspace(0, len(short) - 1, min(args.heavy, len(short))).round().astype(int):
         short[k]["heavy"] = True        # spread evenly over the (seeded, shuffled) short-clip cases
+    if args.only:
+        keep = {int(k) for k in args.only.split(",")}
+        cases = [c for c in cases if c["case"] in keep]
     print(f"{len(cases)} cases, {sum(c['heavy'] for c in cases)} heavy, {args.jobs} at once", flush=True)
     work = Path(tempfile.mkdtemp(prefix="videolens-fuzz-"))
     records: list[dict] = []
