@@ -243,7 +243,16 @@ def _load_coco(path: Path, class_names: list[str] | None, strict: bool) -> Detec
         raise VideolensError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(data, dict) or "images" not in data or "annotations" not in data:
         raise VideolensError(f"{path}: not a COCO annotation file (needs 'images' and 'annotations')")
-    cats = sorted(data.get("categories") or [], key=lambda c: c["id"])
+    # Valid JSON of the wrong shape would otherwise fail below as KeyError/TypeError tracebacks.
+    for key, need in (("images", ("id",)), ("annotations", ()), ("categories", ("id", "name"))):
+        items = data.get(key) or []
+        if not isinstance(items, list) or not all(isinstance(x, dict) and all(k in x for k in need) for x in items):
+            raise VideolensError(f"{path}: not a COCO annotation file ('{key}' must be a list of objects"
+                                 + (f" with {', '.join(repr(k) for k in need)}" if need else "") + ")")
+    try:
+        cats = sorted(data.get("categories") or [], key=lambda c: c["id"])
+    except TypeError:
+        raise VideolensError(f"{path}: not a COCO annotation file (category ids of mixed types)") from None
     names = class_names or [str(c["name"]) for c in cats]
     b = _Builder(str(path), "coco", names, strict)
     cat_name = {c["id"]: str(c["name"]) for c in cats}
@@ -340,10 +349,15 @@ def _yolo_from_yaml(path: Path, split: str, class_names, strict: bool) -> Detect
 
     try:
         cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as e:
+        raise VideolensError(f"{path}: not a YAML text file ({e.reason} at byte {e.start})") from None
     except yaml.YAMLError as e:
         raise VideolensError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
-    if not isinstance(cfg, dict) or "names" not in cfg:
-        raise VideolensError(f"{path}: a YOLO data.yaml needs 'names' and 'train'/'val' entries")
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("names"), (dict, list)):
+        raise VideolensError(f"{path}: a YOLO data.yaml needs 'names' (a list or a mapping) and 'train'/'val' "
+                             "entries")
+    if not isinstance(cfg.get("path") or "", str):
+        raise VideolensError(f"{path}: 'path' must be a folder name, not {cfg['path']!r}")
     base = Path(cfg.get("path") or path.parent)
     if not base.is_absolute():
         base = (path.parent / base).resolve()
@@ -351,6 +365,8 @@ def _yolo_from_yaml(path: Path, split: str, class_names, strict: bool) -> Detect
     if key is None:
         raise VideolensError(f"{path}: no '{split}' split")
     entries = cfg[key] if isinstance(cfg[key], list) else [cfg[key]]
+    if not all(isinstance(e, str) for e in entries):
+        raise VideolensError(f"{path}: split '{key}' must be a folder or list file name, or a list of them")
     images: list[Path] = []
     for e in entries:
         p = Path(e) if Path(e).is_absolute() else base / e
@@ -447,7 +463,7 @@ def has_splits(path: str | os.PathLike) -> bool:
 
         try:
             cfg = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError:
+        except (yaml.YAMLError, UnicodeDecodeError):    # not a usable yaml: loading it later says why
             return False
         return isinstance(cfg, dict) and any(cfg.get(k) for k in SPLIT_NAMES["val"])
     if p.is_dir() and (p / "data.yaml").is_file():

@@ -216,6 +216,9 @@ class Decoder:
         self._seek_dts = False  # this demuxer seeks by DTS
         self._pts_unreliable = False    # decoded PTS did not match the scan: count frames, start at the top
         self.bad: set[int] = set()      # frames that failed to decode (each replaced by the nearest earlier good one)
+        # (first, stop, frame): indices first..stop-1 are missing and all stand in for by ``frame``, found by the
+        # costly fallback once; without it every missing index of a broken GOP re-decodes the file (quadratic).
+        self._gap: tuple | None = None
         # Decoder work so far: seeks (including the first open), frames decoded, packets that failed to decode.
         self.stats = {"seeks": 0, "decoded": 0, "errors": 0}
 
@@ -321,6 +324,9 @@ class Decoder:
         if run is not None and run.gap is not None and run.gap[0] <= i < run.gap[1]:
             self.bad.add(i)     # this run already decoded past i without seeing it
             return run.gap[2][1]
+        if self._gap is not None and self._gap[0] <= i < self._gap[1]:
+            self.bad.add(i)     # an earlier fallback already found i missing
+            return self._gap[2]
         key_rank = self.key_rank
         key_i = int(np.searchsorted(key_rank, i, side="right") - 1)     # the last keyframe at or before i
         reuse = run is not None and self._pid == os.getpid() and int(key_rank[key_i]) <= run.next_rank <= i
@@ -347,7 +353,12 @@ class Decoder:
             pending = self._run.pending
             self._run.gap = (i, pending[-1][0] if pending else int(self._index.pts.size), prev)
             return prev[1]
-        return self._fallback_frame(i, key_i)
+        # Every index from i up to the next frame out of the decoder (or the end) is missing, with the same stand-in.
+        pending = self._run.pending
+        stop = pending[-1][0] if pending else int(self._index.pts.size)
+        frame = self._fallback_frame(i, key_i)
+        self._gap = (i, stop, frame)
+        return frame
 
     def _fallback_frame(self, i: int, key_i: int):
         """Frame ``i`` and everything decoded before it in this run are missing: find the nearest earlier good one."""

@@ -134,6 +134,11 @@ def load_gallery(path: str | os.PathLike, embedder=None, detector=None,
         return enroll(path, embedder, detector, on_skip)[0]
     if not path.is_file():
         raise VideolensError(f"{path}: no such gallery (a folder of photos per person, or a gallery.npz)")
+    with open(path, "rb") as f:
+        magic = f.read(6)
+    # np.load takes anything that is not a zip or a .npy for a pickle: random bytes would be "pickled objects".
+    if not magic.startswith((b"PK", b"\x93NUMPY", b"\x80")):     # \x80: a real pickle (protocol 2+)
+        raise VideolensError(f"{path}: not a gallery .npz (not a zip archive)")
     try:
         with np.load(path, allow_pickle=False) as z:
             arrays = {k: z[k] for k in z.files}

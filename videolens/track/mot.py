@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import os
+import zlib
 from collections.abc import Iterable
 
 import numpy as np
@@ -43,7 +44,7 @@ def read_mot(path: str | os.PathLike, scale: float = 1.0, min_visibility: float 
                 text = f.read()
     except FileNotFoundError:
         raise VideolensError(f"{path}: no such MOTChallenge file") from None
-    except (OSError, UnicodeDecodeError) as e:
+    except (OSError, UnicodeDecodeError, EOFError, zlib.error) as e:    # EOFError, zlib.error: a damaged .gz
         raise VideolensError(f"{path}: not a MOTChallenge text file ({e})") from None
     rows = []
     for n, line in enumerate(text.splitlines(), 1):
