@@ -97,7 +97,7 @@ def test_downscaling_as_ultralytics_matters_at_3x():
     frame = FRAMES[next(n for n in FRAMES if n.endswith("@3x"))]
     linear = A.ultralytics_letterbox(frame, det.input_hw)
     area, _, _ = A.letterbox(frame, det.input_hw[::-1])
-    assert linear.shape == area.shape and np.abs(linear.astype(int) - area.astype(int)).max() > 10
+    assert linear.shape == area.shape and np.abs(linear.astype(int) - area.astype(int)).max() > 2
     raw = [det._run(np.stack([x.transpose(2, 0, 1).astype(np.float32) / np.float32(255)]))[0]
            for x in (linear, area)]
     assert np.abs(raw[0][4:] - raw[1][4:]).max() > SCORE_TOL       # class scores move by more than the tolerance
@@ -162,11 +162,13 @@ def test_tracker_thresholds_suit_an_ultralytics_model(objects_video, tmp_path, c
     video, _ = objects_video
     det = load_detector(model("dynamic"))
     assert det.tracker_settings == {"high_thresh": 0.25, "low_thresh": 0.1, "new_track_thresh": 0.25}
-    plain = detect_video(video, tmp_path / "plain", det, formats=("json",), quiet=True)
+    plain = detect_video(video, tmp_path / "plain", det, formats=("json",), quiet=True, stride=2)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        suited = detect_video(video, tmp_path / "suited", det, tracker="bytetrack", formats=("json",), quiet=True)
-        own = detect_video(video, tmp_path / "own", det, tracker=ByteTrack(), formats=("json", "mot"), quiet=True)
+        suited = detect_video(video, tmp_path / "suited", det, tracker="bytetrack", formats=("json",), quiet=True,
+                              stride=2)
+        own = detect_video(video, tmp_path / "own", det, tracker=ByteTrack(), formats=("json", "mot"), quiet=True,
+                           stride=2)
     head = json.loads((tmp_path / "suited" / "detections.json").read_text())
     assert {k: head["tracker_settings"][k] for k in det.tracker_settings} == det.tracker_settings
     assert json.loads((tmp_path / "own" / "detections.json").read_text())["tracker_settings"]["high_thresh"] == 0.5
@@ -178,7 +180,7 @@ def test_tracker_thresholds_suit_an_ultralytics_model(objects_video, tmp_path, c
     assert len(warned) == (1 if own.detections < 0.5 * plain.detections else 0), warned
     # The user's own threshold wins over the detector's suggestion, from the command line too.
     r = cli("detect", video, "--model", model("dynamic"), "--tracker", "bytetrack", "--track-thresh", "0.4",
-            "--format", "json", "-o", tmp_path / "cli", "--quiet")
+            "--stride", "3", "--format", "json", "-o", tmp_path / "cli", "--quiet")
     assert r.code == 0, r
     settings = json.loads((tmp_path / "cli" / "detections.json").read_text())["tracker_settings"]
     assert settings["high_thresh"] == 0.4 and settings["new_track_thresh"] == 0.25
