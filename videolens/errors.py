@@ -15,6 +15,11 @@ class VideolensError(Exception):
     exit_code = 2
 
 
+class VideolensWarning(UserWarning):
+    """Something the user should know that does not stop the run (an option a model ignores, a tracker that keeps
+    few boxes). The CLI prints it as one line on stderr: ``videolens: warning: ...``."""
+
+
 class VideoError(VideolensError, ValueError):
     """A video (or audio) file that cannot be read as asked.
 

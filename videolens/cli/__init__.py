@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from .._version import __version__
-from ..errors import DiskFullError, VideolensError, disk_full
+from ..errors import DiskFullError, VideolensError, VideolensWarning, disk_full
 from . import analyze, classify, detect, live, media, people, shots, speech, text, track
 from ._common import error
 
@@ -38,10 +38,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 ok, 1 some inputs of a batch failed, 2 bad usage or input)."""
+    import warnings
+
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "quiet", False):
         os.environ["VIDEOLENS_QUIET"] = "1"
+    shown = warnings.showwarning
+
+    def one_line(message, category, filename, lineno, file=None, line=None):
+        """videolens's own warnings as one line on stderr; others as Python shows them."""
+        if issubclass(category, VideolensWarning):
+            sys.stderr.write(f"videolens: warning: {message}\n")
+            sys.stderr.flush()
+        else:
+            shown(message, category, filename, lineno, file, line)
+
+    warnings.showwarning = one_line
     try:
         return int(args.func(args) or 0)
     except VideolensError as e:
@@ -59,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         error(str(DiskFullError(e.filename or "output", e)))
         return 2
     finally:
+        warnings.showwarning = shown
         if getattr(args, "quiet", False):
             os.environ.pop("VIDEOLENS_QUIET", None)
 

@@ -23,8 +23,10 @@ def _add_detect(sub) -> None:
     p.add_argument("--weights", help="checkpoint for a named model, or 'coco' (torchvision models' default)")
     p.add_argument("--classes", help="comma-separated class names (or ids) to keep")
     p.add_argument("--conf", type=unit, help="score threshold (default 0.25; faces 0.9, people-hog 0.5)")
-    p.add_argument("--iou", type=unit, default=0.45, help="NMS IoU threshold (default 0.45)")
-    p.add_argument("--imgsz", type=positive_int, help="detector input size in pixels (default: the model's)")
+    p.add_argument("--iou", type=unit, help="NMS IoU threshold (default: Ultralytics' 0.7 for a model it exported, "
+                                            "else 0.45)")
+    p.add_argument("--imgsz", type=positive_int, help="detector input size in pixels (default: the model's; a "
+                                                      "static-shape ONNX model keeps its own)")
     p.add_argument("--stride", type=positive_int, default=1, help="detect on every N-th frame (default 1)")
     add_tracker(p, "turn tracking on")
     p.add_argument("--line", type=line_arg, action="append", default=[], metavar="X1,Y1,X2,Y2",

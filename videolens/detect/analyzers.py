@@ -24,7 +24,7 @@ import numpy as np
 from ..core.analyzer import Analyzer
 from ..core.detections import Detections
 from ..core.events import Event
-from ..errors import VideolensError
+from ..errors import VideolensError, VideolensWarning
 
 
 def _r(x: float, nd: int = 3) -> float:
@@ -312,8 +312,13 @@ class ObjectsAnalyzer(Analyzer):
         self.tracker = None
         self.tracker_name = None
         if tracker:
-            from ..track import create_tracker
+            from ..track import TRACKERS, create_tracker, tracker_settings_of
 
+            if isinstance(tracker, str):
+                # The detector's suggested thresholds (Ultralytics' for its models), under the user's own.
+                takes = set(tracker_settings_of(tracker)) if tracker in TRACKERS else set()
+                suggested = {k: v for k, v in getattr(self.detector, "tracker_settings", {}).items() if k in takes}
+                tracker_settings = {**suggested, **tracker_settings}
             self.tracker = create_tracker(tracker, **tracker_settings)
             self.tracker_name = tracker if isinstance(tracker, str) else getattr(self.tracker, "name", "tracker")
         self.lines, self.zones = list(lines), list(zones)
@@ -325,6 +330,12 @@ class ObjectsAnalyzer(Analyzer):
         self._scale = _Scaled(max_side)
         self.size = None
         self._reset()
+
+    def tracker_thresholds(self) -> dict:
+        """The tracker's score and association settings in force (for ``detections.json``); empty without one."""
+        t = self.tracker
+        keys = ("high_thresh", "low_thresh", "new_track_thresh", "match_thresh", "track_buffer", "min_score")
+        return {k: getattr(t, k) for k in keys if isinstance(getattr(t, k, None), (int, float))} if t else {}
 
     def _reset(self) -> None:
         self._frames: list[Detections] = []
@@ -442,7 +453,7 @@ class ObjectsAnalyzer(Analyzer):
         warnings.warn(f"{where}only {self._kept} of {self._raw} detections were tracked ({self.tracker_name}"
                       f"{': ' + limits if limits else ''}); if the detector's scores are not probabilities or sit "
                       f"lower, set --track-thresh / --new-track-thresh on its scale (docs/tracking.md)",
-                      stacklevel=2)
+                      VideolensWarning, stacklevel=2)
 
     def events(self) -> list[Event]:
         out, self._events = self._events, []

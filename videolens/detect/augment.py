@@ -42,6 +42,50 @@ def letterbox(img: np.ndarray, size: int | tuple[int, int], pad_value: int = PAD
     return img, float(r), (left, top)
 
 
+def ultralytics_letterbox(img: np.ndarray, shape: tuple[int, int], auto: bool = False, stride: int = 32,
+                          pad_value: int = PAD_VALUE) -> np.ndarray:
+    """Ultralytics' ``LetterBox`` as its predictor applies it (``ultralytics/data/augment.py``), to the pixel.
+
+    ``shape`` is the model input ``(height, width)``. The ratio ``min(h / H, w / W)`` scales up as well as down, the
+    resize is ``INTER_LINEAR`` (Ultralytics' models learned on that, not ``INTER_AREA``), the padding of 114 is
+    centred with ``round(d - 0.1)`` before and ``round(d + 0.1)`` after. ``auto`` pads only to a multiple of
+    ``stride`` (the minimum rectangle its predictor uses for dynamic-shape exports). Boxes go back with
+    :func:`ultralytics_scale_boxes`.
+    """
+    h, w = img.shape[:2]
+    th, tw = int(shape[0]), int(shape[1])
+    r = min(th / h, tw / w)
+    nw, nh = max(round(w * r), 1), max(round(h * r), 1)
+    dw, dh = tw - nw, th - nh
+    if auto:
+        dw, dh = dw % stride, dh % stride
+    dw, dh = dw / 2, dh / 2
+    top, bottom = round(dh - 0.1), round(dh + 0.1)
+    left, right = round(dw - 0.1), round(dw + 0.1)
+    if (w, h) != (nw, nh):
+        img = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    return cv2.copyMakeBorder(img, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(pad_value,) * 3)
+
+
+def ultralytics_scale_boxes(boxes: np.ndarray, input_hw: tuple[int, int], frame_hw: tuple[int, int]) -> np.ndarray:
+    """Boxes in a letterboxed input of ``input_hw`` back to the frame, as Ultralytics' ``scale_boxes`` does it
+    (the gain of each axis from the rounded resized size, padding subtracted first, then clipped); float32."""
+    h0, w0 = frame_hw
+    h1, w1 = input_hw
+    gain = min(h1 / h0, w1 / w0)
+    new_h, new_w = max(round(h0 * gain), 1), max(round(w0 * gain), 1)
+    gain_y, gain_x = new_h / h0, new_w / w0
+    pad_x, pad_y = round((w1 - new_w) / 2 - 0.1), round((h1 - new_h) / 2 - 0.1)
+    out = np.array(boxes, np.float32).reshape(-1, 4)
+    out[:, [0, 2]] -= np.float32(pad_x)
+    out[:, [1, 3]] -= np.float32(pad_y)
+    out[:, [0, 2]] /= np.float32(gain_x)
+    out[:, [1, 3]] /= np.float32(gain_y)
+    out[:, [0, 2]] = out[:, [0, 2]].clip(0, w0)
+    out[:, [1, 3]] = out[:, [1, 3]].clip(0, h0)
+    return out
+
+
 def unletterbox(boxes: np.ndarray, ratio: float, pad: tuple[int, int], width: int, height: int) -> np.ndarray:
     """Boxes in a letterboxed image back to the original ``width x height`` image (clipped to it)."""
     out = (np.asarray(boxes, np.float32).reshape(-1, 4) - np.asarray([pad[0], pad[1], pad[0], pad[1]], np.float32))

@@ -50,9 +50,9 @@ class DetectRun(BatchRun):
 
 
 def detect_videos(inputs: Sequence[str], output: str | os.PathLike | None, model, *,
-                  weights: str | None = None, conf: float | None = None, iou: float = 0.45,
+                  weights: str | None = None, conf: float | None = None, iou: float | None = None,
                   classes: Sequence[str] | None = None, imgsz: int | None = None, device: str = "auto",
-                  tracker: str | None = None, stride: int = 1, tracker_settings: dict | None = None, lines=(),
+                  tracker=None, stride: int = 1, tracker_settings: dict | None = None, lines=(),
                   zones=(), anchor: str = "center",
                   anonymize: bool = False, anonymize_method: str = "blur",
                   formats: Sequence[str] = ("csv", "json", "mot", "mp4"), overwrite: bool = False,

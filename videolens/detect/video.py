@@ -335,14 +335,16 @@ class AnnotatedVideo(Analyzer):
             self.writer = None
 
 
-def detect_video(path: str | os.PathLike, out_dir: str | os.PathLike, detector, *, tracker: str | None = None,
+def detect_video(path: str | os.PathLike, out_dir: str | os.PathLike, detector, *, tracker=None,
                  stride: int = 1, lines=(), zones=(), anonymize: bool = False, anonymize_method: str = "blur",
                  formats=("csv", "json", "mot", "mp4"), overwrite: bool = False, quiet: bool = False,
                  anchor: str = "center", tracker_settings: dict | None = None, face_detector=None,
                  trail: int = 30) -> VideoDetectionResult:
     """Run ``detector`` over a video and write the ``detect`` outputs into ``out_dir``.
 
-    ``lines``: ``[((x1, y1), (x2, y2)), ...]`` counting lines; ``zones``: ``[[(x, y), ...], ...]`` polygons.
+    ``tracker``: a name (:data:`videolens.track.TRACKERS`, with ``tracker_settings`` under the detector's own
+    suggestions) or a tracker object (``ByteTrack(high_thresh=0.3)``). ``lines``: ``[((x1, y1), (x2, y2)), ...]``
+    counting lines; ``zones``: ``[[(x, y), ...], ...]`` polygons.
     ``anonymize`` hides faces (found with the default face detector, or with ``detector`` itself when it is a
     face detector).
     ``formats``: any of ``csv`` (detections.csv, counts.csv), ``json``, ``mot`` (tracks.txt, with a tracker),
@@ -388,7 +390,7 @@ def detect_video(path: str | os.PathLike, out_dir: str | os.PathLike, detector, 
             analyzers.append(faces)
     tracker_name = objects.tracker_name
     head = {"video": reader.info.to_dict(), "model": objects.detector.describe(), "tracker": tracker_name,
-            "stride": stride}
+            "tracker_settings": objects.tracker_thresholds(), "stride": stride}
     writers = DetectionFiles(out, files, head, line_counters, zone_counters)
     objects.sinks.append(writers.write)
     video = None

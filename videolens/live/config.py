@@ -34,6 +34,12 @@ DIRECTIONS = ("in", "out", "both")
 CAMERA_SETTINGS: dict[str, tuple[type | tuple[type, ...], Any]] = {
     "objects": (str, None),          # detector: name, checkpoint or onnx:PATH
     "tracker": (str, "bytetrack"),
+    # the tracker's thresholds on the detector's score scale (docs/tracking.md); None: the detector's suggestion
+    # (Ultralytics' for its models) or the tracker's default
+    "track_thresh": ((int, float), None),
+    "track_low_thresh": ((int, float), None),
+    "new_track_thresh": ((int, float), None),
+    "track_buffer": (int, None),
     "conf": ((int, float), None),
     "faces": (bool, False),
     "people": (str, None),           # a gallery (folder of photos per person, or gallery.npz): known/unknown faces
@@ -91,6 +97,13 @@ class Rule:
 class Camera:
     """One camera: where to read it, its geometry, its rules and its settings (``CAMERA_SETTINGS``)."""
 
+    @property
+    def tracker_settings(self) -> dict[str, Any]:
+        """The tracker thresholds this camera sets, as the tracker's keyword arguments."""
+        pairs = (("high_thresh", self.track_thresh), ("low_thresh", self.track_low_thresh),
+                 ("new_track_thresh", self.new_track_thresh), ("track_buffer", self.track_buffer))
+        return {k: v for k, v in pairs if v is not None}
+
     name: str
     url: str
     zones: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=dict)
@@ -98,6 +111,10 @@ class Camera:
     rules: tuple[Rule, ...] = ()
     objects: str | None = None
     tracker: str = "bytetrack"
+    track_thresh: float | None = None
+    track_low_thresh: float | None = None
+    new_track_thresh: float | None = None
+    track_buffer: int | None = None
     conf: float | None = None
     faces: bool = False
     people: str | None = None
@@ -271,7 +288,8 @@ def _settings(r: _Reader, raw: dict, where: str) -> dict[str, Any]:
         raise r.fail(raw["anchor"], f"{where}.anchor", f"expected one of {', '.join(ANCHORS)}")
     if "transport" in out and out["transport"] not in ("tcp", "udp"):
         raise r.fail(raw["transport"], f"{where}.transport", "expected tcp or udp")
-    for key in ("fps", "pre", "post", "motion_threshold", "record_hours", "record_gb", "segment_seconds"):
+    for key in ("fps", "pre", "post", "motion_threshold", "record_hours", "record_gb", "segment_seconds",
+                "track_buffer"):
         if key in out and not out[key] > (-1e-9 if key in ("pre", "post", "motion_threshold") else 0):
             raise r.fail(raw[key], f"{where}.{key}", f"out of range: {out[key]}")
     return out

@@ -66,7 +66,7 @@ class CameraWorker:
             from ..detect.analyzers import ObjectsAnalyzer
 
             self.objects = ObjectsAnalyzer(detector, tracker=camera.tracker or None, keep_frames=False,
-                                           keep_tracks=False)
+                                           keep_tracks=False, **(camera.tracker_settings if camera.tracker else {}))
             self.objects.sinks.append(self._on_detections)
         self.on_frame = on_frame
         self.identities = identities        # a FaceIdentities: known_face / unknown_face (camera.people)

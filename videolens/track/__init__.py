@@ -39,29 +39,39 @@ _LAZY = {
     "track_sequence": "videolens.track.mot",
 }
 
-__all__ = sorted([*_LAZY, "TRACKERS", "create_tracker"])
+__all__ = sorted([*_LAZY, "TRACKERS", "create_tracker", "tracker_settings_of"])
 
 
-def create_tracker(name: str, **settings):
+def tracker_settings_of(name: str) -> list[str]:
+    """The keyword settings tracker ``name`` takes (its class's and those it passes up to its bases)."""
+    import inspect
+
+    params: dict = {}
+    for cls in getattr(TRACKERS.get(name), "__mro__", [TRACKERS.get(name)]):      # **settings passed up
+        own = inspect.signature(cls).parameters
+        params.update({k: p for k, p in own.items() if p.kind is p.POSITIONAL_OR_KEYWORD or p.kind is p.KEYWORD_ONLY})
+        if not any(p.kind is p.VAR_KEYWORD for p in own.values()):
+            break
+    return list(params)
+
+
+def create_tracker(name, **settings):
     """A tracker by name (see :data:`TRACKERS`) with its settings as keyword arguments; a tracker object passes
-    through unchanged, so callers may take either. A setting the tracker does not have is a one-line error."""
+    through unchanged, so callers may take either (its settings are its own: passing more is an error). A setting
+    the tracker does not have is a one-line error."""
+    from ..errors import VideolensError
+
     if not isinstance(name, str):
+        if settings:
+            raise VideolensError(f"tracker settings ({', '.join(sorted(settings))}) go to the tracker object itself "
+                                 f"({type(name).__name__}(...)), not beside it")
         return name
     if settings:
-        import inspect
-
-        from ..errors import VideolensError
-
-        params: dict = {}
-        for cls in getattr(TRACKERS.get(name), "__mro__", [TRACKERS.get(name)]):      # **settings passed up
-            own = inspect.signature(cls).parameters
-            params.update({k: p for k, p in own.items() if p.kind is p.POSITIONAL_OR_KEYWORD or p.kind is p.KEYWORD_ONLY})
-            if not any(p.kind is p.VAR_KEYWORD for p in own.values()):
-                unknown = sorted(set(settings) - set(params))
-                if unknown:
-                    raise VideolensError(f"--tracker {name} has no setting {', '.join(unknown)} "
-                                         f"(it takes: {', '.join(params)})")
-                break
+        params = tracker_settings_of(name)
+        unknown = sorted(set(settings) - set(params))
+        if unknown:
+            raise VideolensError(f"--tracker {name} has no setting {', '.join(unknown)} "
+                                 f"(it takes: {', '.join(params)})")
     return TRACKERS.create(name, **settings)
 
 
