@@ -12,6 +12,14 @@
   the same clips pre-loaded in memory, same model, same optimizer, same torch threads. Target >= 0.9x.
 - inference: clips/s of each trained model in PyTorch and in ONNX Runtime (the exported file), batch 8.
 - smoke: torchvision's r2plus1d_18 trains an epoch on a few clips, evaluates and exports.
+- temporal (issue 16 part 3): every family with its own default recipe (``classify.models.RECIPES``, what
+  ``videolens train --model X`` uses) on ``motion`` made with ``--data-seed`` (0: the development data the recipes
+  were chosen on; any other seed: test data), 200 clips a class at 64x64; trained on that dataset's train split,
+  scored on its test split. Targets: every temporal family >= 0.90 test top-1 on a fresh seed, tsn at chance,
+  each recipe <= 10 min of training.
+
+    .venv/bin/python bench/classify.py --part temporal --data-seed 0            # development
+    .venv/bin/python bench/classify.py --part temporal --data-seed 1603         # test (a seed never developed on)
 """
 
 from __future__ import annotations
@@ -52,15 +60,16 @@ PIPELINE_BUDGET = dict(frames=8, stride=2, size=64, epochs=12, batch_size=4, lr=
                        patience=0, seed=0)
 
 
-def dataset(num: int = 40) -> str:
-    """``datasets make motion`` with seed 0, 64x64, 16 frames, ``num`` clips per class (the last fifth are test)."""
+def dataset(num: int = 40, seed: int = 0) -> str:
+    """``datasets make motion`` with ``seed``, 64x64, 16 frames, ``num`` clips per class (the last fifth are test)."""
     from videolens.datasets import make_dataset, motion
 
-    folder = DATA if num == 40 else OUT / f"classify-motion-{num}"
+    folder = DATA if num == 40 and seed == 0 else OUT / f"classify-motion-{num}{f'-seed{seed}' if seed else ''}"
     labels = folder / "labels.json"
-    if not labels.exists() or json.loads(labels.read_text()).get("version") != motion.VERSION:
+    made = json.loads(labels.read_text()) if labels.exists() else {}
+    if made.get("version") != motion.VERSION or made.get("seed", seed) != seed:
         shutil.rmtree(folder, ignore_errors=True)   # missing, or made by another version of the generator
-        make_dataset("motion", folder, seed=0, num=num, size=(64, 64), frames=16, progress=False)
+        make_dataset("motion", folder, seed=seed, num=num, size=(64, 64), frames=16, progress=False)
     return str(folder)
 
 
@@ -94,6 +103,49 @@ def accuracy(models: list[str]) -> list[dict]:
                      "train_s": round(seconds, 1), "s_per_epoch": round(seconds / r.epochs_run, 1),
                      "pair_detail": pairs})
         print(f"  {name}: test top-1 {e.top1:.3f}, direction pairs {pairs['mean']:.3f}, {seconds:.0f} s", flush=True)
+    return rows
+
+
+# What the temporal part adds to each family's recipe: settings of this data, not of the model. No flips (a flip
+# turns left into right, cw into ccw), no crops (a crop can cut the motion out), no early stopping (the recipe's
+# epochs are its cost), seed 0.
+TEMPORAL_DATA_SETTINGS = dict(flip=False, crop_area=1.0, patience=0, seed=0)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (DataLoader workers): on a machine shared with other
+    jobs, wall time says more about the others than about the model; with one thread and no workers, CPU time is
+    about what the training takes on a quiet machine."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def temporal_part(models: list[str], data_seed: int, num: int = 200, threads: int | None = None,
+             workers: int | None = None) -> list[dict]:
+    """Each family with its default recipe on ``motion`` (``data_seed``): test top-1, direction pairs, seconds."""
+    from videolens.classify import evaluate, recipe, train
+
+    data = dataset(num, data_seed)
+    rows = []
+    for name in models:
+        t = time.perf_counter()
+        load = os.getloadavg()[0]
+        cpu = _cpu_seconds()
+        r = train(data, name, RUNS / f"temporal-seed{data_seed}" / name, overwrite=True, quiet=True,
+                  cache=str(CACHE / f"seed{data_seed}"), threads=threads, workers=workers, **TEMPORAL_DATA_SETTINGS)
+        seconds = time.perf_counter() - t
+        cpu = _cpu_seconds() - cpu
+        e = evaluate(r.best, data, quiet=True)
+        pairs = pair_accuracy(e)
+        rows.append({"model": name, "data_seed": data_seed, "split": "test" if data_seed else "dev",
+                     "test_top1": round(e.top1, 3), "pairs": pairs["mean"], "best_val": round(r.best_val_acc, 3),
+                     "best_epoch": r.best_epoch, "train_s": round(seconds, 1), "train_cpu_s": round(cpu, 1),
+                     "s_per_epoch": round(seconds / r.epochs_run, 1), "load_at_start": round(load, 1),
+                     "recipe": recipe(name), "pair_detail": pairs})
+        print(f"  {name} (seed {data_seed}): test top-1 {e.top1:.3f}, direction pairs {pairs['mean']:.3f}, "
+              f"{seconds:.0f} s", flush=True)
     return rows
 
 
@@ -211,10 +263,25 @@ def smoke() -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", choices=["all", "accuracy", "pipeline", "inference", "smoke"], default="all")
+    ap.add_argument("--part", choices=["all", "accuracy", "pipeline", "inference", "smoke", "temporal"],
+                    default="all")
     ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--data-seed", type=int, default=0,
+                    help="temporal: the motion generator's seed (0: development data; others: test data)")
+    ap.add_argument("--threads", type=int, help="temporal: torch threads per training (default: train's)")
+    ap.add_argument("--workers", type=int, help="temporal: DataLoader workers per training (default: train's)")
     args = ap.parse_args()
     models = args.models.split(",")
+    if args.part == "temporal":
+        # its own file, merged row by row when saved, so runs for other models or seeds can go on beside it
+        rows = temporal_part(models, args.data_seed, threads=args.threads, workers=args.workers)
+        path = OUT / "classify-temporal.json"
+        done = json.loads(path.read_text()).get("rows", []) if path.exists() else []
+        keep = [r for r in done if (r["model"], r["data_seed"]) not in {(x["model"], x["data_seed"]) for x in rows}]
+        print(table(rows, ["model", "split", "data_seed", "test_top1", "pairs", "best_val", "best_epoch", "train_s",
+                           "train_cpu_s", "s_per_epoch", "load_at_start"]))
+        print(f"saved {save('classify-temporal', {'rows': keep + rows})}")
+        return
     prev = OUT / "classify.json"
     results = json.loads(prev.read_text()) if prev.exists() else {}
     results.pop("machine", None)
