@@ -83,23 +83,86 @@ def with_differences(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, torch.cat([d[:, :, :1], d], dim=2)], dim=1)
 
 
-class SmallCNN(nn.Module):
-    """Three strided conv blocks, then a 4x4 average grid flattened into a ``dim``-vector per frame."""
+class TemporalShift(nn.Module):
+    """Shifts an eighth of the channels one frame forward and an eighth one frame back (TSM, Lin et al. 2019).
 
-    def __init__(self, dim: int = 256, width: int = 32, grid: int = 4, size: int = 112, channels: int = 3):
+    Works on ``(B*T, C, H, W)`` with ``frames`` = T set by the caller; the next conv then mixes each frame with its
+    neighbours at no extra cost, so a per-frame CNN sees local motion before it pools.
+    """
+
+    def __init__(self, fold_div: int = 8):
+        super().__init__()
+        self.fold_div = fold_div
+        self.frames = 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        t = self.frames
+        if t < 2:
+            return x
+        c, h, w = (int(v) for v in x.shape[1:])
+        x = x.reshape(-1, t, c, h, w)
+        f = c // self.fold_div
+        zero = torch.zeros_like(x[:, :1, :f])
+        ahead = torch.cat([x[:, 1:, :f], zero], dim=1)              # frame t gets frame t+1's first fold
+        behind = torch.cat([zero, x[:, :-1, f:2 * f]], dim=1)       # and frame t-1's second fold
+        return torch.cat([ahead, behind, x[:, :, 2 * f:]], dim=2).reshape(-1, c, h, w)
+
+
+class SmallCNN(nn.Module):
+    """Three strided conv blocks, then a 4x4 average grid flattened into a ``dim``-vector per frame.
+
+    ``shift=True``: a :class:`TemporalShift` before the second and third conv (the caller sets ``frames``).
+    """
+
+    def __init__(self, dim: int = 256, width: int = 32, grid: int = 4, size: int = 112, channels: int = 3,
+                 shift: bool = False):
         super().__init__()
         w = width
+        self.shifts = [TemporalShift(), TemporalShift()] if shift else []
+        s1, s2 = (self.shifts if shift else [nn.Identity(), nn.Identity()])
         self.features = nn.Sequential(
             nn.Conv2d(channels, w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
-            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * w), nn.ReLU(inplace=True),
-            nn.Conv2d(2 * w, 4 * w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(4 * w), nn.ReLU(inplace=True),
+            s1, nn.Conv2d(w, 2 * w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * w), nn.ReLU(inplace=True),
+            s2, nn.Conv2d(2 * w, 4 * w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(4 * w),
+            nn.ReLU(inplace=True),
         )
         self.pool = GridPool(_halved(size, 3), grid)
         self.proj = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * self.pool.cells ** 2, dim), nn.ReLU(inplace=True))
         self.dim = dim
 
+    def set_frames(self, t: int) -> None:
+        for s in self.shifts:
+            s.frames = t
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(self.pool(self.features(x)))
+
+
+class DeepCNN(nn.Module):
+    """c3d's layout in 2D for one frame: four 3x3 conv blocks (BN, ReLU) at widths ``width * (1, 2, 4, 4)``, the
+    first at full resolution, 2x2 max pooling after the first three, then a global average projected to ``dim``.
+
+    Why (``backbone="deep"``): with ``diff=True`` its first layer sees the frame and its change, as c3d's first
+    3x3x3 layer sees three frames, and its deeper layers relate that local motion to the object's outline (which way
+    an edge moves against which side the object is on: left/right, cw/ccw, grow/shrink) before anything is pooled.
+    The ``small`` backbone halves the frame at its first conv and flattens a 4x4 grid into a linear layer, which
+    overfit ~1k clips on ``motion``.
+    """
+
+    def __init__(self, dim: int = 256, width: int = 32, channels: int = 3):
+        super().__init__()
+        w = width
+        layers: list[nn.Module] = []
+        for k, (cin, cout) in enumerate(((channels, w), (w, 2 * w), (2 * w, 4 * w), (4 * w, 4 * w))):
+            layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+            if k < 3:
+                layers.append(nn.MaxPool2d(2, ceil_mode=True))
+        self.features = nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.proj = nn.Sequential(nn.Linear(4 * w, dim), nn.ReLU(inplace=True))
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.proj(self.features(x))
 
 
 class ResNet18Features(nn.Module):
@@ -128,15 +191,22 @@ class ResNet18Features(nn.Module):
         return self.proj(self.pool(self.body(x)))
 
 
-def _backbone(name: str, dim: int, width: int, pretrained: bool, size: int, channels: int = 3) -> nn.Module:
+def _backbone(name: str, dim: int, width: int, pretrained: bool, size: int, channels: int = 3,
+              shift: bool = False) -> nn.Module:
     if name == "small":
         if pretrained:
             raise VideolensError("the 'small' backbone has no pretrained weights (use backbone='resnet18' for "
                                  "torchvision's ImageNet weights)")
-        return SmallCNN(dim=dim, width=width, size=size, channels=channels)
+        return SmallCNN(dim=dim, width=width, size=size, channels=channels, shift=shift)
+    if shift:
+        raise VideolensError("shift=true needs the 'small' backbone")
+    if name == "deep":
+        if pretrained:
+            raise VideolensError("the 'deep' backbone has no pretrained weights")
+        return DeepCNN(dim=dim, width=width, channels=channels)
     if name == "resnet18":
         return ResNet18Features(dim=dim, pretrained=pretrained, size=size, channels=channels)
-    raise VideolensError(f"unknown backbone {name!r} (choose small or resnet18)")
+    raise VideolensError(f"unknown backbone {name!r} (choose small, deep or resnet18)")
 
 
 class _FrameModel(nn.Module):
@@ -156,6 +226,8 @@ class _FrameModel(nn.Module):
             x = with_differences(x)
         # int(): constants in an exported ONNX graph, where only the batch dimension (-1) stays dynamic
         c, t, h, w = (int(v) for v in x.shape[1:])
+        if hasattr(self.backbone, "set_frames"):
+            self.backbone.set_frames(t)
         frames = x.transpose(1, 2).reshape(-1, c, h, w)
         return self.backbone(frames).reshape(-1, t, self.backbone.dim)
 
@@ -336,7 +408,7 @@ class _DividedBlock(nn.Module):
 
 
 def _conv_stem(channels: int, dim: int, patch: int) -> nn.Module:
-    """Tokens from stacked 3x3 stride-2 convolutions (BN, ReLU) instead of one linear patch projection.
+    """Tokens from stacked 3x3 convolutions (BN, ReLU, 2x2 max pooling) instead of one linear patch projection.
 
     Why: a linear patch embedding leaves all the spatial inductive bias to attention, which ~1k training clips do not
     teach (the plain transformer stayed near chance on ``motion``); a conv stem gives ViTs the locality of a CNN
@@ -347,10 +419,10 @@ def _conv_stem(channels: int, dim: int, patch: int) -> nn.Module:
         raise VideolensError(f"transformer: stem='conv' needs a patch size that is a power of 2, not {patch}")
     layers: list[nn.Module] = []
     cin = channels
-    for k in range(steps):
+    for k in range(steps):   # the first conv at full resolution: small motions survive until they are seen
         cout = dim if k == steps - 1 else max(16, dim >> (steps - 1 - k))
-        layers += [nn.Conv2d(cin, cout, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(cout),
-                   nn.ReLU(inplace=True)]
+        layers += [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+                   nn.MaxPool2d(2)]
         cin = cout
     layers.append(nn.Conv2d(dim, dim, 1))   # a linear projection after the last ReLU, as a patch embedding is
     return nn.Sequential(*layers)
@@ -453,9 +525,10 @@ def _torchvision_state_dict(weights, what: str) -> dict:
 
 def _frame_family(build: Callable[[int, nn.Module, dict], nn.Module]):
     def factory(num_classes: int, frames: int, size: int, pretrained: bool, backbone: str = "small",
-                dim: int = 256, width: int = 32, diff: bool = False, **kw) -> nn.Module:
+                dim: int = 256, width: int = 32, diff: bool = False, shift: bool = False, **kw) -> nn.Module:
         channels = 6 if diff else 3
-        return build(num_classes, _backbone(backbone, dim, width, pretrained, size, channels), {**kw, "diff": diff})
+        return build(num_classes, _backbone(backbone, dim, width, pretrained, size, channels, shift),
+                     {**kw, "diff": diff})
     return factory
 
 
@@ -513,16 +586,17 @@ for _name, _factory in (("tsn", _frame_family(lambda n, bb, kw: TSN(n, bb, **kw)
 RECIPES: dict[str, dict] = {
     "tsn": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8,
                 model_args={"width": 16, "dim": 128}),
-    "cnn_lstm": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8,
-                     model_args={"width": 16, "dim": 128, "hidden": 128, "diff": True}),
-    "cnn_gru": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8,
-                    model_args={"width": 16, "dim": 128, "hidden": 128, "diff": True}),
-    "tcn": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8,
-                model_args={"width": 16, "dim": 128, "channels": 128, "diff": True}),
+    "cnn_lstm": dict(frames=4, stride=5, size=32, epochs=30, lr=2e-3, batch_size=8,
+                     model_args={"backbone": "deep", "width": 16, "dim": 128, "hidden": 128, "diff": True}),
+    "cnn_gru": dict(frames=4, stride=5, size=32, epochs=30, lr=2e-3, batch_size=8,
+                    model_args={"backbone": "deep", "width": 16, "dim": 128, "hidden": 128, "diff": True}),
+    "tcn": dict(frames=4, stride=5, size=32, epochs=30, lr=2e-3, batch_size=8,
+                model_args={"backbone": "deep", "width": 16, "dim": 128, "channels": 128, "diff": True}),
     "c3d": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8, model_args={"width": 16}),
-    "r2plus1d": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8, model_args={"width": 16}),
-    "transformer": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8,
-                        model_args={"dim": 64, "depth": 2, "heads": 4, "stem": "conv", "diff": True}),
+    "r2plus1d": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8,
+                     model_args={"width": 16, "diff": True}),
+    "transformer": dict(frames=4, stride=5, size=32, epochs=30, lr=2e-3, batch_size=8,
+                        model_args={"dim": 64, "depth": 2, "heads": 4, "patch": 8, "stem": "conv", "diff": True}),
 }
 
 
