@@ -83,56 +83,20 @@ def with_differences(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, torch.cat([d[:, :, :1], d], dim=2)], dim=1)
 
 
-class TemporalShift(nn.Module):
-    """Shifts an eighth of the channels one frame forward and an eighth one frame back (TSM, Lin et al. 2019).
-
-    Works on ``(B*T, C, H, W)`` with ``frames`` = T set by the caller; the next conv then mixes each frame with its
-    neighbours at no extra cost, so a per-frame CNN sees local motion before it pools.
-    """
-
-    def __init__(self, fold_div: int = 8):
-        super().__init__()
-        self.fold_div = fold_div
-        self.frames = 1
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        t = self.frames
-        if t < 2:
-            return x
-        c, h, w = (int(v) for v in x.shape[1:])
-        x = x.reshape(-1, t, c, h, w)
-        f = c // self.fold_div
-        zero = torch.zeros_like(x[:, :1, :f])
-        ahead = torch.cat([x[:, 1:, :f], zero], dim=1)              # frame t gets frame t+1's first fold
-        behind = torch.cat([zero, x[:, :-1, f:2 * f]], dim=1)       # and frame t-1's second fold
-        return torch.cat([ahead, behind, x[:, :, 2 * f:]], dim=2).reshape(-1, c, h, w)
-
-
 class SmallCNN(nn.Module):
-    """Three strided conv blocks, then a 4x4 average grid flattened into a ``dim``-vector per frame.
+    """Three strided conv blocks, then a 4x4 average grid flattened into a ``dim``-vector per frame."""
 
-    ``shift=True``: a :class:`TemporalShift` before the second and third conv (the caller sets ``frames``).
-    """
-
-    def __init__(self, dim: int = 256, width: int = 32, grid: int = 4, size: int = 112, channels: int = 3,
-                 shift: bool = False):
+    def __init__(self, dim: int = 256, width: int = 32, grid: int = 4, size: int = 112, channels: int = 3):
         super().__init__()
         w = width
-        self.shifts = [TemporalShift(), TemporalShift()] if shift else []
-        s1, s2 = (self.shifts if shift else [nn.Identity(), nn.Identity()])
         self.features = nn.Sequential(
             nn.Conv2d(channels, w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(w), nn.ReLU(inplace=True),
-            s1, nn.Conv2d(w, 2 * w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * w), nn.ReLU(inplace=True),
-            s2, nn.Conv2d(2 * w, 4 * w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(4 * w),
-            nn.ReLU(inplace=True),
+            nn.Conv2d(w, 2 * w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(2 * w), nn.ReLU(inplace=True),
+            nn.Conv2d(2 * w, 4 * w, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(4 * w), nn.ReLU(inplace=True),
         )
         self.pool = GridPool(_halved(size, 3), grid)
         self.proj = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * self.pool.cells ** 2, dim), nn.ReLU(inplace=True))
         self.dim = dim
-
-    def set_frames(self, t: int) -> None:
-        for s in self.shifts:
-            s.frames = t
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.proj(self.pool(self.features(x)))
@@ -191,15 +155,12 @@ class ResNet18Features(nn.Module):
         return self.proj(self.pool(self.body(x)))
 
 
-def _backbone(name: str, dim: int, width: int, pretrained: bool, size: int, channels: int = 3,
-              shift: bool = False) -> nn.Module:
+def _backbone(name: str, dim: int, width: int, pretrained: bool, size: int, channels: int = 3) -> nn.Module:
     if name == "small":
         if pretrained:
             raise VideolensError("the 'small' backbone has no pretrained weights (use backbone='resnet18' for "
                                  "torchvision's ImageNet weights)")
-        return SmallCNN(dim=dim, width=width, size=size, channels=channels, shift=shift)
-    if shift:
-        raise VideolensError("shift=true needs the 'small' backbone")
+        return SmallCNN(dim=dim, width=width, size=size, channels=channels)
     if name == "deep":
         if pretrained:
             raise VideolensError("the 'deep' backbone has no pretrained weights")
@@ -226,8 +187,6 @@ class _FrameModel(nn.Module):
             x = with_differences(x)
         # int(): constants in an exported ONNX graph, where only the batch dimension (-1) stays dynamic
         c, t, h, w = (int(v) for v in x.shape[1:])
-        if hasattr(self.backbone, "set_frames"):
-            self.backbone.set_frames(t)
         frames = x.transpose(1, 2).reshape(-1, c, h, w)
         return self.backbone(frames).reshape(-1, t, self.backbone.dim)
 
@@ -525,9 +484,9 @@ def _torchvision_state_dict(weights, what: str) -> dict:
 
 def _frame_family(build: Callable[[int, nn.Module, dict], nn.Module]):
     def factory(num_classes: int, frames: int, size: int, pretrained: bool, backbone: str = "small",
-                dim: int = 256, width: int = 32, diff: bool = False, shift: bool = False, **kw) -> nn.Module:
+                dim: int = 256, width: int = 32, diff: bool = False, **kw) -> nn.Module:
         channels = 6 if diff else 3
-        return build(num_classes, _backbone(backbone, dim, width, pretrained, size, channels, shift),
+        return build(num_classes, _backbone(backbone, dim, width, pretrained, size, channels),
                      {**kw, "diff": diff})
     return factory
 
