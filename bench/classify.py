@@ -244,7 +244,7 @@ def smoke() -> dict:
     """torchvision's r2plus1d_18 (31 M parameters): one epoch on 2 classes x 4 clips, evaluate, export."""
     from videolens.classify import evaluate, export_onnx, train
 
-    data = dataset()
+    dataset()   # the clips the list below points at
     lst = OUT / "classify-smoke.csv"
     lines = ["path,label,split"]
     for c in ("move_left", "grow"):

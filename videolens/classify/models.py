@@ -536,12 +536,13 @@ for _name, _factory in (("tsn", _frame_family(lambda n, bb, kw: TSN(n, bb, **kw)
 # default training recipes: what ``train(model=X)`` / ``videolens train --model X`` uses unless told otherwise
 
 # One recipe per family: the clip (frames, stride, size), the schedule (epochs, lr, batch) and the model's own
-# settings. Chosen on the development data of BENCHMARKS.md "Temporal models (issue 16 part 3)" (``datasets make
-# motion``, seed 0): each trains on 200 clips a class at 64x64 within 10 minutes on 2 CPU cores and reaches >= 0.90
-# test top-1 there on fresh seeds; tsn keeps the frame models' budget and stays at chance, as it must. Why 4 frames
-# 5 apart at 32 px: the classes differ by how an object moves over the 16 frames, which frames 0, 5, 10, 15 show
-# whole with large steps, at a quarter of the pixels of 64 px. Settings the user gives win; data-dependent ones
-# (flips, crops) are not part of a recipe.
+# settings. Chosen on development data (``datasets make motion``, seed 0; BENCHMARKS.md "Temporal models (issue 16
+# part 3)", which also gives what was measured on test data and what is still to be shown). The aim: on ``motion``
+# (200 clips a class, 64x64) each temporal family >= 0.90 test top-1 within 10 minutes of training on 2 CPU cores;
+# tsn keeps the frame models' budget and stays at chance, as it must. Why 4 frames 5 apart at 32 px: the classes
+# differ by how an object moves over the 16 frames, which frames 0, 5, 10, 15 show whole with large steps, at a
+# quarter of the pixels of 64 px. Settings the user gives win; data-dependent ones (flips, crops) are not part of a
+# recipe. Frame families and the transformer see frame differences (``diff``): see :func:`with_differences`.
 RECIPES: dict[str, dict] = {
     "tsn": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8,
                 model_args={"width": 16, "dim": 128}),
