@@ -11,10 +11,13 @@
 | ``r2plus1d_18`` | torchvision's ``r2plus1d_18`` (Kinetics-400 weights with ``pretrained=True``) |
 | ``transformer`` | a small TimeSformer-style Transformer: divided space-time attention over patch tokens |
 
-The 2D-CNN families take ``backbone="small"`` (default, a 3-block CNN for CPU) or ``backbone="resnet18"``
-(torchvision's ResNet-18; ImageNet weights with ``pretrained=True``). Per-frame features keep a coarse spatial grid
-(4x4 or 2x2) instead of a global average, so that the temporal models can see *where* things move; models are
-built for their ``size``.
+The 2D-CNN families take ``backbone="small"`` (default, a 3-block CNN for CPU), ``backbone="deep"`` (c3d's layout
+in 2D: four blocks, the first at full resolution, global average; their default recipes use it) or
+``backbone="resnet18"`` (torchvision's ResNet-18; ImageNet weights with ``pretrained=True``). ``small`` and
+``resnet18`` keep a coarse spatial grid (4x4 or 2x2) of per-frame features instead of a global average, so that the
+temporal models can see *where* things move; models are built for their ``size``. ``diff=True`` (frame families,
+``transformer``, ``r2plus1d``) feeds each frame with its difference to the previous one: a single frame does not show
+which way something turns. :data:`RECIPES` holds each family's default training recipe.
 
 ``pretrained=True`` goes through torchvision's own weights mechanism: the file in ``$TORCH_HOME/hub/checkpoints/``
 (``~/.cache/torch/hub/checkpoints/`` by default), downloaded there when the network allows. Offline and without the
