@@ -123,8 +123,10 @@ def _cpu_seconds() -> float:
 
 
 def temporal_part(models: list[str], data_seed: int, num: int = 200, threads: int | None = None,
-             workers: int | None = None) -> list[dict]:
-    """Each family with its default recipe on ``motion`` (``data_seed``): test top-1, direction pairs, seconds."""
+                  workers: int | None = None, epochs: int | None = None) -> list[dict]:
+    """Each family with its default recipe on ``motion`` (``data_seed``): test top-1, direction pairs, seconds.
+
+    ``num`` < 200 or ``epochs`` make the reduced protocol (clip k of a class is the same whatever ``num`` is)."""
     from videolens.classify import evaluate, recipe, train
 
     data = dataset(num, data_seed)
@@ -134,12 +136,14 @@ def temporal_part(models: list[str], data_seed: int, num: int = 200, threads: in
         load = os.getloadavg()[0]
         cpu = _cpu_seconds()
         r = train(data, name, RUNS / f"temporal-seed{data_seed}" / name, overwrite=True, quiet=True,
-                  cache=str(CACHE / f"seed{data_seed}"), threads=threads, workers=workers, **TEMPORAL_DATA_SETTINGS)
+                  cache=str(CACHE / f"seed{data_seed}"), threads=threads, workers=workers, **TEMPORAL_DATA_SETTINGS,
+                  **({"epochs": epochs} if epochs else {}))
         seconds = time.perf_counter() - t
         cpu = _cpu_seconds() - cpu
         e = evaluate(r.best, data, quiet=True)
         pairs = pair_accuracy(e)
-        rows.append({"model": name, "data_seed": data_seed, "split": "test" if data_seed else "dev",
+        rows.append({"model": name, "data_seed": data_seed, "split": "test" if data_seed else "dev", "num": num,
+                     "epochs": r.epochs_run,
                      "test_top1": round(e.top1, 3), "pairs": pairs["mean"], "best_val": round(r.best_val_acc, 3),
                      "best_epoch": r.best_epoch, "train_s": round(seconds, 1), "train_cpu_s": round(cpu, 1),
                      "s_per_epoch": round(seconds / r.epochs_run, 1), "load_at_start": round(load, 1),
@@ -268,16 +272,20 @@ def main() -> None:
     ap.add_argument("--models", default=",".join(MODELS))
     ap.add_argument("--data-seed", type=int, default=0,
                     help="temporal: the motion generator's seed (0: development data; others: test data)")
+    ap.add_argument("--num", type=int, default=200, help="temporal: clips a class (default 200; fewer: reduced)")
+    ap.add_argument("--epochs", type=int, help="temporal: epochs instead of each recipe's (reduced protocol)")
     ap.add_argument("--threads", type=int, help="temporal: torch threads per training (default: train's)")
     ap.add_argument("--workers", type=int, help="temporal: DataLoader workers per training (default: train's)")
     args = ap.parse_args()
     models = args.models.split(",")
     if args.part == "temporal":
         # its own file, merged row by row when saved, so runs for other models or seeds can go on beside it
-        rows = temporal_part(models, args.data_seed, threads=args.threads, workers=args.workers)
+        rows = temporal_part(models, args.data_seed, args.num, threads=args.threads, workers=args.workers,
+                             epochs=args.epochs)
         path = OUT / "classify-temporal.json"
         done = json.loads(path.read_text()).get("rows", []) if path.exists() else []
-        keep = [r for r in done if (r["model"], r["data_seed"]) not in {(x["model"], x["data_seed"]) for x in rows}]
+        key = lambda r: (r["model"], r["data_seed"], r.get("num", 200), r.get("epochs"))  # noqa: E731
+        keep = [r for r in done if key(r) not in {key(x) for x in rows}]
         print(table(rows, ["model", "split", "data_seed", "test_top1", "pairs", "best_val", "best_epoch", "train_s",
                            "train_cpu_s", "s_per_epoch", "load_at_start"]))
         print(f"saved {save('classify-temporal', {'rows': keep + rows})}")
