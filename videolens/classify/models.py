@@ -310,8 +310,8 @@ class R2Plus1DSmall(nn.Module):
         w = width
         self.diff = diff
         self.stem = nn.Sequential(
-            nn.Conv3d(6 if diff else 3, w, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), bias=False), nn.BatchNorm3d(w),
-            nn.ReLU(inplace=True),
+            nn.Conv3d(6 if diff else 3, w, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), bias=False),
+            nn.BatchNorm3d(w), nn.ReLU(inplace=True),
             nn.Conv3d(w, w, (3, 1, 1), padding=(1, 0, 0), bias=False), nn.BatchNorm3d(w), nn.ReLU(inplace=True))
         stages, cin = [], w
         for k, cout in enumerate((w, 2 * w, 4 * w, 8 * w)):

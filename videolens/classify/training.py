@@ -126,8 +126,9 @@ def train(data: str | os.PathLike | None = None, model: str = "c3d", output: str
 
     ``settings`` are :class:`TrainConfig` fields (``frames``, ``size``, ``epochs``, ``batch_size``, ``lr``, ``flip``,
     ``seed``, ``device``, ``nproc``, ``cache``, ``model_args``...); those not given come from the model's default
-    recipe (:data:`~videolens.classify.models.RECIPES`), then from :class:`TrainConfig`. ``resume=True`` continues the run in ``output``
-    from its ``last.pt`` with its saved settings (``device``, ``workers``, ``threads`` and ``nproc`` may change).
+    recipe (:data:`~videolens.classify.models.RECIPES`), then from :class:`TrainConfig`. ``resume=True`` continues
+    the run in ``output`` from its ``last.pt`` with its saved settings (``device``, ``workers``, ``threads`` and
+    ``nproc`` may change).
     """
     out = Path(output)
     unknown = set(settings) - {f.name for f in fields(TrainConfig)}
