@@ -12,6 +12,14 @@
   the same clips pre-loaded in memory, same model, same optimizer, same torch threads. Target >= 0.9x.
 - inference: clips/s of each trained model in PyTorch and in ONNX Runtime (the exported file), batch 8.
 - smoke: torchvision's r2plus1d_18 trains an epoch on a few clips, evaluates and exports.
+- temporal (issue 16 part 3): every family with its own default recipe (``classify.models.RECIPES``, what
+  ``videolens train --model X`` uses) on ``motion`` made with ``--data-seed`` (0: the development data the recipes
+  were chosen on; any other seed: test data), 200 clips a class at 64x64; trained on that dataset's train split,
+  scored on its test split. Targets: every temporal family >= 0.90 test top-1 on a fresh seed, tsn at chance,
+  each recipe <= 10 min of training.
+
+    .venv/bin/python bench/classify.py --part temporal --data-seed 0            # development
+    .venv/bin/python bench/classify.py --part temporal --data-seed 1603         # test (a seed never developed on)
 """
 
 from __future__ import annotations
@@ -30,14 +38,17 @@ DATA = OUT / "classify-motion"
 RUNS = OUT / "classify-runs"
 CACHE = OUT / "classify-cache"
 PAIRS = [("move_left", "move_right"), ("move_up", "move_down"), ("rotate_cw", "rotate_ccw"), ("grow", "shrink")]
-MODELS = {   # the same budget for all: see BUDGET; sizes picked for CPU
+# The same budget for all: see BUDGET; sizes picked for CPU. Spelled out in full (small backbone, no frame
+# differences, linear patches): model arguments merge into each family's default recipe (classify.models.RECIPES),
+# and this part keeps measuring the models of its table, from before the recipes (--part temporal measures those).
+MODELS = {
     "tsn": {"width": 16, "dim": 128},
-    "cnn_lstm": {"width": 16, "dim": 128, "hidden": 128},
-    "cnn_gru": {"width": 16, "dim": 128, "hidden": 128},
-    "tcn": {"width": 16, "dim": 128, "channels": 128},
+    "cnn_lstm": {"backbone": "small", "width": 16, "dim": 128, "hidden": 128, "diff": False},
+    "cnn_gru": {"backbone": "small", "width": 16, "dim": 128, "hidden": 128, "diff": False},
+    "tcn": {"backbone": "small", "width": 16, "dim": 128, "channels": 128, "diff": False},
     "c3d": {"width": 16},
-    "r2plus1d": {"width": 16},
-    "transformer": {"dim": 64, "depth": 2, "heads": 4},
+    "r2plus1d": {"width": 16, "diff": False},
+    "transformer": {"dim": 64, "depth": 2, "heads": 4, "patch": 4, "stem": "patch", "diff": False},
 }
 # The accuracy budget, the same for every model. Why these numbers (measured, see BENCHMARKS.md): the classes differ
 # only by how the main object moves over the 16 frames of a clip, so 4 frames 5 apart (frames 0, 5, 10, 15) show
@@ -52,15 +63,16 @@ PIPELINE_BUDGET = dict(frames=8, stride=2, size=64, epochs=12, batch_size=4, lr=
                        patience=0, seed=0)
 
 
-def dataset(num: int = 40) -> str:
-    """``datasets make motion`` with seed 0, 64x64, 16 frames, ``num`` clips per class (the last fifth are test)."""
+def dataset(num: int = 40, seed: int = 0) -> str:
+    """``datasets make motion`` with ``seed``, 64x64, 16 frames, ``num`` clips per class (the last fifth are test)."""
     from videolens.datasets import make_dataset, motion
 
-    folder = DATA if num == 40 else OUT / f"classify-motion-{num}"
+    folder = DATA if num == 40 and seed == 0 else OUT / f"classify-motion-{num}{f'-seed{seed}' if seed else ''}"
     labels = folder / "labels.json"
-    if not labels.exists() or json.loads(labels.read_text()).get("version") != motion.VERSION:
+    made = json.loads(labels.read_text()) if labels.exists() else {}
+    if made.get("version") != motion.VERSION or made.get("seed", seed) != seed:
         shutil.rmtree(folder, ignore_errors=True)   # missing, or made by another version of the generator
-        make_dataset("motion", folder, seed=0, num=num, size=(64, 64), frames=16, progress=False)
+        make_dataset("motion", folder, seed=seed, num=num, size=(64, 64), frames=16, progress=False)
     return str(folder)
 
 
@@ -94,6 +106,53 @@ def accuracy(models: list[str]) -> list[dict]:
                      "train_s": round(seconds, 1), "s_per_epoch": round(seconds / r.epochs_run, 1),
                      "pair_detail": pairs})
         print(f"  {name}: test top-1 {e.top1:.3f}, direction pairs {pairs['mean']:.3f}, {seconds:.0f} s", flush=True)
+    return rows
+
+
+# What the temporal part adds to each family's recipe: settings of this data, not of the model. No flips (a flip
+# turns left into right, cw into ccw), no crops (a crop can cut the motion out), no early stopping (the recipe's
+# epochs are its cost), seed 0.
+TEMPORAL_DATA_SETTINGS = dict(flip=False, crop_area=1.0, patience=0, seed=0)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and its finished children (DataLoader workers): on a machine shared with other
+    jobs, wall time says more about the others than about the model; with one thread and no workers, CPU time is
+    about what the training takes on a quiet machine."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def temporal_part(models: list[str], data_seed: int, num: int = 200, threads: int | None = None,
+                  workers: int | None = None, epochs: int | None = None) -> list[dict]:
+    """Each family with its default recipe on ``motion`` (``data_seed``): test top-1, direction pairs, seconds.
+
+    ``num`` < 200 or ``epochs`` make the reduced protocol (clip k of a class is the same whatever ``num`` is)."""
+    from videolens.classify import evaluate, recipe, train
+
+    data = dataset(num, data_seed)
+    rows = []
+    for name in models:
+        t = time.perf_counter()
+        load = os.getloadavg()[0]
+        cpu = _cpu_seconds()
+        r = train(data, name, RUNS / f"temporal-seed{data_seed}" / name, overwrite=True, quiet=True,
+                  cache=str(CACHE / f"seed{data_seed}"), threads=threads, workers=workers, **TEMPORAL_DATA_SETTINGS,
+                  **({"epochs": epochs} if epochs else {}))
+        seconds = time.perf_counter() - t
+        cpu = _cpu_seconds() - cpu
+        e = evaluate(r.best, data, quiet=True)
+        pairs = pair_accuracy(e)
+        rows.append({"model": name, "data_seed": data_seed, "split": "test" if data_seed else "dev", "num": num,
+                     "epochs": r.epochs_run,
+                     "test_top1": round(e.top1, 3), "pairs": pairs["mean"], "best_val": round(r.best_val_acc, 3),
+                     "best_epoch": r.best_epoch, "train_s": round(seconds, 1), "train_cpu_s": round(cpu, 1),
+                     "s_per_epoch": round(seconds / r.epochs_run, 1), "load_at_start": round(load, 1),
+                     "recipe": recipe(name), "pair_detail": pairs})
+        print(f"  {name} (seed {data_seed}): test top-1 {e.top1:.3f}, direction pairs {pairs['mean']:.3f}, "
+              f"{seconds:.0f} s", flush=True)
     return rows
 
 
@@ -192,7 +251,7 @@ def smoke() -> dict:
     """torchvision's r2plus1d_18 (31 M parameters): one epoch on 2 classes x 4 clips, evaluate, export."""
     from videolens.classify import evaluate, export_onnx, train
 
-    data = dataset()
+    dataset()   # the clips the list below points at
     lst = OUT / "classify-smoke.csv"
     lines = ["path,label,split"]
     for c in ("move_left", "grow"):
@@ -211,10 +270,29 @@ def smoke() -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--part", choices=["all", "accuracy", "pipeline", "inference", "smoke"], default="all")
+    ap.add_argument("--part", choices=["all", "accuracy", "pipeline", "inference", "smoke", "temporal"],
+                    default="all")
     ap.add_argument("--models", default=",".join(MODELS))
+    ap.add_argument("--data-seed", type=int, default=0,
+                    help="temporal: the motion generator's seed (0: development data; others: test data)")
+    ap.add_argument("--num", type=int, default=200, help="temporal: clips a class (default 200; fewer: reduced)")
+    ap.add_argument("--epochs", type=int, help="temporal: epochs instead of each recipe's (reduced protocol)")
+    ap.add_argument("--threads", type=int, help="temporal: torch threads per training (default: train's)")
+    ap.add_argument("--workers", type=int, help="temporal: DataLoader workers per training (default: train's)")
     args = ap.parse_args()
     models = args.models.split(",")
+    if args.part == "temporal":
+        # its own file, merged row by row when saved, so runs for other models or seeds can go on beside it
+        rows = temporal_part(models, args.data_seed, args.num, threads=args.threads, workers=args.workers,
+                             epochs=args.epochs)
+        path = OUT / "classify-temporal.json"
+        done = json.loads(path.read_text()).get("rows", []) if path.exists() else []
+        key = lambda r: (r["model"], r["data_seed"], r.get("num", 200), r.get("epochs"))  # noqa: E731
+        keep = [r for r in done if key(r) not in {key(x) for x in rows}]
+        print(table(rows, ["model", "split", "data_seed", "test_top1", "pairs", "best_val", "best_epoch", "train_s",
+                           "train_cpu_s", "s_per_epoch", "load_at_start"]))
+        print(f"saved {save('classify-temporal', {'rows': keep + rows})}")
+        return
     prev = OUT / "classify.json"
     results = json.loads(prev.read_text()) if prev.exists() else {}
     results.pop("machine", None)

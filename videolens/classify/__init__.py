@@ -18,6 +18,8 @@ _LAZY = {
     "create_model": "videolens.classify.models",
     "list_models": "videolens.classify.models",
     "MODELS": "videolens.classify.models",
+    "RECIPES": "videolens.classify.models",
+    "recipe": "videolens.classify.models",
     "load_dataset": "videolens.classify.data",
     "ActionDataset": "videolens.classify.data",
     "ClipDataset": "videolens.classify.clips",

@@ -49,7 +49,7 @@ from .checkpoint import FORMAT, read_checkpoint
 from .clips import ClipDataset, EpochSampler, make_loader
 from .data import Sample, load_dataset
 from .evaluation import infer
-from .models import count_parameters, create_model
+from .models import count_parameters, create_model, with_recipe
 from .transforms import IMAGENET_MEAN, IMAGENET_STD, KINETICS_MEAN, KINETICS_STD, Preprocessing
 
 
@@ -125,8 +125,10 @@ def train(data: str | os.PathLike | None = None, model: str = "c3d", output: str
     """Train ``model`` on the dataset at ``data``; checkpoints and logs go to ``output``.
 
     ``settings`` are :class:`TrainConfig` fields (``frames``, ``size``, ``epochs``, ``batch_size``, ``lr``, ``flip``,
-    ``seed``, ``device``, ``nproc``, ``cache``, ``model_args``...). ``resume=True`` continues the run in ``output``
-    from its ``last.pt`` with its saved settings (``device``, ``workers``, ``threads`` and ``nproc`` may change).
+    ``seed``, ``device``, ``nproc``, ``cache``, ``model_args``...); those not given come from the model's default
+    recipe (:data:`~videolens.classify.models.RECIPES`), then from :class:`TrainConfig`. ``resume=True`` continues
+    the run in ``output`` from its ``last.pt`` with its saved settings (``device``, ``workers``, ``threads`` and
+    ``nproc`` may change).
     """
     out = Path(output)
     unknown = set(settings) - {f.name for f in fields(TrainConfig)}
@@ -148,7 +150,8 @@ def train(data: str | os.PathLike | None = None, model: str = "c3d", output: str
         cfg.output = str(out)
         splits, classes, skipped = ckpt["splits"], ckpt["classes"], ckpt.get("skipped", [])
     else:
-        cfg = TrainConfig(data=str(data), model=model, output=str(out), **settings)
+        # the family's default recipe (models.RECIPES) under what the caller gave
+        cfg = TrainConfig(data=str(data), model=model, output=str(out), **with_recipe(model, settings))
         _check_config(cfg)
         create_model(cfg.model, 2, cfg.frames, cfg.size, **cfg.model_args)   # bad names/arguments fail before probing
         with warnings.catch_warnings():

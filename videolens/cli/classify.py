@@ -20,13 +20,19 @@ def _add_train_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
                         "a CSV/TXT list 'path,label[,start,end]', or a folder with train/val/test lists")
     p.add_argument("--model", required=tune, metavar="NAME",
                    help="tsn, cnn_lstm, cnn_gru, tcn, c3d, c3d_classic, r2plus1d, r2plus1d_18, transformer")
-    d = SUPPRESS  # only what the user gives overrides the library's defaults (and, with --resume, the run's)
-    p.add_argument("--frames", type=positive_int, default=d, help="frames per clip (default 16)")
-    p.add_argument("--size", type=positive_int, default=d, help="square crop size in pixels (default 112)")
-    p.add_argument("--epochs", type=positive_int, default=d, help="training epochs (default 30)")
+    # Only what the user gives overrides the model's default recipe (classify.models.RECIPES: frames, stride, size,
+    # epochs, lr, batch size, model arguments), then the library's defaults (and, with --resume, the run's).
+    d = SUPPRESS
+    p.add_argument("--frames", type=positive_int, default=d,
+                   help="frames per clip (default: the model's recipe, else 16; without --stride, stride 1)")
+    p.add_argument("--size", type=positive_int, default=d,
+                   help="square crop size in pixels (default: the model's recipe, else 112)")
+    p.add_argument("--epochs", type=positive_int, default=d,
+                   help="training epochs (default: the model's recipe, else 30)")
     p.add_argument("--batch-size", type=positive_int, default=d, dest="batch_size",
                    help="clips per step, per process (default 8)")
-    p.add_argument("--lr", type=positive_float, default=d, help="peak learning rate of AdamW (default 1e-3)")
+    p.add_argument("--lr", type=positive_float, default=d,
+                   help="peak learning rate of AdamW (default: the model's recipe, else 1e-3)")
     p.add_argument("--weight-decay", type=float, default=d, dest="weight_decay", help="AdamW weight decay (0.05)")
     p.add_argument("--patience", type=int, default=d,
                    help="stop after this many epochs without a better val accuracy (default 10; 0: never)")
@@ -37,7 +43,8 @@ def _add_train_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
                    help="random resized crop: smallest share of the frame's area to keep (default 0.4; 1: none)")
     p.add_argument("--sampling", choices=["clip", "segments"], default=d,
                    help="consecutive frames (clip) or one per segment (segments, TSN); default by model")
-    p.add_argument("--stride", type=positive_int, default=d, help="frame step inside a clip (default 1)")
+    p.add_argument("--stride", type=positive_int, default=d,
+                   help="frame step inside a clip (default: the model's recipe, else 1)")
     p.add_argument("--cache", nargs="?", const="", default=d, metavar="DIR",
                    help="keep decoded clips on disk (memory-mapped) from the first epoch on; default folder "
                         "OUTPUT/cache")
@@ -45,7 +52,7 @@ def _add_train_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
                    help="start from torchvision's weights (r2plus1d_18: Kinetics-400; backbone=resnet18: ImageNet)")
     p.add_argument("--model-arg", action="append", type=key_value, default=d, dest="model_args",
                    metavar="NAME=VALUE", help="a model setting, e.g. width=16, backbone=resnet18, depth=2 "
-                                              "(repeatable)")
+                                              "(repeatable; merged into the recipe's)")
     p.add_argument("--val-fraction", type=float, default=d, dest="val_fraction",
                    help="share of the training clips held out for validation when none is given (default 0.2)")
     p.add_argument("--seed", type=int, default=d, help="makes training deterministic on CPU (default 0)")
