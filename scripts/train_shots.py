@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
                         "first shipped weights")
     p.add_argument("--dev-fast-videos", type=int, default=40,
                    help="fastmotion development videos (scripts/select_shots.py uses them; they join the choice of "
-                        "the best training step only with --fast-videos)")
+                        "the best training step only with --fast-videos; 0: none)")
     p.add_argument("--data-only", action="store_true", help="build the footage and datasets, do not train")
     p.add_argument("--init", metavar="ONNX",
                    help="fine-tune: start from the weights of this ShotNet ONNX file (e.g. an earlier shipped one, "
@@ -181,8 +181,10 @@ def main(argv: list[str] | None = None) -> int:
         sets["train-photo"] = make_edits(out / "edits" / "train-photo", s + 500, args.train_videos,
                                          foot / "train-photos")
     print("fastmotion datasets ...", flush=True)
-    fast = {"dev-fast": make_fast(out / "fastmotion" / "dev", s + 800, args.dev_fast_videos,
-                                  [foot / "dev", photo_dir("test")])}
+    fast = {}
+    if args.dev_fast_videos:
+        fast["dev-fast"] = make_fast(out / "fastmotion" / "dev", s + 800, args.dev_fast_videos,
+                                     [foot / "dev", photo_dir("test")])
     if args.fast_videos:
         fast["train-fast"] = make_fast(out / "fastmotion" / "train", s + 700, args.fast_videos,
                                        [foot / "train", photo_dir("train")])
@@ -198,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     dev = [v for k in kinds for v in T.load_edits_folder(sets["dev" + k])]
     if args.fast_videos:
         videos += T.load_edits_folder(fast["train-fast"])
-        dev += T.load_edits_folder(fast["dev-fast"])
+        dev += T.load_edits_folder(fast["dev-fast"]) if "dev-fast" in fast else []
     if args.photos:
         dev += [T.Sequence(p.name, f, np.zeros(len(f), np.float32), np.full(len(f), -1), {"transitions": []})
                 for p in dev_photos[:DEV_NEGATIVES] for f in [T.decode_small(p)]]

@@ -152,7 +152,7 @@ def test_shot_trainer_killed_resumes_to_the_same_weights(tmp_path):
     _shots_work_folder(killed)
     shutil.copytree(killed, straight)
     args = ["--steps", "6", "--eval-every", "2", "--batch", "2", "--window", "32", "--threads", "1", "--seed", "4",
-            "--quiet"]
+            "--dev-fast-videos", "0", "--quiet"]
     script = str(ROOT / "scripts" / "train_shots.py")
     proc = _start(script, "-o", str(killed), "--weights", str(killed / "m.onnx"), *args)
     _kill_when(proc, lambda: (killed / "train" / "last.pt").exists())
