@@ -82,6 +82,9 @@ def test_analyze_memory_is_flat_over_a_long_file(tmp_path):
     # ~22 (2 cores): an analyzer that keeps the frames it sees (320x180 RGB, 4500 of them) gave +850 MB/min, +373 MB
     # and a 1.5 GB peak; without it, +158 MB/min and +76 MB, all of it Whisper's warm-up, starved of CPU and so
     # stretched into the last two thirds (alone it levels off at ~360 MB; without speech RSS is flat from ~14 s).
-    assert slope < 200, (slope, samples[::8])
-    assert growth < 150, (growth, samples[::8])
+    # The slope is reported, not bounded: on a quiet machine the whole run takes ~12 s, and the models loading at
+    # their first use (Whisper at the first and the middle sentence, the people embedder) are steps inside the last
+    # two thirds (slopes of 200-900 MB/min with a flat end, measured with and without --no-people). The growth
+    # between the last two thirds tells a leak apart either way: the frame-keeping analyzer above gave +373 MB.
+    assert growth < 150, (growth, slope, samples[::8])
     assert res["peak_mb"] < 1500 and (res["hwm_mb"] or 0) < 1500, (res["peak_mb"], res["hwm_mb"])
