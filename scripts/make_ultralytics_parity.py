@@ -46,7 +46,7 @@ N_VAL = 20
 
 def resized(img: np.ndarray, scale: float) -> np.ndarray:
     """``img`` (uint8 H, W, 3) resized by ``scale`` with bilinear interpolation in float64 (pixel centres aligned,
-    edges clamped), rounded half up: the same pixels on every machine. The test has a copy of this function."""
+    edges clamped), rounded half up: the same pixels on every machine. The test uses this function too."""
     h, w = img.shape[:2]
     nh, nw = int(round(h * scale)), int(round(w * scale))
     ys = np.clip((np.arange(nh) + 0.5) * (h / nh) - 0.5, 0, h - 1)

@@ -25,19 +25,21 @@ RECORD = json.loads((DATA / "predictions.json").read_text())
 BOX_TOL, SCORE_TOL = 0.5, 1e-3
 
 
+def _script():
+    """scripts/make_ultralytics_parity.py, which made the stored frames (numpy only at import: ultralytics is
+    imported inside its functions)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "scripts" / "make_ultralytics_parity.py"
+    spec = importlib.util.spec_from_file_location("make_ultralytics_parity", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def resized(img: np.ndarray, scale: float) -> np.ndarray:
-    """A copy of scripts/make_ultralytics_parity.py's ``resized``: bilinear in float64, the same pixels anywhere."""
-    h, w = img.shape[:2]
-    nh, nw = int(round(h * scale)), int(round(w * scale))
-    ys = np.clip((np.arange(nh) + 0.5) * (h / nh) - 0.5, 0, h - 1)
-    xs = np.clip((np.arange(nw) + 0.5) * (w / nw) - 0.5, 0, w - 1)
-    y0, x0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
-    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
-    fy, fx = (ys - y0)[:, None, None], (xs - x0)[None, :, None]
-    f = img.astype(np.float64)
-    top = f[y0][:, x0] * (1 - fx) + f[y0][:, x1] * fx
-    bottom = f[y1][:, x0] * (1 - fx) + f[y1][:, x1] * fx
-    return np.floor(top * (1 - fy) + bottom * fy + 0.5).clip(0, 255).astype(np.uint8)
+    """The script's own bilinear resize (float64, the same pixels anywhere), so the frames match its stored ones."""
+    return _script().resized(img, scale)
 
 
 def frames() -> dict[str, np.ndarray]:
