@@ -76,3 +76,15 @@ def test_bad_mot_files_are_one_line_errors(tmp_path):
     assert r.code == 2 and "missing.txt: no such tracks file" in r.err, r
     r = run_cli("track-eval", "--gt", tmp_path, "--pred", tmp_path / "missing.txt")
     assert r.code == 2 and "not a folder" in r.err, r
+
+
+def test_read_mot_groups_rows_by_frame_in_file_order(tmp_path):
+    # Rows of one frame need not be adjacent (a looped or merged file); within a frame they keep the file's order.
+    f = tmp_path / "gt.txt"
+    f.write_text("3,7,1,1,10,10,1,-1,-1,-1\n1,5,11,21,4,6,0.5,-1,-1,-1\n3,2,21,1,10,10,0.9,-1,-1,-1\n"
+                 "1,9,1,1,2,2,-1,-1,-1,-1\n")
+    boxes = read_mot(f, scale=2.0)
+    assert sorted(boxes) == [0, 2]
+    assert boxes[0].track_ids.tolist() == [5, 9] and boxes[2].track_ids.tolist() == [7, 2]
+    assert boxes[0].xyxy.tolist() == [[20, 40, 28, 52], [0, 0, 4, 4]]
+    assert boxes[0].scores.tolist() == [0.5, 1.0] and boxes[2].frame_index == 2
