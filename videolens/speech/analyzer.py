@@ -27,7 +27,8 @@ class SpeechAnalyzer(Analyzer):
     """Transcribes a video's audio while the other analyzers look at its frames.
 
     Settings (constructor arguments) are those of :func:`videolens.transcribe`: ``model``, ``language``,
-    ``word_timestamps``, ``audio_stream``, ``channel``, ``vad``, ``beam_size``, ``device``. With ``background``
+    ``word_timestamps``, ``audio_stream``, ``channel``, ``vad``, ``beam_size``, ``device``, ``threads`` (Whisper's
+    CPU threads; 0: every core; ``analyze`` gives it one). With ``background``
     (default) the audio is read and recognised in a thread started by ``start(info)``, so it overlaps the video
     decode; ``finish()`` waits for it. A video without audio gives an empty :class:`Transcript` whose ``note`` is
     ``"no audio"``. Raises :class:`videolens.analyze.MissingExtra` when faster-whisper or silero-vad is missing.
@@ -39,11 +40,14 @@ class SpeechAnalyzer(Analyzer):
 
     @classmethod
     def from_config(cls, config) -> SpeechAnalyzer:
-        return cls(device=config.device)
+        # One recognition thread: in analyze the decoder and the other analyzers keep the other core busy, and
+        # CTranslate2's threads spin-wait when they share cores (BENCHMARKS.md, "Speech threads in analyze").
+        return cls(device=config.device, threads=config.threads or 1)
 
     def __init__(self, model: str | os.PathLike | None = None, language: str | None = None,
                  word_timestamps: bool = False, audio_stream: int | None = None, channel: str | int = "mix",
-                 vad: VadOptions | None = None, beam_size: int = 5, device: str = "auto", background: bool = True):
+                 vad: VadOptions | None = None, beam_size: int = 5, device: str = "auto", background: bool = True,
+                 threads: int = 0):
         for module, package in (("faster_whisper", "faster-whisper"), ("silero_vad", "silero-vad")):
             if importlib.util.find_spec(module) is None:
                 raise MissingExtra("speech", "speech", package)
@@ -51,7 +55,7 @@ class SpeechAnalyzer(Analyzer):
 
         self.spec = resolve_model(model)      # a missing model is an error now, not after the video is decoded
         self.options: dict[str, Any] = {"language": language, "word_timestamps": word_timestamps, "vad": vad,
-                                            "beam_size": beam_size, "device": device}
+                                            "beam_size": beam_size, "device": device, "threads": int(threads)}
         self.audio_stream, self.channel = audio_stream, channel
         self.background = background
         self._thread: threading.Thread | None = None
