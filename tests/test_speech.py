@@ -340,6 +340,40 @@ def test_sample_segments_have_their_own_text_and_scores():
     assert all(s.avg_logprob < 0 and 0 <= s.no_speech_prob <= 1 for s in tr.segments)
 
 
+_FALLBACK_RUN = """
+import json, sys
+import faster_whisper.transcribe as ft
+from videolens.speech.transcribe import Transcriber
+temperatures = []
+generate = ft.WhisperModel.generate_with_fallback
+def recorded(self, *a, **k):      # observes the temperature each window was decoded at; changes nothing
+    result = generate(self, *a, **k)
+    temperatures.append(result[2])
+    return result
+ft.WhisperModel.generate_with_fallback = recorded
+tr = Transcriber(None, threads=1)(sys.argv[1])
+print(json.dumps({"text": tr.text, "temperatures": temperatures}))
+"""
+
+
+def test_temperature_fallback_is_reproducible(tmp_path):
+    """40 s of the sample's six sentences looped: tiny.en's first window fails at temperature 0 and is sampled
+    again at a higher one. CTranslate2 seeded that sampling from std::random_device, so two runs gave two different
+    transcripts; videolens seeds it, so two fresh processes give the same text."""
+    import subprocess
+    import sys
+
+    from videolens.io.audio import read_audio
+
+    speech = read_audio(SAMPLE, sample_rate=16000)
+    wav = tmp_path / "looped.wav"
+    write_wav(wav, np.tile(speech, 3)[: 40 * 16000])
+    runs = [json.loads(subprocess.run([sys.executable, "-c", _FALLBACK_RUN, str(wav)], capture_output=True,
+                                      text=True, check=True, timeout=300).stdout.splitlines()[-1]) for _ in range(2)]
+    assert any(t > 0 for t in runs[0]["temperatures"]), runs[0]      # the sampled fallback did run
+    assert runs[0]["text"].strip() and runs[0] == runs[1], runs
+
+
 def test_silence_and_noise_give_no_text(tmp_path):
     rng = np.random.default_rng(1)
     t = np.arange(16000 * 6) / 16000

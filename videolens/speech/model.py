@@ -163,12 +163,19 @@ def whisper_device(device: str = "auto") -> tuple[str, int]:
 
 
 _lock = threading.Lock()
+SAMPLING_SEED = 0
 
 
 @functools.lru_cache(maxsize=4)
 def _load(path: str, device: str, index: int, compute_type: str, threads: int):
+    import ctranslate2
     from faster_whisper import WhisperModel
 
+    # Whisper's temperature fallback samples, and CTranslate2 seeds its sampler from std::random_device unless told:
+    # the same file then gave a different transcript on every run (bench/out/gen720_2min_speech.mp4: three runs,
+    # three texts). Each worker thread seeds its generator once, from the seed set when it first samples, so this
+    # makes a process reproducible for the same files in the same order.
+    ctranslate2.set_random_seed(SAMPLING_SEED)
     return WhisperModel(path, device=device, device_index=index, compute_type=compute_type, cpu_threads=threads)
 
 
