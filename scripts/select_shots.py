@@ -80,7 +80,7 @@ class _KeepFrames:
         return {}
 
     def reset(self) -> None:
-        if self.check._parts:
+        if len(self.check):
             self.kept = self.check.frames()
         self.check.reset()
 
@@ -132,7 +132,7 @@ def motion_filter(merged: list, frames, video: int, check: tuple | None) -> list
     if check is None:
         return merged
     mc = MotionCheck(*check)
-    mc._parts = [frames]
+    mc.add_luma(frames)
     out = []
     for t in merged:
         if t.type == "cut":             # the check leaves cuts alone (see videolens.shots.motioncheck)

@@ -17,7 +17,9 @@ for a dissolve between two shots of one static set-up.
 The threshold and offset were chosen on the development set (``scripts/select_shots.py``: the ``edits``
 development videos and the ``fastmotion`` development videos), never on the benchmark's test sets.
 
-Memory: the luma of every frame at 48x27 (1.3 KB a frame, ~117 MB for an hour at 25 fps) until the result is built.
+Memory: the luma of every frame at 48x27 (1.3 KB a frame, ~117 MB for an hour at 25 fps) goes to an unnamed
+temporary file (in ``TMPDIR``) until the result is built, and only the two frames of each checked transition are
+read back: kept in memory, it was most of what an hour-long ``analyze`` grew by.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
@@ -28,6 +30,10 @@ Memory: the luma of every frame at 48x27 (1.3 KB a frame, ~117 MB for an hour at
 """
 
 from __future__ import annotations
+
+import os
+import tempfile
+from typing import IO
 
 import numpy as np
 
@@ -68,34 +74,62 @@ class MotionCheck:
             raise ValueError(f"offset must be >= 0 frames, not {offset}")
         self.min_response = float(min_response)
         self.offset = int(offset)
-        self._parts: list[np.ndarray] = []
-        self._all: np.ndarray | None = None
+        self._file: IO[bytes] | None = None
+        self._shape: tuple[int, ...] = (1, 1)
+        self._count = 0
 
     def settings(self) -> dict:
         return {"min_response": self.min_response, "offset": self.offset}
 
     def reset(self) -> None:
-        self._parts, self._all = [], None
+        if self._file is not None:
+            self._file.close()
+        self._file, self._shape, self._count = None, (1, 1), 0
+
+    def __len__(self) -> int:
+        return self._count
 
     def add(self, frames: np.ndarray) -> None:
-        self._parts.append(luma(frames))
-        self._all = None
+        """Adds ``(N, H, W, 3)`` RGB frames (the detectors' small frames)."""
+        self.add_luma(luma(frames))
+
+    def add_luma(self, frames: np.ndarray) -> None:
+        """Adds ``(N, H, W)`` luma frames."""
+        frames = np.ascontiguousarray(frames, dtype=np.uint8)
+        if not len(frames):
+            return
+        if self._file is None:
+            self._file, self._shape = tempfile.TemporaryFile(prefix="videolens-luma-"), tuple(frames.shape[1:])
+        elif tuple(frames.shape[1:]) != self._shape:
+            raise ValueError(f"motion check: frames of {frames.shape[1:]}, earlier ones were {self._shape}")
+        self._file.write(frames.tobytes())
+        self._count += len(frames)
+
+    def frame(self, k: int) -> np.ndarray:
+        """Luma frame ``k`` (0-based, in the order added)."""
+        if not 0 <= k < self._count or self._file is None:
+            raise IndexError(f"motion check: frame {k} of {self._count}")
+        self._file.flush()
+        size = int(np.prod(self._shape))
+        return np.frombuffer(os.pread(self._file.fileno(), size, k * size), np.uint8).reshape(self._shape)
 
     def frames(self) -> np.ndarray:
-        if self._all is None:
-            self._all = np.concatenate(self._parts) if self._parts else np.zeros((0, 1, 1), np.uint8)
-            self._parts = [self._all]
-        return self._all
+        """Every luma frame, ``(N, H, W)`` (all of them in memory: for analysis scripts)."""
+        if self._file is None:
+            return np.zeros((0, *self._shape), np.uint8)
+        self._file.flush()
+        self._file.seek(0)
+        data = np.frombuffer(self._file.read(), np.uint8)
+        return data.reshape(self._count, *self._shape)
 
     def response(self, start: int, end: int, offset: int) -> float:
         """Response between the frame ``offset`` before ``start`` and the one ``offset`` after the transition
         (for a cut, ``start == end`` is the first frame of the new shot; -1 when a side is outside the video)."""
-        g = self.frames()
         before = start - 1 - offset
         after = end + offset if start == end else end + 1 + offset
-        if before < 0 or after >= len(g):
+        if before < 0 or after >= len(self):
             return -1.0
-        return shift_response(g[before], g[after])
+        return shift_response(self.frame(before), self.frame(after))
 
     def is_motion(self, start: int, end: int, kind: str = "dissolve") -> bool:
         """Whether the transition ``start..end`` of type ``kind`` was motion (cuts never are, see above)."""
