@@ -81,6 +81,36 @@ def test_faces_analyzer_contract(short_sample):
     json.dumps(d)
 
 
+def test_faces_analyzer_memory_does_not_grow_on_faceless_looks(short_sample):
+    """Two looks a second, most without a face: each used to stay in memory as an empty Detections (~1 KB, 7 MB for
+    an hour); now as an index and a time until finish(), which still returns every look, in order."""
+    import tracemalloc
+
+    faces = FacesAnalyzer(stride=1, background=False)
+    faces.start(VideoReader(short_sample).info)
+    blank = np.full((16, 288, 360, 3), 128, np.uint8)
+    looks = 0
+
+    def feed() -> None:
+        nonlocal looks
+        faces.process(blank, np.arange(looks, looks + 16) / 25.0, np.arange(looks, looks + 16))
+        looks += 16
+
+    feed()                                              # warm-up: the session's first run allocates
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(10):
+            feed()
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 160 * 200, grown                      # 160 looks: 156 kB when each kept a Detections
+    frames = faces.finish().frames
+    assert [d.frame_index for d in frames] == list(range(176)) and not any(len(d) for d in frames)
+    assert frames[-1].timestamp == 175 / 25.0
+
+
 def test_faces_analyzer_scales_boxes_back_to_the_video(short_sample, tmp_path):
     import cv2
 

@@ -15,6 +15,7 @@ pixels (upright), whatever size the analyzer asked the reader for.
 from __future__ import annotations
 
 import os
+from array import array
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -146,16 +147,24 @@ class FacesAnalyzer(Analyzer):
                           "conf": float(conf), "min_face": int(min_face)}
         self.listeners: list[Callable] = []
         self.background, self.max_pending = bool(background), max(1, int(max_pending))
-        self._frames: list[Detections] = []
+        self._reset_looks()
         self._pool = None
         self._pending: deque = deque()
+
+    def _reset_looks(self) -> None:
+        # Every look (two a second) is in the result, but most find no face: those are kept as an index and a time
+        # (16 bytes) and become empty Detections (~1 KB each) only in finish(), so memory does not grow with the
+        # length of a faceless video.
+        self._frames: list[Detections] = []        # the looks that found faces
+        self._look_index: array[int] = array("q")
+        self._look_time: array[float] = array("d")
 
     def start(self, info) -> None:
         if self._stride is None:
             self.stride = max(1, round((info.fps or 25.0) / self.per_second))
         self._scale.start(info)
         self.size = self._scale.size
-        self._frames = []
+        self._reset_looks()
         self._pending.clear()
         if self.background and self._pool is None:
             from concurrent.futures import ThreadPoolExecutor
@@ -178,10 +187,13 @@ class FacesAnalyzer(Analyzer):
                 scale = self._scale.factors(f.shape)
                 for listener in self.listeners:
                     listener(f, d, float(t), int(i), scale)
-            d = self._scale.back(d, f.shape)
-            d.frame_index, d.timestamp = int(i), float(t)
-            d.data = {}
-            self._frames.append(d)
+            self._look_index.append(int(i))
+            self._look_time.append(float(t))
+            if len(d):
+                d = self._scale.back(d, f.shape)
+                d.frame_index, d.timestamp = int(i), float(t)
+                d.data = {}
+                self._frames.append(d)
 
     def finish(self) -> FacesResult:
         try:
@@ -193,7 +205,10 @@ class FacesAnalyzer(Analyzer):
             if self._pool is not None:
                 self._pool.shutdown(wait=True)
                 self._pool = None
-        return FacesResult(self._frames, self.stride, "retinaface" if self.model == "faces-retina" else "mtcnn")
+        found = {d.frame_index: d for d in self._frames}
+        frames = [found.get(i) or Detections.empty(i, t) for i, t in zip(self._look_index, self._look_time)]
+        self._reset_looks()
+        return FacesResult(frames, self.stride, "retinaface" if self.model == "faces-retina" else "mtcnn")
 
     def fingerprint(self) -> dict:
         return {**self._settings, "model": model_fingerprint(self.model)}
