@@ -383,6 +383,7 @@ def child_watch(spec: dict) -> dict:
                                int(w.gate_open)))
         if state["first"] is None:
             state["first"] = now
+            watcher.duration = None     # the 120 s were for the first frame only: the timer stops the run
             threading.Timer(seconds, stop).start()
 
     watcher.on_frame = on_frame
@@ -659,6 +660,8 @@ def part_camera(args) -> dict:
                  ("bare idle", {"kind": "bare", "urls": [srv.url(1)], "seconds": args.ref_seconds})]
         if args.only:
             plan = [p for p in plan if any(o in p[0] for o in args.only.split(","))]
+        if args.skip:
+            plan = [p for p in plan if not any(o in p[0] for o in args.skip.split(","))]
         rows, raw = [], []
         for label, spec in plan:
             log(f"  {label} ({spec['seconds']:.0f} s), load {load()}")
@@ -908,6 +911,8 @@ def part_ultralytics(args) -> dict:
                 ("bare PyAV decode", {"kind": "bare", "urls": [url], "seconds": args.ref_seconds})]
         if args.only:
             plan = [p for p in plan if any(o in p[0] for o in args.only.split(","))]
+        if args.skip:
+            plan = [p for p in plan if not any(o in p[0] for o in args.skip.split(","))]
         for label, spec in plan:
             log(f"  {label} ({spec['seconds']:.0f} s), load {load()}")
             res = run_child(spec, python=args.ultra_python)
@@ -1079,6 +1084,7 @@ def main() -> None:
     p.add_argument("--passive", action="store_true", help="replay part: OMP_WAIT_POLICY=PASSIVE for both runs")
     p.add_argument("--replay-models", default="gt,yolo", help="replay part: gt (true boxes replayed), yolo, or both")
     p.add_argument("--only", help="run only the runs whose label contains one of these (comma-separated)")
+    p.add_argument("--skip", help="leave out the runs whose label contains one of these (comma-separated)")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
