@@ -1094,6 +1094,9 @@ def main() -> None:
         return
     if not args.part:
         p.error("--part is required")
+    # SIGTERM as an exception, so that the `with Server(...)` blocks stop the RTSP server: killed without it, the
+    # benchmark left the server streaming to nobody.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     W.mkdir(parents=True, exist_ok=True)
     if args.train:
         args.model = str(train_yolo(args.train_epochs))
