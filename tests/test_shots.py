@@ -239,3 +239,34 @@ def test_motion_check_frames_live_in_a_temporary_file():
     assert len(check) == 0 and check.frames().shape[0] == 0
     check.add((rng.random((150, 27, 48, 3)) * 255).astype(np.uint8))       # unrelated pictures on both sides
     assert not check.is_motion(40, 50, "dissolve")
+
+
+_CAPPED_CHECK = """
+import resource, signal, sys
+import numpy as np
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)      # a write past the limit fails with EFBIG, as on a full disk
+resource.setrlimit(resource.RLIMIT_FSIZE, (3000, 3000))
+from videolens.shots.motioncheck import MotionCheck
+frames = (np.random.default_rng(0).random((10, 27, 48, 3)) * 255).astype(np.uint8)
+check = MotionCheck()
+for k in range(0, 10, 2):
+    check.add(frames[k:k + 2])
+kept = check.frames()
+print(len(check), kept.shape, int(kept.sum()), int(check.frame(9).sum()))
+"""
+
+
+def test_motion_check_goes_on_in_memory_when_its_temporary_file_cannot_grow():
+    """A full TMPDIR (here: a 3,000-byte file size limit, the 13 KB of luma meet it on the third batch) is not the
+    run's failure: the frames written so far are read back and the rest stays in memory."""
+    import subprocess
+    import sys
+
+    from videolens.shots.motioncheck import MotionCheck
+
+    frames = (np.random.default_rng(0).random((10, 27, 48, 3)) * 255).astype(np.uint8)
+    free = MotionCheck()
+    free.add(frames)
+    expected = f"10 (10, 27, 48) {int(free.frames().sum())} {int(free.frame(9).sum())}"
+    r = subprocess.run([sys.executable, "-c", _CAPPED_CHECK], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == expected, (r.stdout, r.stderr)

@@ -75,6 +75,7 @@ class MotionCheck:
         self.min_response = float(min_response)
         self.offset = int(offset)
         self._file: IO[bytes] | None = None
+        self._memory: list[np.ndarray] | None = None      # where the frames go when the temporary file cannot
         self._shape: tuple[int, ...] = (1, 1)
         self._count = 0
 
@@ -84,7 +85,7 @@ class MotionCheck:
     def reset(self) -> None:
         if self._file is not None:
             self._file.close()
-        self._file, self._shape, self._count = None, (1, 1), 0
+        self._file, self._memory, self._shape, self._count = None, None, (1, 1), 0
 
     def __len__(self) -> int:
         return self._count
@@ -98,29 +99,48 @@ class MotionCheck:
         frames = np.ascontiguousarray(frames, dtype=np.uint8)
         if not len(frames):
             return
-        if self._file is None:
-            self._file, self._shape = tempfile.TemporaryFile(prefix="videolens-luma-"), tuple(frames.shape[1:])
+        if not self._count:
+            self._shape = tuple(frames.shape[1:])
         elif tuple(frames.shape[1:]) != self._shape:
             raise ValueError(f"motion check: frames of {frames.shape[1:]}, earlier ones were {self._shape}")
-        self._file.write(frames.tobytes())
+        if self._memory is None:
+            try:
+                if self._file is None:
+                    self._file = tempfile.TemporaryFile(prefix="videolens-luma-", buffering=0)
+                data = memoryview(frames.tobytes())
+                while data:
+                    data = data[self._file.write(data):]
+            except OSError:
+                # TMPDIR is full (or capped): the check goes on in memory, as it did before it had a file; the
+                # run's own outputs, not this scratch file, are where a full disk is reported.
+                self._memory = [self.frames()]
+                if self._file is not None:
+                    self._file.close()
+                self._file = None
+        if self._memory is not None:
+            self._memory.append(frames)
         self._count += len(frames)
 
     def frame(self, k: int) -> np.ndarray:
         """Luma frame ``k`` (0-based, in the order added)."""
-        if not 0 <= k < self._count or self._file is None:
+        if not 0 <= k < self._count:
             raise IndexError(f"motion check: frame {k} of {self._count}")
-        self._file.flush()
+        if self._file is None:
+            return self.frames()[k]
         size = int(np.prod(self._shape))
         return np.frombuffer(os.pread(self._file.fileno(), size, k * size), np.uint8).reshape(self._shape)
 
     def frames(self) -> np.ndarray:
         """Every luma frame, ``(N, H, W)`` (all of them in memory: for analysis scripts)."""
+        if self._memory is not None:
+            if len(self._memory) > 1:
+                self._memory = [np.concatenate(self._memory)]
+            return self._memory[0]
         if self._file is None:
             return np.zeros((0, *self._shape), np.uint8)
-        self._file.flush()
-        self._file.seek(0)
-        data = np.frombuffer(self._file.read(), np.uint8)
-        return data.reshape(self._count, *self._shape)
+        size = int(np.prod(self._shape))
+        data = os.pread(self._file.fileno(), self._count * size, 0)
+        return np.frombuffer(data, np.uint8).reshape(self._count, *self._shape)
 
     def response(self, start: int, end: int, offset: int) -> float:
         """Response between the frame ``offset`` before ``start`` and the one ``offset`` after the transition
