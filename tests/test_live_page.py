@@ -154,6 +154,11 @@ def test_page_shows_frames_counts_status_and_events(browser, live, out_dir, tmp_
     names = [e.get_attribute("textContent") for e in d.find_elements(By.CSS_SELECTOR, ".cam h2 .name")]
     assert names == ["front", HOSTILE_CAMERA]
     wait_for(d, "return document.querySelectorAll('.cam .figs tr').length >= 12")
+    # The counts arrive apart from the status figures: the rows above can all be there before the front camera's
+    # (the suite once read its text a moment too early).
+    wait_for(d, """var c = document.querySelectorAll('.cam');
+        return c.length == 2 && c[0].textContent.indexOf('line gate') >= 0
+            && c[1].textContent.indexOf('<b>zone</b>') >= 0;""")
     front, hostile = d.find_elements(By.CSS_SELECTOR, ".cam")
     assert "\nzone door 2\nline gate in 3 · out 1\n" in front.text
     assert "\nzone <b>zone</b> 1\n" in hostile.text and not hostile.find_elements(By.TAG_NAME, "b")
