@@ -629,6 +629,15 @@ def camera_spec(url: str, name: str, objects: str | None, size, fps: float = 5.0
     return {"name": name, "url": url, "objects": objects, "fps": fps, "gate": gate, "zones": zones, "lines": lines}
 
 
+def chosen(plan: list, args) -> list:
+    """The runs of ``plan`` that ``--only`` keeps and ``--skip`` does not leave out (label substrings)."""
+    if args.only:
+        plan = [p for p in plan if any(o in p[0] for o in args.only.split(","))]
+    if args.skip:
+        plan = [p for p in plan if not any(o in p[0] for o in args.skip.split(","))]
+    return plan
+
+
 def part_camera(args) -> dict:
     seconds = args.minutes * 60
     length = seconds + 180
@@ -658,10 +667,7 @@ def part_camera(args) -> dict:
                                                   "cameras": [camera_spec(srv.url(1), "cam1080", model,
                                                                           (1920, 1080))]}),
                  ("bare idle", {"kind": "bare", "urls": [srv.url(1)], "seconds": args.ref_seconds})]
-        if args.only:
-            plan = [p for p in plan if any(o in p[0] for o in args.only.split(","))]
-        if args.skip:
-            plan = [p for p in plan if not any(o in p[0] for o in args.skip.split(","))]
+        plan = chosen(plan, args)
         rows, raw = [], []
         for label, spec in plan:
             log(f"  {label} ({spec['seconds']:.0f} s), load {load()}")
@@ -909,10 +915,7 @@ def part_ultralytics(args) -> dict:
                  {"kind": "watch", "seconds": seconds, "out": str(W / "runs" / "ultra_vl_gate"),
                   "cameras": [camera_spec(url, "cam720", f"onnx:{onnx}", (1280, 720), args.fps, gate=True)]}),
                 ("bare PyAV decode", {"kind": "bare", "urls": [url], "seconds": args.ref_seconds})]
-        if args.only:
-            plan = [p for p in plan if any(o in p[0] for o in args.only.split(","))]
-        if args.skip:
-            plan = [p for p in plan if not any(o in p[0] for o in args.skip.split(","))]
+        plan = chosen(plan, args)
         for label, spec in plan:
             log(f"  {label} ({spec['seconds']:.0f} s), load {load()}")
             res = run_child(spec, python=args.ultra_python)
