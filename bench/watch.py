@@ -538,7 +538,21 @@ def cpu_rss(res: dict, settle: float = SETTLE) -> dict:
     return {"cpu": round(100 * (w[-1, 1] - w[0, 1]) / dt, 1) if dt > 0 else None, "window_s": round(dt, 1),
             "rss_start_mb": round(w[0, 2], 1), "rss_end_mb": round(w[-1, 2], 1), "rss_max_mb": round(w[:, 2].max(), 1),
             "rss_slope_mb_per_min": None if slope is None else round(slope, 2),
-            "rss_curve": [[round(x[0] - res["first"], 1), round(x[2], 1)] for x in w[:: max(1, len(w) // 12)]]}
+            "rss_curve": [[round(x[0] - res["first"], 1), round(x[2], 1)] for x in w[:: max(1, len(w) // 12)]],
+            "rss_steps": rss_steps(w, res["first"])}
+
+
+def rss_steps(w: np.ndarray, first: float, rise_mb: float = 4.0, within_s: float = 10.0) -> list:
+    """Where RSS rose by more than ``rise_mb`` within ``within_s`` seconds: [seconds after the first frame, MB],
+    so that a step can be told from a steady rise and placed against the run's events."""
+    out, i = [], 0
+    while i < len(w):
+        j = int(np.searchsorted(w[:, 0], w[i, 0] + within_s, side="right")) - 1
+        if j > i and w[j, 2] - w[i, 2] > rise_mb:
+            out.append([round(w[i, 0] - first, 1), round(float(w[j, 2] - w[i, 2]), 1)])
+            i = j
+        i += 1
+    return out
 
 
 def bare_stats(res: dict) -> dict:
