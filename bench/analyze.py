@@ -302,6 +302,8 @@ def main() -> None:
     ap.add_argument("--hour", action="store_true",
                     help="also memory over a one-hour 720p file with speech: analyze (defaults), then transcribe "
                          "(~20 min to generate the file the first time, then ~25 + ~10 min on 2 cores)")
+    ap.add_argument("--hour-commands", default="analyze,transcribe",
+                    help="with --hour: which commands to run (comma-separated)")
     ap.add_argument("--trees", nargs=2, metavar=("OLD", "NEW"),
                     help="only compare two checkouts' analyze (shots, motion, speech) on the 2-minute file")
     args = ap.parse_args()
@@ -319,6 +321,7 @@ def main() -> None:
 
     def stamp() -> dict:
         return {"command": " ".join(["python", *sys.argv]), "at": time.strftime("%Y-%m-%d %H:%M"),
+                "malloc_env": {k: v for k, v in os.environ.items() if k.startswith("MALLOC_") or k == "GLIBC_TUNABLES"},
                 "load_average": round(os.getloadavg()[0], 1)}
 
     if not args.skip_realtime:
@@ -340,7 +343,7 @@ def main() -> None:
 
     if args.hour:
         hour = with_speech(bench_video("gen720_60min.mp4", 3600, (1280, 720)), "gen720_60min_speech.mp4")
-        for command in ("analyze", "transcribe"):
+        for command in args.hour_commands.split(","):
             r = {**memory(hour, command, interval=5.0), **stamp()}
             results[f"hour_{command}"] = r
             met = r["slope_mb_per_min"] < 1.0 and r["peak_rss_mb"] < 1500

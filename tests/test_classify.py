@@ -143,6 +143,27 @@ def test_every_model_runs_forward_and_backward(name):
     assert sum(float(g.abs().sum()) > 0 for g in grads) >= 0.9 * len(grads)   # the whole network learns
 
 
+def test_frame_differences_of_order_two_give_each_frame_its_neighbours():
+    """diff=2: frame t goes in with x[t] - x[t-1] and x[t+1] - x[t] (three frames, enough to show which way a path
+    bends); the ends reuse the nearest difference. Every model with a diff setting builds for it."""
+    from videolens.classify.models import input_channels, with_differences
+
+    x = torch.tensor([0.0, 1.0, 3.0, 7.0]).reshape(1, 1, 4, 1, 1).expand(1, 3, 4, 2, 2)
+    y = with_differences(x, 2)
+    assert y.shape == (1, 9, 4, 2, 2)
+    assert y[0, 0, :, 0, 0].tolist() == [0, 1, 3, 7]
+    assert y[0, 3, :, 0, 0].tolist() == [1, 1, 2, 4]       # backward: x[t] - x[t-1], frame 0 takes the first
+    assert y[0, 6, :, 0, 0].tolist() == [1, 2, 4, 4]       # forward: x[t+1] - x[t], the last frame takes the last
+    assert torch.equal(with_differences(x, 1), y[:, :6])
+    for name in ("cnn_gru", "tcn", "r2plus1d", "transformer"):
+        model = create_model(name, 4, **TINY, **{**FAMILY_ARGS.get(name, {}), "diff": 2})
+        assert model(torch.randn(2, 3, 8, 32, 32)).shape == (2, 4)
+    with pytest.raises(VideolensError, match="diff must be 0, 1 or 2"):
+        input_channels(3)
+    with pytest.raises(VideolensError, match="diff must be 0, 1 or 2"):
+        create_model("cnn_gru", 4, **TINY, diff=3)
+
+
 def test_tsn_ignores_frame_order_and_temporal_models_do_not():
     """The reason tsn is the baseline: averaging over frames cannot see which way things move."""
     torch.manual_seed(0)
@@ -391,7 +412,7 @@ def test_default_recipe_is_what_train_uses_and_flags_override_it(four, tmp_path,
     want = RECIPES["cnn_gru"]
     assert (cfg["frames"], cfg["stride"], cfg["size"], cfg["lr"]) == \
         (want["frames"], want["stride"], want["size"], want["lr"])
-    assert cfg["model_args"] == want["model_args"] and cfg["model_args"]["diff"] is True
+    assert cfg["model_args"] == want["model_args"] and cfg["model_args"]["diff"] == 2
     assert cfg["epochs"] == 1
     # --frames without --stride drops the recipe's stride; a --model-arg changes one key of the recipe's
     res = cli("train", "--data", four, "--model", "cnn_gru", "-o", tmp_path / "b", "--epochs", "1", "--frames", "8",

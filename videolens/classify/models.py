@@ -15,9 +15,10 @@ The 2D-CNN families take ``backbone="small"`` (default, a 3-block CNN for CPU), 
 in 2D: four blocks, the first at full resolution, global average; their default recipes use it) or
 ``backbone="resnet18"`` (torchvision's ResNet-18; ImageNet weights with ``pretrained=True``). ``small`` and
 ``resnet18`` keep a coarse spatial grid (4x4 or 2x2) of per-frame features instead of a global average, so that the
-temporal models can see *where* things move; models are built for their ``size``. ``diff=True`` (frame families,
-``transformer``, ``r2plus1d``) feeds each frame with its difference to the previous one: a single frame does not show
-which way something turns. :data:`RECIPES` holds each family's default training recipe.
+temporal models can see *where* things move; models are built for their ``size``. ``diff=1`` (frame families,
+``transformer``, ``r2plus1d``) feeds each frame with its difference to the previous one, ``diff=2`` with the next
+one's difference too: a single frame does not show which way something moves, two do not show which way it turns.
+:data:`RECIPES` holds each family's default training recipe.
 
 ``pretrained=True`` goes through torchvision's own weights mechanism: the file in ``$TORCH_HOME/hub/checkpoints/``
 (``~/.cache/torch/hub/checkpoints/`` by default), downloaded there when the network allows. Offline and without the
@@ -71,19 +72,36 @@ class GridPool(nn.Module):
         return self.pool(x)
 
 
-def with_differences(x: torch.Tensor) -> torch.Tensor:
-    """``(B, C, T, H, W)`` -> ``(B, 2C, T, H, W)``: each frame with its difference to the previous frame.
+def with_differences(x: torch.Tensor, order: int = 1) -> torch.Tensor:
+    """``(B, C, T, H, W)`` -> ``(B, (1 + order) C, T, H, W)``: each frame with its difference to the previous frame
+    (``order=1``), and also the next frame's difference to it (``order=2``).
 
-    Why: a 2D CNN that sees one frame at a time cannot tell which way something turns, whatever the temporal model
-    after it does with the pooled features (on ``motion``, cw/ccw stayed at chance). The difference of two frames
-    is signed at the leading and trailing edges of what moves, so a per-frame CNN can read local motion from it
-    (the RGB-difference input of TSN, Wang et al. 2016). Frame 0 gets the first difference.
+    Why: a 2D CNN that sees one frame at a time cannot tell which way something moves, whatever the temporal model
+    after it does with the pooled features. The difference of two frames is signed at the leading and trailing edges
+    of what moves, so a per-frame CNN can read local motion from it (the RGB-difference input of TSN, Wang et al.
+    2016). Two frames show a displacement only: whether a corner that moves right turns clockwise depends on which
+    side of it the object's centre is, which global pooling forgets (cw/ccw stayed at chance on ``motion`` with
+    ``order=1``). Three frames show the bend of the corner's path, which says the turn's direction on its own, as
+    c3d's first 3x3x3 layer sees. The first frame takes the first difference as its backward one, the last frame the
+    last difference as its forward one.
     """
+    if order not in (1, 2):
+        raise VideolensError(f"diff must be 0, 1 or 2 (frames of context), not {order}")
     t = int(x.shape[2])
     if t < 2:
-        return torch.cat([x, torch.zeros_like(x)], dim=1)
+        return torch.cat([x] + [torch.zeros_like(x)] * order, dim=1)
     d = x[:, :, 1:] - x[:, :, :-1]
-    return torch.cat([x, torch.cat([d[:, :, :1], d], dim=2)], dim=1)
+    parts = [x, torch.cat([d[:, :, :1], d], dim=2)]
+    if order == 2:
+        parts.append(torch.cat([d, d[:, :, -1:]], dim=2))
+    return torch.cat(parts, dim=1)
+
+
+def input_channels(diff: int | bool) -> int:
+    """Channels a model's first layer takes for ``diff`` (0/False: RGB; 1/True: + one difference; 2: + two)."""
+    if diff not in (0, 1, 2):   # True == 1, False == 0
+        raise VideolensError(f"diff must be 0, 1 or 2 (frames of context), not {diff!r}")
+    return 3 * (1 + int(diff))
 
 
 class SmallCNN(nn.Module):
@@ -176,18 +194,18 @@ def _backbone(name: str, dim: int, width: int, pretrained: bool, size: int, chan
 class _FrameModel(nn.Module):
     """Runs a 2D backbone on every frame: ``(B, C, T, H, W)`` -> ``(B, T, D)``.
 
-    ``diff=True``: each frame goes in with its difference to the previous one (:func:`with_differences`; the
-    backbone is built with 6 input channels).
+    ``diff=1`` (or ``True``): each frame goes in with its difference to the previous one; ``diff=2``: and the next
+    one's difference to it (:func:`with_differences`; the backbone is built with :func:`input_channels`).
     """
 
-    def __init__(self, backbone: nn.Module, diff: bool = False):
+    def __init__(self, backbone: nn.Module, diff: int | bool = False):
         super().__init__()
         self.backbone = backbone
         self.diff = diff
 
     def frame_features(self, x: torch.Tensor) -> torch.Tensor:
         if self.diff:
-            x = with_differences(x)
+            x = with_differences(x, int(self.diff))
         # int(): constants in an exported ONNX graph, where only the batch dimension (-1) stays dynamic
         c, t, h, w = (int(v) for v in x.shape[1:])
         frames = x.transpose(1, 2).reshape(-1, c, h, w)
@@ -197,7 +215,7 @@ class _FrameModel(nn.Module):
 class TSN(_FrameModel):
     """Temporal Segment Network: classify each sampled frame, average the scores (consensus) over time."""
 
-    def __init__(self, num_classes: int, backbone: nn.Module, dropout: float = 0.2, diff: bool = False):
+    def __init__(self, num_classes: int, backbone: nn.Module, dropout: float = 0.2, diff: int | bool = False):
         super().__init__(backbone, diff)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(backbone.dim, num_classes))
 
@@ -209,7 +227,7 @@ class CNNRNN(_FrameModel):
     """Per-frame CNN features -> an LSTM or GRU -> the last hidden state -> classes (LRCN-style)."""
 
     def __init__(self, num_classes: int, backbone: nn.Module, cell: str = "lstm", hidden: int = 128,
-                 layers: int = 1, dropout: float = 0.2, diff: bool = False):
+                 layers: int = 1, dropout: float = 0.2, diff: int | bool = False):
         super().__init__(backbone, diff)
         rnn = {"lstm": nn.LSTM, "gru": nn.GRU}[cell]
         self.rnn = rnn(backbone.dim, hidden, num_layers=layers, batch_first=True)
@@ -224,7 +242,7 @@ class TCN(_FrameModel):
     """Per-frame CNN features -> residual blocks of dilated 1D convolutions over time -> mean -> classes."""
 
     def __init__(self, num_classes: int, backbone: nn.Module, channels: int = 128, dilations=(1, 2, 4),
-                 dropout: float = 0.2, diff: bool = False):
+                 dropout: float = 0.2, diff: int | bool = False):
         super().__init__(backbone, diff)
         self.inp = nn.Conv1d(backbone.dim, channels, 1)
         self.blocks = nn.ModuleList(
@@ -303,14 +321,14 @@ class R2Plus1DSmall(nn.Module):
     ``diff=True``: frames come with their differences to the previous frame (:func:`with_differences`).
     """
 
-    def __init__(self, num_classes: int, width: int = 16, dropout: float = 0.2, diff: bool = False):
+    def __init__(self, num_classes: int, width: int = 16, dropout: float = 0.2, diff: int | bool = False):
         super().__init__()
         from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D
 
         w = width
         self.diff = diff
         self.stem = nn.Sequential(
-            nn.Conv3d(6 if diff else 3, w, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), bias=False),
+            nn.Conv3d(input_channels(diff), w, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), bias=False),
             nn.BatchNorm3d(w), nn.ReLU(inplace=True),
             nn.Conv3d(w, w, (3, 1, 1), padding=(1, 0, 0), bias=False), nn.BatchNorm3d(w), nn.ReLU(inplace=True))
         stages, cin = [], w
@@ -327,7 +345,7 @@ class R2Plus1DSmall(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.diff:
-            x = with_differences(x)
+            x = with_differences(x, int(self.diff))
         return self.head(self.pool(self.stages(self.stem(x))))
 
 
@@ -389,8 +407,8 @@ def _torchvision_state_dict(weights, what: str) -> dict:
 
 def _frame_family(build: Callable[[int, nn.Module, dict], nn.Module]):
     def factory(num_classes: int, frames: int, size: int, pretrained: bool, backbone: str = "small",
-                dim: int = 256, width: int = 32, diff: bool = False, **kw) -> nn.Module:
-        channels = 6 if diff else 3
+                dim: int = 256, width: int = 32, diff: int | bool = False, **kw) -> nn.Module:
+        channels = input_channels(diff)
         return build(num_classes, _backbone(backbone, dim, width, pretrained, size, channels),
                      {**kw, "diff": diff})
     return factory
@@ -447,21 +465,23 @@ for _name, _factory in (("tsn", _frame_family(lambda n, bb, kw: TSN(n, bb, **kw)
 # tsn keeps the frame models' budget and stays at chance, as it must. Why 4 frames 5 apart at 32 px: the classes
 # differ by how an object moves over the 16 frames, which frames 0, 5, 10, 15 show whole with large steps, at a
 # quarter of the pixels of 64 px. Settings the user gives win; data-dependent ones (flips, crops) are not part of a
-# recipe. Frame families and the transformer see frame differences (``diff``): see :func:`with_differences`.
+# recipe. Frame families and the transformer see each frame with its differences to both neighbours (``diff=2``:
+# three frames, so a per-frame CNN sees which way a path bends; with one difference cw/ccw stayed at chance): see
+# :func:`with_differences`.
 RECIPES: dict[str, dict] = {
     "tsn": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8,
                 model_args={"width": 16, "dim": 128}),
     "cnn_lstm": dict(frames=4, stride=5, size=32, epochs=30, lr=2e-3, batch_size=8,
-                     model_args={"backbone": "deep", "width": 16, "dim": 128, "hidden": 128, "diff": True}),
+                     model_args={"backbone": "deep", "width": 16, "dim": 128, "hidden": 128, "diff": 2}),
     "cnn_gru": dict(frames=4, stride=5, size=32, epochs=30, lr=2e-3, batch_size=8,
-                    model_args={"backbone": "deep", "width": 16, "dim": 128, "hidden": 128, "diff": True}),
-    "tcn": dict(frames=4, stride=5, size=32, epochs=30, lr=2e-3, batch_size=8,
-                model_args={"backbone": "deep", "width": 16, "dim": 128, "channels": 128, "diff": True}),
+                    model_args={"backbone": "deep", "width": 16, "dim": 128, "hidden": 128, "diff": 2}),
+    "tcn": dict(frames=4, stride=5, size=32, epochs=50, lr=2e-3, batch_size=8,
+                model_args={"backbone": "deep", "width": 16, "dim": 128, "channels": 128, "diff": 2}),
     "c3d": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8, model_args={"width": 16}),
     "r2plus1d": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8,
                      model_args={"width": 16, "diff": True}),
     "transformer": dict(frames=4, stride=5, size=32, epochs=30, lr=2e-3, batch_size=8,
-                        model_args={"dim": 64, "depth": 2, "heads": 4, "patch": 8, "stem": "conv", "diff": True}),
+                        model_args={"dim": 64, "depth": 2, "heads": 4, "patch": 8, "stem": "conv", "diff": 2}),
 }
 
 

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ..errors import VideolensError
-from .models import with_differences
+from .models import input_channels, with_differences
 
 
 class _DividedBlock(nn.Module):
@@ -64,13 +64,13 @@ class SpaceTimeTransformer(nn.Module):
     """
 
     def __init__(self, num_classes: int, frames: int, size: int, dim: int = 96, depth: int = 4, heads: int = 4,
-                 patch: int | None = None, dropout: float = 0.1, stem: str = "patch", diff: bool = False):
+                 patch: int | None = None, dropout: float = 0.1, stem: str = "patch", diff: int | bool = False):
         super().__init__()
         patch = patch or max(2, size // 8)
         if size % patch:
             raise VideolensError(f"transformer: size {size} is not a multiple of the patch size {patch}")
         grid = size // patch
-        channels = 6 if diff else 3
+        channels = input_channels(diff)
         if stem == "patch":
             self.patch_embed = nn.Conv2d(channels, dim, patch, stride=patch)
         elif stem == "conv":
@@ -89,7 +89,7 @@ class SpaceTimeTransformer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.diff:
-            x = with_differences(x)
+            x = with_differences(x, int(self.diff))
         c, t, h, w = (int(v) for v in x.shape[1:])
         tokens = self.patch_embed(x.transpose(1, 2).reshape(-1, c, h, w))   # (B*T, D, gh, gw)
         dim, n = int(tokens.shape[1]), int(tokens.shape[2] * tokens.shape[3])
