@@ -155,6 +155,7 @@ def test_frame_differences_of_order_two_give_each_frame_its_neighbours():
     assert y[0, 3, :, 0, 0].tolist() == [1, 1, 2, 4]       # backward: x[t] - x[t-1], frame 0 takes the first
     assert y[0, 6, :, 0, 0].tolist() == [1, 2, 4, 4]       # forward: x[t+1] - x[t], the last frame takes the last
     assert torch.equal(with_differences(x, 1), y[:, :6])
+    assert with_differences(x, 0) is x
     for name in ("cnn_gru", "tcn", "r2plus1d", "transformer"):
         model = create_model(name, 4, **TINY, **{**FAMILY_ARGS.get(name, {}), "diff": 2})
         assert model(torch.randn(2, 3, 8, 32, 32)).shape == (2, 4)

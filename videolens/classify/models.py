@@ -72,9 +72,21 @@ class GridPool(nn.Module):
         return self.pool(x)
 
 
+def diff_order(diff: int | bool) -> int:
+    """``diff`` as the number of frame differences each frame gets: 0 (False), 1 (True) or 2."""
+    if diff not in (0, 1, 2):   # True == 1, False == 0
+        raise VideolensError(f"diff must be 0, 1 or 2 (frames of context), not {diff!r}")
+    return int(diff)
+
+
+def input_channels(diff: int | bool) -> int:
+    """Channels a model's first layer takes for ``diff`` (0: RGB; 1: + one difference; 2: + two)."""
+    return 3 * (1 + diff_order(diff))
+
+
 def with_differences(x: torch.Tensor, order: int = 1) -> torch.Tensor:
     """``(B, C, T, H, W)`` -> ``(B, (1 + order) C, T, H, W)``: each frame with its difference to the previous frame
-    (``order=1``), and also the next frame's difference to it (``order=2``).
+    (``order=1``), and also the next frame's difference to it (``order=2``); ``order=0`` leaves ``x`` as it is.
 
     Why: a 2D CNN that sees one frame at a time cannot tell which way something moves, whatever the temporal model
     after it does with the pooled features. The difference of two frames is signed at the leading and trailing edges
@@ -85,8 +97,9 @@ def with_differences(x: torch.Tensor, order: int = 1) -> torch.Tensor:
     c3d's first 3x3x3 layer sees. The first frame takes the first difference as its backward one, the last frame the
     last difference as its forward one.
     """
-    if order not in (1, 2):
-        raise VideolensError(f"diff must be 0, 1 or 2 (frames of context), not {order}")
+    order = diff_order(order)
+    if order == 0:
+        return x
     t = int(x.shape[2])
     if t < 2:
         return torch.cat([x] + [torch.zeros_like(x)] * order, dim=1)
@@ -95,13 +108,6 @@ def with_differences(x: torch.Tensor, order: int = 1) -> torch.Tensor:
     if order == 2:
         parts.append(torch.cat([d, d[:, :, -1:]], dim=2))
     return torch.cat(parts, dim=1)
-
-
-def input_channels(diff: int | bool) -> int:
-    """Channels a model's first layer takes for ``diff`` (0/False: RGB; 1/True: + one difference; 2: + two)."""
-    if diff not in (0, 1, 2):   # True == 1, False == 0
-        raise VideolensError(f"diff must be 0, 1 or 2 (frames of context), not {diff!r}")
-    return 3 * (1 + int(diff))
 
 
 class SmallCNN(nn.Module):
@@ -201,11 +207,10 @@ class _FrameModel(nn.Module):
     def __init__(self, backbone: nn.Module, diff: int | bool = False):
         super().__init__()
         self.backbone = backbone
-        self.diff = diff
+        self.diff = diff_order(diff)
 
     def frame_features(self, x: torch.Tensor) -> torch.Tensor:
-        if self.diff:
-            x = with_differences(x, int(self.diff))
+        x = with_differences(x, self.diff)
         # int(): constants in an exported ONNX graph, where only the batch dimension (-1) stays dynamic
         c, t, h, w = (int(v) for v in x.shape[1:])
         frames = x.transpose(1, 2).reshape(-1, c, h, w)
@@ -326,7 +331,7 @@ class R2Plus1DSmall(nn.Module):
         from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D
 
         w = width
-        self.diff = diff
+        self.diff = diff_order(diff)
         self.stem = nn.Sequential(
             nn.Conv3d(input_channels(diff), w, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), bias=False),
             nn.BatchNorm3d(w), nn.ReLU(inplace=True),
@@ -344,8 +349,7 @@ class R2Plus1DSmall(nn.Module):
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(cin, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.diff:
-            x = with_differences(x, int(self.diff))
+        x = with_differences(x, self.diff)
         return self.head(self.pool(self.stages(self.stem(x))))
 
 

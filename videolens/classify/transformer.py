@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from ..errors import VideolensError
-from .models import input_channels, with_differences
+from .models import diff_order, input_channels, with_differences
 
 
 class _DividedBlock(nn.Module):
@@ -77,7 +77,7 @@ class SpaceTimeTransformer(nn.Module):
             self.patch_embed = _conv_stem(channels, dim, patch)
         else:
             raise VideolensError(f"transformer: stem must be patch or conv, not {stem!r}")
-        self.diff = diff
+        self.diff = diff_order(diff)
         self.pos_space = nn.Parameter(torch.zeros(1, 1, grid * grid, dim))
         self.pos_time = nn.Parameter(torch.zeros(1, frames, 1, dim))
         nn.init.trunc_normal_(self.pos_space, std=0.02)
@@ -88,8 +88,7 @@ class SpaceTimeTransformer(nn.Module):
         self.frames = frames
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.diff:
-            x = with_differences(x, int(self.diff))
+        x = with_differences(x, self.diff)
         c, t, h, w = (int(v) for v in x.shape[1:])
         tokens = self.patch_embed(x.transpose(1, 2).reshape(-1, c, h, w))   # (B*T, D, gh, gw)
         dim, n = int(tokens.shape[1]), int(tokens.shape[2] * tokens.shape[3])
