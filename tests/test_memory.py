@@ -88,3 +88,39 @@ def test_analyze_memory_is_flat_over_a_long_file(tmp_path):
     # between the last two thirds tells a leak apart either way: the frame-keeping analyzer above gave +373 MB.
     assert growth < 150, (growth, slope, samples[::8])
     assert res["peak_mb"] < 1500 and (res["hwm_mb"] or 0) < 1500, (res["peak_mb"], res["hwm_mb"])
+
+
+_HOLES = """
+import sys, time
+import numpy as np
+import psutil
+import videolens.io.convert as convert
+convert._TRIM_EVERY_S = 0.5
+convert.tune_malloc()
+blocks = [np.ones(1_000_000) for _ in range(100)]      # 8 MB each: from the heap under the 32 MB threshold
+del blocks[::2]                                        # 400 MB of holes between live blocks: nothing at the top
+held = psutil.Process().memory_info().rss / 1e6
+time.sleep(float(sys.argv[1]))
+print(held, psutil.Process().memory_info().rss / 1e6)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc tuning is Linux-only")
+def test_the_heap_trimmer_hands_freed_holes_back():
+    """tune_malloc keeps frame-sized blocks in the heap; its trimmer thread must give the freed holes back, or a long
+    run's RSS climbs with every new high-water mark (bench/analyze.py --hour: ~5 MB/min before it)."""
+    import subprocess
+
+    if importlib.util.find_spec("psutil") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("psutil is needed (CI=true requires the dev extra)")
+        pytest.skip("needs psutil (pip install 'videolens[dev]')")
+    out = {}
+    for wait in (0.0, 2.0):     # 0: read before the first trim; 2: after a few
+        r = subprocess.run([sys.executable, "-c", _HOLES, str(wait)], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert r.returncode == 0, r.stderr[-2000:]
+        out[wait] = [float(v) for v in r.stdout.split()]
+    held, right_after = out[0.0]
+    assert held > 800 and right_after > 800, out              # the holes are resident until trimmed
+    assert out[2.0][1] < out[2.0][0] - 300, out               # and handed back within a few trims

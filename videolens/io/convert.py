@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+import time
 
 import numpy as np
 from av.video.reformatter import Interpolation, VideoReformatter
@@ -20,6 +22,8 @@ _SWS_THREADED_PIXELS = 1_500_000   # outputs at least this big (1080p) use swsca
 # Frames at least this big (bytes of RGB at the stored size) make the reader tune glibc's malloc (see tune_malloc).
 _TUNE_MALLOC_BYTES = 2 << 20
 _MALLOC_TUNED = False
+_LIBC = None                 # glibc, once tune_malloc has changed its settings
+_TRIM_EVERY_S = 30.0
 
 
 def tune_malloc() -> None:
@@ -31,8 +35,13 @@ def tune_malloc() -> None:
     page faults, 1.5-2 ms of kernel time, per 1080p RGB frame (bench/decode.py; a bare loop that drops each frame at
     once does not pay it). These are the values glibc's own adaptive thresholds stop at (mmap 32 MB, trim 2x);
     setting them fixes them for the process. ``VIDEOLENS_MALLOC_TUNING=0`` leaves malloc alone.
+
+    The price of a 32 MB mmap threshold is that blocks of up to 32 MB of every size (faster-whisper's features of a
+    speech batch are 6-31 MB, by the batch's length) come from the heap, whose free holes then stay resident: a
+    one-hour ``analyze`` grew ~5 MB/min in steps. So a daemon thread calls ``malloc_trim(0)`` every 30 s, which hands
+    back every whole free page, not only the heap's top (BENCHMARKS.md, "Bounded memory").
     """
-    global _MALLOC_TUNED
+    global _MALLOC_TUNED, _LIBC
     if _MALLOC_TUNED:
         return
     _MALLOC_TUNED = True
@@ -47,8 +56,24 @@ def tune_malloc() -> None:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-3, 32 << 20)   # M_MMAP_THRESHOLD
         libc.mallopt(-1, 64 << 20)   # M_TRIM_THRESHOLD
+        _LIBC = libc
     except Exception:  # noqa: BLE001, S110 - an optimisation only
-        pass
+        return
+    _start_trimmer()
+    os.register_at_fork(after_in_child=_start_trimmer)     # a forked worker inherits the settings, not the thread
+
+
+def _trim_forever(libc, every: float) -> None:
+    while True:
+        time.sleep(every)
+        libc.malloc_trim(0)
+
+
+def _start_trimmer() -> None:
+    """A daemon thread that hands the heap's free pages back to the OS every ``_TRIM_EVERY_S`` (see tune_malloc)."""
+    if _LIBC is not None:
+        threading.Thread(target=_trim_forever, args=(_LIBC, _TRIM_EVERY_S), name="videolens-heap-trim",
+                         daemon=True).start()
 
 
 def target_size(size, upright: tuple[int, int]) -> tuple[int, int] | None:

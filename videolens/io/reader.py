@@ -60,8 +60,8 @@ class VideoReader:
     keyframe). Frame indices and timestamps are unchanged. For analysis at small sizes, not for output video.
     A reader is not thread-safe; it reopens the file after a fork and pickles without its decoder.
     On glibc, the first reader of frames of 2 MB or more tunes malloc for the process so that frame buffers are not
-    page-faulted in afresh for every frame (see ``videolens.io.convert.tune_malloc``; ``VIDEOLENS_MALLOC_TUNING=0``
-    turns that off).
+    page-faulted in afresh for every frame, and starts a thread that hands freed heap pages back every 30 s (see
+    ``videolens.io.convert.tune_malloc``; ``VIDEOLENS_MALLOC_TUNING=0`` turns both off).
 
     >>> from videolens import VideoReader
     >>> reader = VideoReader("samples/sample.mp4")            # doctest: +SKIP
