@@ -7,7 +7,8 @@
   ``BUDGET`` and ``MODELS["c3d"]``, copied below so that a later change of that recipe does not change this
   figure), on the same data (``datasets make motion``, seed 0, 200 clips a class, 64x64, 16 frames).
 - Test clips: a ``motion`` set made with seed :data:`TEST_SEED`, which nothing was developed or tuned on
-  (development used seed :data:`DEV_SEED`). Every clip of every class is explained with Grad-CAM for the class the
+  (development used seed :data:`DEV_SEED`). Every clip of every class is explained with the default method (guided
+  Grad-CAM) and the others for the class the
   model predicts, and for each frame the share of the saliency mass inside the main object's box (from
   ``labels.json``) scaled by 1.25 about its centre is measured; a clip's figure is the mean over its frames.
   Target: mean >= 0.60.
@@ -33,7 +34,7 @@ BUDGET = dict(frames=4, stride=5, size=32, epochs=25, batch_size=8, lr=2e-3, fli
               seed=0)
 MODEL_ARGS = {"width": 16}
 DEV_SEED = 1601         # the clips looked at while developing videolens/classify/explain.py
-TEST_SEED = 1604        # the clips of the reported figure
+TEST_SEED = 1605        # the clips of the reported figure (1604 was the test seed before guided-gradcam was chosen)
 TEST_NUM = 10           # clips a class (the last fifth are marked test by the generator; all are unseen here)
 DILATE = 0.25
 
@@ -68,9 +69,10 @@ def model() -> str:
     return str(r.best)
 
 
-# (name, method, layer): the default, Grad-CAM on c3d's last block (its last conv layer), gradient x input
-VARIANTS = (("gradcam", "gradcam", None), ("gradcam last block", "gradcam", "features.14"),
-            ("gradxinput", "gradxinput", None))
+# (name, method, layer): the default (guided Grad-CAM), Grad-CAM, Grad-CAM on c3d's last block (its last conv layer),
+# gradient x input
+VARIANTS = (("guided-gradcam", "guided-gradcam", None), ("gradcam", "gradcam", None),
+            ("gradcam last block", "gradcam", "features.14"), ("gradxinput", "gradxinput", None))
 
 
 def measure(ckpt_path: str, seed: int, variants=VARIANTS) -> dict:
@@ -134,7 +136,8 @@ def main() -> None:
              f"{r['mean_in_box_wrong']}", "accuracy": r["accuracy"], "s/clip": r["seconds_per_clip"]}
             for m, r in res["methods"].items()]
     print(table(rows, list(rows[0])))
-    print("per class (gradcam):", res["methods"]["gradcam"]["per_class"])
+    for m in ("guided-gradcam", "gradcam"):
+        print(f"per class ({m}):", res["methods"][m]["per_class"])
     path = save("explain-dev" if args.dev else "explain",
                 {"checkpoint": ckpt, "recipe": {**BUDGET, "model_args": MODEL_ARGS}, **res})
     print(f"results: {path}")

@@ -659,3 +659,56 @@ def test_tune_runs_two_trials_and_ranks_them(four, tmp_path, cli):
         assert (Path(t["output"]) / "best.pt").exists()
     rows = list(csv.DictReader(open(out / "tune.csv")))
     assert [row["rank"] for row in rows] == ["1", "2"]
+
+
+def test_flip_map_trains_a_flipped_clip_as_its_partner_class(tmp_path):
+    """With ``flip_map``, a horizontally flipped training clip carries the label of the class the flip turns it into.
+    Two still classes that are mirror images (dark|bright and bright|dark): every clip handed out must look like its
+    label, flipped or not, and both must happen."""
+    from videolens.classify.clips import ClipDataset
+    from videolens.classify.training import flip_labels
+    from videolens.classify.transforms import Preprocessing
+
+    rows = []
+    for cls, dark_left in (("dark_left", True), ("dark_right", False)):
+        (tmp_path / cls).mkdir()
+        frame = np.full((32, 32, 3), 230, np.uint8)
+        frame[:, slice(0, 16) if dark_left else slice(16, 32)] = 20
+        for k in range(3):
+            name = f"{cls}/{k}.mp4"
+            with VideoWriter(tmp_path / name, fps=25, size=(32, 32)) as w:
+                for _ in range(6):
+                    w.write(frame)
+            rows.append((name, cls, "train"))
+    ds = load_dataset(_write_list(tmp_path / "list.csv", rows))
+    classes = ds.classes
+    labels = flip_labels({"dark_left": "dark_right"}, classes)
+    assert labels == {0: 1, 1: 0}
+    pre = Preprocessing(frames=4, size=32, area=(1.0, 1.0))
+    items = ClipDataset(ds.train, pre, train=True, flip=True, seed=0, flip_labels=labels)
+    seen = set()
+    for epoch in range(4):
+        for i in range(len(items)):
+            clip, label, _, err = items[(epoch, i)]
+            assert err is None, err
+            looks_dark_left = bool(clip[:, :, :, :16].mean() < clip[:, :, :, 16:].mean())
+            assert looks_dark_left == (classes[label] == "dark_left"), (epoch, i, classes[label])
+            seen.add((ds.train[i].label == label))
+    assert seen == {True, False}          # both flipped (label changed) and unflipped clips were drawn
+    with pytest.raises(VideolensError, match="not a class"):
+        flip_labels({"dark_left": "up"}, classes)
+    with pytest.raises(VideolensError, match="more than one"):
+        flip_labels({"dark_left": "dark_right", "dark_right": "dark_left", "x": "dark_left"}, [*classes, "x"])
+    # from the CLI: the map reaches the run's config; a malformed map or an unknown class is a one-line error
+    from conftest import run_cli
+
+    data = tmp_path / "list.csv"
+    common = ("--model", "c3d", "--frames", "4", "--size", "32", "--epochs", "1", "--model-arg", "width=4",
+              "--workers", "0", "--quiet")
+    res = run_cli("train", "--data", data, "-o", tmp_path / "run", "--flip-map", "dark_left:dark_right", *common)
+    assert res.code == 0, res
+    assert "dark_left: dark_right" in (tmp_path / "run" / "config.yaml").read_text()
+    res = run_cli("train", "--data", data, "-o", tmp_path / "bad", "--flip-map", "dark_left", *common)
+    assert res.code == 2 and "A:B" in res.err and "Traceback" not in res.err, res
+    res = run_cli("train", "--data", data, "-o", tmp_path / "bad", "--flip-map", "dark_left:up", *common)
+    _one_line_error(res, "'up'", "dark_left")

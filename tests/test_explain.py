@@ -75,7 +75,7 @@ def test_explain_c3d_writes_overlay_curve_and_evidence(c3d, tiny, tmp_path, cli)
         timestamps, n = r.timestamps, len(r)
         original = r.get_frames(np.arange(n))
     assert n == FRAMES and doc["frames"] == FRAMES
-    assert doc["model"] == "c3d" and doc["method"] == "gradcam" and doc["layer"] == "features.6"
+    assert doc["model"] == "c3d" and doc["method"] == "guided-gradcam" and doc["layer"] == "features.6"
     assert doc["note"] is None
     assert doc["class"] == "move_left" and 0 < doc["score"] < 1
     assert doc["size"] == list(SIZE) and doc["analysis_size"] == [56, 37]      # short side 37 = round(32 * 8 / 7)
@@ -124,7 +124,8 @@ def test_explain_other_class_and_method_and_refusals(c3d, tiny, tmp_path, cli):
     assert res2.code == 0 and res2.json()["importance"] != doc["importance"]
     # Grad-CAM on another layer: c3d's last block has a single time step, so each clip's map is the same in all its
     # frames: constant over frames 0-2 (first clip only), 3-6 (both clips: their mean) and 7-9 (second clip only)
-    res3 = cli("explain", c3d, video, "-o", tmp_path / "l", "--layer", "features.14", "--json", "--quiet")
+    res3 = cli("explain", c3d, video, "-o", tmp_path / "l", "--method", "gradcam", "--layer", "features.14", "--json",
+               "--quiet")
     assert res3.code == 0 and res3.json()["layer"] == "features.14"
     imp3 = np.array(res3.json()["importance"])
     for part in (imp3[0:3], imp3[3:7], imp3[7:10]):
@@ -143,11 +144,35 @@ def test_explain_other_class_and_method_and_refusals(c3d, tiny, tmp_path, cli):
     assert not (tmp_path / "x").exists()
 
 
+def test_guided_gradcam_is_gradcam_sharpened_inside_its_own_map(c3d, tiny):
+    """Guided Grad-CAM is Grad-CAM times guided backpropagation: zero wherever Grad-CAM is zero, not Grad-CAM itself,
+    and the model's ReLUs are left as they were (same outputs after, no patched forward left behind)."""
+    from videolens.classify import load_checkpoint
+    from videolens.classify.explain import explain
+
+    ckpt = load_checkpoint(c3d, "cpu")
+    model = ckpt.model.eval()
+    x = torch.randn(1, 3, 4, 32, 32, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        before = model(x)
+    g = explain(ckpt, _video(tiny), method="gradcam", target="move_left", quiet=True)
+    gg = explain(ckpt, _video(tiny), method="guided-gradcam", target="move_left", quiet=True)
+    assert gg.method == "guided-gradcam" and gg.layer == g.layer == "features.6"
+    assert gg.saliency.shape == g.saliency.shape and gg.saliency.max() > 0
+    assert np.all(gg.saliency[g.saliency == 0] == 0)
+    a, b = g.saliency.ravel(), gg.saliency.ravel()
+    assert np.corrcoef(a, b)[0, 1] < 0.99          # sharpened: not a rescaled copy of Grad-CAM
+    relus = [m for m in model.modules() if isinstance(m, torch.nn.ReLU)]
+    assert relus and not any("forward" in vars(m) for m in relus)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), before)
+
+
 def test_transformer_falls_back_to_gradient_x_input(tiny, tmp_path):
     from videolens.classify.explain import explain
 
     ckpt = _train(tiny, "transformer", 1, {"dim": 16, "depth": 1, "heads": 2})
-    e = explain(ckpt, _video(tiny), method="gradcam", quiet=True)
+    e = explain(ckpt, _video(tiny), quiet=True)
     assert e.method == "gradxinput" and e.layer is None and "attention" in e.note
     assert e.saliency.shape == (FRAMES, 37, 56) and np.all(e.saliency >= 0) and e.saliency.max() > 0
     assert e.importance.shape == (FRAMES,) and e.importance.max() == pytest.approx(1.0)

@@ -20,7 +20,7 @@ from ..errors import VideolensError
 from ..io.reader import VideoReader
 from .cache import ClipCache
 from .data import Sample, _span
-from .transforms import Preprocessing, eval_crops, train_clip, train_indices, view_indices
+from .transforms import Preprocessing, eval_crops, train_clip_flipped, train_indices, view_indices
 
 
 class ClipDataset(torch.utils.data.Dataset):
@@ -36,11 +36,13 @@ class ClipDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, samples: list[Sample], pre: Preprocessing, train: bool, *, flip: bool = True, seed: int = 0,
-                 cache: ClipCache | str | None = None, bad: set[int] | None = None, max_readers: int = 8):
+                 cache: ClipCache | str | None = None, bad: set[int] | None = None, max_readers: int = 8,
+                 flip_labels: dict[int, int] | None = None):
         self.samples = list(samples)
         self.pre = pre
         self.train = train
         self.flip = flip
+        self.flip_labels = dict(flip_labels or {})
         self.seed = int(seed)
         self.epoch = 0
         self.cache = ClipCache(cache) if isinstance(cache, (str, os.PathLike)) else cache
@@ -82,7 +84,9 @@ class ClipDataset(torch.utils.data.Dataset):
                 rng = np.random.default_rng([self.seed, epoch, i])
                 idx = train_indices(n, self.pre, rng)
                 frames = read_span_frames(reader, i0, i1, idx, self.pre, self.cache)
-                clip = train_clip(frames, self.pre, rng, flip=self.flip)
+                clip, flipped = train_clip_flipped(frames, self.pre, rng, flip=self.flip)
+                if flipped:
+                    return clip, self.flip_labels.get(sample.label, sample.label), i, None
             else:
                 clip = views_tensor(read_span_frames(reader, i0, i1, view_indices(n, self.pre), self.pre,
                                                      self.cache), self.pre)

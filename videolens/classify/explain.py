@@ -1,7 +1,14 @@
 """``videolens explain``: where and when in a video a classifier found the evidence for a class.
 
-Two saliency methods, over space and time:
+Three saliency methods, over space and time:
 
+- ``guided-gradcam`` (the default; Selvaraju et al. 2017, in the same paper as Grad-CAM): the Grad-CAM map below
+  times the magnitude of guided backpropagation (the gradient of the class score with respect to the input, passed
+  back through every ``nn.ReLU`` only where both the activation and the gradient are positive), summed over the
+  colour channels. Grad-CAM says which region and which moment speak for the class; guided backpropagation sharpens
+  that to the pixels, the edges of the object, inside it. On ``motion`` (c3d, development clips) it put 0.70 of the
+  saliency mass on the main object against Grad-CAM's 0.55 (BENCHMARKS.md "explain"). Guided backpropagation alone
+  hardly depends on the class or the weights (Adebayo et al. 2018); the Grad-CAM factor is what does.
 - ``gradcam`` (Grad-CAM, Selvaraju et al. 2017) on a convolutional feature map: the gradient of the class score
   (the logit) averaged over the map's positions weighs each channel; the weighted sum of the channels, clipped at
   zero, is upsampled to the clip. For 3D CNNs (``c3d``, ``r2plus1d``) the map spans time as well; for the per-frame
@@ -51,7 +58,8 @@ from ..utils.progress import progress
 from .checkpoint import Checkpoint, load_checkpoint
 from .transforms import Preprocessing, _normalize, _to_float, view_indices
 
-METHODS = ("gradcam", "gradxinput")
+METHODS = ("guided-gradcam", "gradcam", "gradxinput")
+_CAM = ("guided-gradcam", "gradcam")        # the methods that read a feature map
 BOX_DILATION = 0.25      # the box of the saliency-mass check is scaled by 1.25 about its centre
 
 
@@ -228,12 +236,43 @@ def gradcam_layer(model: torch.nn.Module, frames: int, size: int, full_time: boo
     return (last_full or last) if full_time else last
 
 
+class _GuidedReLU(torch.autograd.Function):
+    """ReLU whose backward passes only positive gradients where the input was positive (guided backpropagation)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        y = x.clamp_min(0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (y,) = ctx.saved_tensors
+        return grad.clamp_min(0) * (y > 0).to(grad.dtype)
+
+
+def _guided_input_grad(model: torch.nn.Module, clips: torch.Tensor, target: int) -> torch.Tensor:
+    """Guided backpropagation to the input: every ``nn.ReLU`` of ``model`` swapped for :class:`_GuidedReLU` for one
+    forward and backward pass (the module objects stay; only their ``forward`` is replaced, then restored)."""
+    relus = [m for m in model.modules() if isinstance(m, torch.nn.ReLU)]
+    for m in relus:
+        m.forward = _GuidedReLU.apply
+    try:
+        x = clips.detach().clone().requires_grad_(True)
+        with torch.enable_grad():
+            (grad,) = torch.autograd.grad(model(x)[:, target].sum(), [x])
+    finally:
+        for m in relus:
+            del m.forward
+    return grad
+
+
 class _Saliency:
     """Maps ``(B, T, size, size)`` >= 0 for a batch of clips ``(B, 3, T, size, size)`` and one class."""
 
     def __init__(self, model: torch.nn.Module, method: str, layer: str | None):
         self.model, self.method, self.layer = model, method, layer
-        self.module = dict(model.named_modules())[layer] if method == "gradcam" else None
+        self.module = dict(model.named_modules())[layer] if method in _CAM else None
 
     def __call__(self, clips: torch.Tensor, target: int) -> torch.Tensor:
         b, _, t, s, _ = clips.shape
@@ -260,8 +299,10 @@ class _Saliency:
                 grad = grad.reshape(b, t, *grad.shape[1:]).transpose(1, 2)
             weights = grad.mean(dim=(2, 3, 4), keepdim=True)                # one weight per channel and clip
             cam = torch.relu((weights * act).sum(dim=1, keepdim=True))      # (B, 1, T', h, w)
-            cam = F.interpolate(cam, size=(t, s, s), mode="trilinear", align_corners=False)
-            return cam[:, 0].clamp_min(0)
+            cam = F.interpolate(cam, size=(t, s, s), mode="trilinear", align_corners=False)[:, 0].clamp_min(0)
+        if self.method == "guided-gradcam":
+            cam = cam * _guided_input_grad(self.model, clips, target).abs().sum(dim=1)
+        return cam
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -321,25 +362,25 @@ def _top(probs: np.ndarray, classes: list[str], k: int = 5) -> list[dict]:
     return [{"label": classes[i], "score": round(float(probs[i]), 4)} for i in order]
 
 
-def explain(checkpoint: str | os.PathLike | Checkpoint, video: str | os.PathLike, method: str = "gradcam",
+def explain(checkpoint: str | os.PathLike | Checkpoint, video: str | os.PathLike, method: str = "guided-gradcam",
             target: str | None = None, device: str = "auto", quiet: bool = False,
             layer: str | None = None) -> Explanation:
     """The saliency of ``video`` for class ``target`` (default: the predicted class) under ``checkpoint``.
 
-    ``method`` is ``gradcam`` (falls back to ``gradxinput`` for models without a convolutional feature map, with a
-    ``note``) or ``gradxinput``. ``layer`` names the module Grad-CAM reads (a name of ``model.named_modules()``)
+    ``method`` is ``guided-gradcam`` or ``gradcam`` (both fall back to ``gradxinput`` for models without a
+    convolutional feature map, with a ``note``) or ``gradxinput``. ``layer`` names the module Grad-CAM reads (a name of ``model.named_modules()``)
     instead of :func:`gradcam_layer`'s choice. A bad checkpoint or an unreadable video raises
     :class:`~videolens.errors.VideolensError` naming the file.
 
     >>> e = explain("runs/c3d/best.pt", "clip.mp4")                  # doctest: +SKIP
     >>> e.label, e.method, e.importance.round(2).tolist()[:4]         # doctest: +SKIP
-    ('move_left', 'gradcam', [0.91, 0.95, 0.98, 1.0])
+    ('move_left', 'guided-gradcam', [0.91, 0.95, 0.98, 1.0])
     """
     from ..io.reader import VideoReader
     from .prediction import Predictor
 
     if method not in METHODS:
-        raise VideolensError(f"--method {method!r}: choose {' or '.join(METHODS)}")
+        raise VideolensError(f"--method {method!r}: choose {', '.join(METHODS[:-1])} or {METHODS[-1]}")
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else load_checkpoint(checkpoint, device)
     model, pre, classes = ckpt.model.eval(), ckpt.preprocessing, ckpt.classes
     dev = next(model.parameters()).device
@@ -347,10 +388,10 @@ def explain(checkpoint: str | os.PathLike | Checkpoint, video: str | os.PathLike
         raise VideolensError(f"--class {target!r} is not one of the model's classes ({', '.join(classes[:20])}"
                              f"{', ...' if len(classes) > 20 else ''})")
     note, used = None, method
-    if layer is not None and (method != "gradcam" or layer not in dict(model.named_modules())):
-        raise VideolensError(f"--layer {layer!r}: " + ("only for gradcam" if method != "gradcam" else
-                                                        f"no such module in {ckpt.name}"))
-    if method == "gradcam" and layer is None:
+    if layer is not None and (method not in _CAM or layer not in dict(model.named_modules())):
+        raise VideolensError(f"--layer {layer!r}: " + ("only for gradcam and guided-gradcam" if method not in _CAM
+                                                        else f"no such module in {ckpt.name}"))
+    if method in _CAM and layer is None:
         layer = gradcam_layer(model, pre.frames, pre.size)
         if layer is None:
             used = "gradxinput"
@@ -457,7 +498,9 @@ def write_explanation(e: Explanation, out_dir: str | os.PathLike, top: int = 5, 
     """Write ``overlay.mp4``, ``importance.png``, ``explain.json`` and ``evidence/frame_NNNNNN.jpg`` into
     ``out_dir`` (each file atomically); returns the JSON document (with ``files``).
 
-    The heat map is the saliency over its largest value in the whole video, so frames compare with each other.
+    The heat map is the saliency over its 99.5th percentile in the whole video (clipped at 1), so frames compare
+    with each other; the percentile rather than the largest value because guided Grad-CAM's few sharpest pixels
+    would otherwise leave the rest of the map too faint to see.
     """
     import cv2
 
@@ -470,7 +513,7 @@ def write_explanation(e: Explanation, out_dir: str | os.PathLike, top: int = 5, 
     for name in (*FILES, *names.values()):
         check_writable(out / name, overwrite)
     out.mkdir(parents=True, exist_ok=True)
-    peak = float(e.saliency.max()) or 1.0
+    peak = float(np.percentile(e.saliency, 99.5)) or float(e.saliency.max()) or 1.0
     evidence = []
     with VideoReader(e.path) as reader, VideoWriter(out / "overlay.mp4", fps=e.fps, size=e.size,
                                                     overwrite=overwrite) as writer:

@@ -72,6 +72,9 @@ class TrainConfig:
     patience: int = 10                 # epochs without a better val accuracy before stopping (0: never stop)
     workers: int | None = None         # DataLoader workers; None: cores - 1 (at most 4)
     flip: bool = True
+    # Classes a horizontal flip turns into each other (as MMAction2's flip_label_map): with ``flip``, a flipped clip
+    # of one is trained as the other, so direction-sensitive data can use flips too. Both ways are implied.
+    flip_map: dict[str, str] = field(default_factory=dict)
     crop_area: float = 0.4             # random resized crop: smallest share of the frame's area (up to 1.0)
     sampling: str | None = None        # "clip" or "segments"; None: segments for tsn, clip otherwise
     stride: int = 1                    # frame step inside a clip
@@ -114,6 +117,24 @@ class TrainResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def flip_labels(flip_map: dict[str, str], classes: list[str]) -> dict[int, int]:
+    """``flip_map`` (class names, one way or both) as label indices both ways; names must be classes.
+
+    >>> flip_labels({"left": "right"}, ["left", "right", "still"])
+    {0: 1, 1: 0}
+    """
+    out: dict[int, int] = {}
+    for a, b in (flip_map or {}).items():
+        for name in (a, b):
+            if name not in classes:
+                raise VideolensError(f"flip_map: {name!r} is not a class of this dataset ({', '.join(classes[:20])})")
+        i, j = classes.index(a), classes.index(b)
+        if out.get(i, j) != j or out.get(j, i) != i:
+            raise VideolensError(f"flip_map: {a!r} and {b!r} are each paired with more than one class")
+        out[i], out[j] = j, i
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -298,7 +319,8 @@ def _loop(job: dict, cfg: TrainConfig, out: Path, world: int, rank: int, device:
     train_samples = [Sample(*s) for s in job["splits"]["train"]]
     val_samples = [Sample(*s) for s in job["splits"]["val"]]
     cache = cfg.cache
-    train_set = ClipDataset(train_samples, pre, train=True, flip=cfg.flip, seed=cfg.seed, cache=cache)
+    train_set = ClipDataset(train_samples, pre, train=True, flip=cfg.flip, seed=cfg.seed, cache=cache,
+                            flip_labels=flip_labels(cfg.flip_map, classes))
     val_set = ClipDataset(val_samples, dataclass_replace(pre, clips=1, crops=1), train=False, cache=cache)
     sampler = EpochSampler(torch.utils.data.DistributedSampler(train_set, num_replicas=world, rank=rank,
                                                                shuffle=True, seed=cfg.seed, drop_last=False))

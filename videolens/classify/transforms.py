@@ -149,11 +149,18 @@ def train_clip(frames: np.ndarray, pre: Preprocessing, rng: np.random.Generator,
 
     The same crop, flip and colour change apply to every frame of the clip, so motion is unchanged.
     """
+    return train_clip_flipped(frames, pre, rng, flip, color)[0]
+
+
+def train_clip_flipped(frames: np.ndarray, pre: Preprocessing, rng: np.random.Generator, flip: bool = True,
+                       color: float = 0.25) -> tuple[torch.Tensor, bool]:
+    """:func:`train_clip`, and whether the clip was flipped (the trainer's ``flip_map`` then changes its label)."""
     t, h, w, _ = frames.shape
     y, x, ch, cw = _random_box(h, w, pre.area, rng)
     clip = _to_float(frames[:, y:y + ch, x:x + cw])
     clip = F.interpolate(clip, size=(pre.size, pre.size), mode="bilinear", align_corners=False)
-    if flip and rng.random() < 0.5:
+    flipped = bool(flip and rng.random() < 0.5)
+    if flipped:
         clip = clip.flip(-1)
     if color > 0:
         b, c, s = 1 + rng.uniform(-color, color, 3)
@@ -161,7 +168,7 @@ def train_clip(frames: np.ndarray, pre: Preprocessing, rng: np.random.Generator,
         clip = gray + (clip - gray) * s                      # saturation
         clip = clip.mean() + (clip - clip.mean()) * c        # contrast
         clip = (clip * b).clamp(0, 255)                      # brightness
-    return _normalize(clip, pre)
+    return _normalize(clip, pre), flipped
 
 
 def _crop_offsets(length: int, size: int, n: int) -> list[int]:

@@ -39,6 +39,9 @@ def _add_train_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
     p.add_argument("--workers", type=int, default=d, help="DataLoader worker processes (default: cores - 1)")
     p.add_argument("--no-flip", action="store_false", dest="flip", default=d,
                    help="no horizontal flips (for direction-sensitive classes: left/right, clockwise)")
+    p.add_argument("--flip-map", type=_flip_map, default=d, dest="flip_map", metavar="A:B,C:D",
+                   help="classes a horizontal flip turns into each other (e.g. move_left:move_right,cw:ccw): "
+                        "flipped clips of one are trained as the other, so flips stay on")
     p.add_argument("--crop-area", type=float, default=d, dest="crop_area", metavar="MIN",
                    help="random resized crop: smallest share of the frame's area to keep (default 0.4; 1: none)")
     p.add_argument("--sampling", choices=["clip", "segments"], default=d,
@@ -60,7 +63,14 @@ def _add_train_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
 
 
 _TRAIN_SETTINGS = ("frames", "size", "epochs", "batch_size", "lr", "weight_decay", "patience", "workers", "flip",
-                   "crop_area", "sampling", "stride", "pretrained", "val_fraction", "seed", "device")
+                   "flip_map", "crop_area", "sampling", "stride", "pretrained", "val_fraction", "seed", "device")
+
+
+def _flip_map(text: str) -> dict[str, str]:
+    pairs = [p.split(":") for p in text.split(",") if p.strip()]
+    if not pairs or any(len(p) != 2 or not p[0].strip() or not p[1].strip() for p in pairs):
+        raise argparse.ArgumentTypeError(f"{text!r}: give class pairs as A:B,C:D")
+    return {a.strip(): b.strip() for a, b in pairs}
 
 
 def _train_settings(args: argparse.Namespace, out: str) -> dict:
@@ -220,8 +230,9 @@ def _add_explain(sub) -> None:
                                    "frames).")
     p.add_argument("checkpoint", metavar="CKPT")
     p.add_argument("video", metavar="VIDEO")
-    p.add_argument("--method", default="gradcam", choices=["gradcam", "gradxinput"],
-                   help="gradcam (default; falls back to gradxinput where it does not apply) or gradxinput")
+    p.add_argument("--method", default="guided-gradcam", choices=["guided-gradcam", "gradcam", "gradxinput"],
+                   help="guided-gradcam (default: Grad-CAM sharpened by guided backpropagation), gradcam (both fall "
+                        "back to gradxinput where they do not apply) or gradxinput")
     p.add_argument("--class", dest="target", metavar="NAME",
                    help="the class to explain (default: the class predict gives the video)")
     p.add_argument("--layer", metavar="MODULE",
