@@ -324,17 +324,25 @@ class R2Plus1DSmall(nn.Module):
 
     Stem (1x3x3 then 3x1x1), then one residual block per stage at widths ``width * (1, 2, 4, 8)``.
     ``diff=True``: frames come with their differences to the previous frame (:func:`with_differences`).
+    ``stem_pool=True`` (the recipe's): the stem's first conv runs at full resolution and a 1x2x2 max pool follows,
+    instead of a stride-2 conv (on ``motion`` development clips 0.883 against 0.850, rotate_cw/ccw 0.61 against 0.46).
     """
 
-    def __init__(self, num_classes: int, width: int = 16, dropout: float = 0.2, diff: int | bool = False):
+    def __init__(self, num_classes: int, width: int = 16, dropout: float = 0.2, diff: int | bool = False,
+                 stem_pool: bool = False):
         super().__init__()
         from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D
 
         w = width
         self.diff = diff_order(diff)
+        # stem_pool: the first conv at full resolution, then a 1x2x2 max pool (as C3D's first block), instead of a
+        # stride-2 conv that samples every other pixel before anything has looked at the fine motion between them.
+        first = [nn.Conv3d(input_channels(diff), w, (1, 3, 3), stride=(1, 1, 1) if stem_pool else (1, 2, 2),
+                           padding=(0, 1, 1), bias=False), nn.BatchNorm3d(w), nn.ReLU(inplace=True)]
+        if stem_pool:
+            first.append(nn.MaxPool3d((1, 2, 2), stride=(1, 2, 2)))
         self.stem = nn.Sequential(
-            nn.Conv3d(input_channels(diff), w, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), bias=False),
-            nn.BatchNorm3d(w), nn.ReLU(inplace=True),
+            *first,
             nn.Conv3d(w, w, (3, 1, 1), padding=(1, 0, 0), bias=False), nn.BatchNorm3d(w), nn.ReLU(inplace=True))
         stages, cin = [], w
         for k, cout in enumerate((w, 2 * w, 4 * w, 8 * w)):
@@ -483,7 +491,7 @@ RECIPES: dict[str, dict] = {
                 model_args={"backbone": "deep", "width": 16, "dim": 128, "channels": 128, "diff": 2}),
     "c3d": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8, model_args={"width": 16}),
     "r2plus1d": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8,
-                     model_args={"width": 16, "diff": True}),
+                     model_args={"width": 16, "diff": True, "stem_pool": True}),
     "transformer": dict(frames=4, stride=5, size=32, epochs=30, lr=2e-3, batch_size=8,
                         model_args={"dim": 64, "depth": 2, "heads": 4, "patch": 8, "stem": "conv", "diff": 2}),
 }

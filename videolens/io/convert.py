@@ -39,7 +39,7 @@ def tune_malloc() -> None:
     The price of a 32 MB mmap threshold is that blocks of up to 32 MB of every size (faster-whisper's features of a
     speech batch are 6-31 MB, by the batch's length) come from the heap, whose free holes then stay resident: a
     one-hour ``analyze`` grew ~5 MB/min in steps. So a daemon thread calls ``malloc_trim(0)`` every 30 s, which hands
-    back every whole free page, not only the heap's top (BENCHMARKS.md, "Bounded memory").
+    back every whole free page, not only the heap's top (BENCHMARKS.md, "The trimmer").
     """
     global _MALLOC_TUNED, _LIBC
     if _MALLOC_TUNED:
