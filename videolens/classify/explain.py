@@ -6,7 +6,7 @@ Three saliency methods, over space and time:
   times the magnitude of guided backpropagation (the gradient of the class score with respect to the input, passed
   back through every ``nn.ReLU`` only where both the activation and the gradient are positive), summed over the
   colour channels. Grad-CAM says which region and which moment speak for the class; guided backpropagation sharpens
-  that to the pixels, the edges of the object, inside it. On ``motion`` (c3d, development clips) it put 0.70 of the
+  that to the pixels, the edges of the object, inside it. On ``motion`` (c3d, test clips) it put 0.71 of the
   saliency mass on the main object against Grad-CAM's 0.55 (BENCHMARKS.md "explain"). Guided backpropagation alone
   hardly depends on the class or the weights (Adebayo et al. 2018); the Grad-CAM factor is what does.
 - ``gradcam`` (Grad-CAM, Selvaraju et al. 2017) on a convolutional feature map: the gradient of the class score
