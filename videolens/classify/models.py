@@ -483,7 +483,7 @@ for _name, _factory in (("tsn", _frame_family(lambda n, bb, kw: TSN(n, bb, **kw)
 RECIPES: dict[str, dict] = {
     "tsn": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8,
                 model_args={"width": 16, "dim": 128}),
-    "cnn_lstm": dict(frames=4, stride=5, size=32, epochs=30, lr=2e-3, batch_size=8,
+    "cnn_lstm": dict(frames=4, stride=5, size=32, epochs=50, lr=2e-3, batch_size=8,
                      model_args={"backbone": "deep", "width": 16, "dim": 128, "hidden": 128, "diff": 2}),
     "cnn_gru": dict(frames=4, stride=5, size=32, epochs=30, lr=2e-3, batch_size=8,
                     model_args={"backbone": "deep", "width": 16, "dim": 128, "hidden": 128, "diff": 2}),
