@@ -140,13 +140,9 @@ def main() -> None:
                   cache=str(OUT / "camera-motion-cache"), **bench_classify.TEMPORAL_DATA_SETTINGS)
         cpu = bench_classify._cpu_seconds() - cpu
         e = evaluate(r.best, data, quiet=True)
-        pairs = {}
-        for a, b in PAIRS:
-            ia, ib = e.classes.index(a), e.classes.index(b)
-            hits = [p["probs"][ia] > p["probs"][ib] if p["label"] == a else p["probs"][ib] > p["probs"][ia]
-                    for p in e.predictions if p["label"] in (a, b)]
-            pairs[f"{a}/{b}"] = round(float(np.mean(hits)), 3)
-        rows.append({"model": name, "test_top1": round(e.top1, 3), "pairs": round(float(np.mean(list(pairs.values()))), 3),
+        pairs = bench_classify.pair_accuracy(e, PAIRS)
+        mean_pairs = pairs.pop("mean")
+        rows.append({"model": name, "test_top1": round(e.top1, 3), "pairs": mean_pairs,
                      **pairs, "best_val": round(r.best_val_acc, 3), "train_cpu_s": round(cpu), "recipe": recipe(name)})
         print(f"  {name}: test top-1 {e.top1:.3f}, pairs {pairs}, {time.perf_counter() - t:.0f} s", flush=True)
     cols = ["model", "test_top1", "pairs", *[f"{a}/{b}" for a, b in PAIRS], "best_val", "train_cpu_s"]

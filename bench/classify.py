@@ -76,11 +76,12 @@ def dataset(num: int = 40, seed: int = 0) -> str:
     return str(folder)
 
 
-def pair_accuracy(result) -> dict:
-    """For the test clips of each direction pair: how often the true class beats its partner."""
+def pair_accuracy(result, pairs=None) -> dict:
+    """For the test clips of each direction pair (default :data:`PAIRS`): how often the true class beats its partner;
+    ``mean`` over the pairs."""
     classes = result.classes
     out = {}
-    for a, b in PAIRS:
+    for a, b in pairs or PAIRS:
         ia, ib = classes.index(a), classes.index(b)
         hits = [p["probs"][ia] > p["probs"][ib] if p["label"] == a else p["probs"][ib] > p["probs"][ia]
                 for p in result.predictions if p["label"] in (a, b)]

@@ -368,9 +368,9 @@ def explain(checkpoint: str | os.PathLike | Checkpoint, video: str | os.PathLike
     """The saliency of ``video`` for class ``target`` (default: the predicted class) under ``checkpoint``.
 
     ``method`` is ``guided-gradcam`` or ``gradcam`` (both fall back to ``gradxinput`` for models without a
-    convolutional feature map, with a ``note``) or ``gradxinput``. ``layer`` names the module Grad-CAM reads (a name of ``model.named_modules()``)
-    instead of :func:`gradcam_layer`'s choice. A bad checkpoint or an unreadable video raises
-    :class:`~videolens.errors.VideolensError` naming the file.
+    convolutional feature map, with a ``note``) or ``gradxinput``. ``layer`` names the module Grad-CAM reads (a name
+    of ``model.named_modules()``) instead of :func:`gradcam_layer`'s choice. A bad checkpoint or an unreadable video
+    raises :class:`~videolens.errors.VideolensError` naming the file.
 
     >>> e = explain("runs/c3d/best.pt", "clip.mp4")                  # doctest: +SKIP
     >>> e.label, e.method, e.importance.round(2).tolist()[:4]         # doctest: +SKIP

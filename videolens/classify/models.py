@@ -335,8 +335,7 @@ class R2Plus1DSmall(nn.Module):
 
         w = width
         self.diff = diff_order(diff)
-        # stem_pool: the first conv at full resolution, then a 1x2x2 max pool (as C3D's first block), instead of a
-        # stride-2 conv that samples every other pixel before anything has looked at the fine motion between them.
+        # A stride-2 first conv samples every other pixel before anything has looked at the fine motion between them.
         first = [nn.Conv3d(input_channels(diff), w, (1, 3, 3), stride=(1, 1, 1) if stem_pool else (1, 2, 2),
                            padding=(0, 1, 1), bias=False), nn.BatchNorm3d(w), nn.ReLU(inplace=True)]
         if stem_pool:
