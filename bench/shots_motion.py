@@ -1,5 +1,8 @@
 """Issue 16, shots: ``auto`` with and without its motion check on the fast-motion and edits test sets.
 
+The first motion check (before/after only: ``min_response`` 0.5, ``offset`` 3, no pan or whip test) is run beside
+the shipped one for comparison; every row has the rule that the last shot is at least ``min_shot_len`` long.
+
     .venv/bin/python bench/shots_motion.py          # results: bench/out/shots_motion.json
 
 Each test video is decoded once (scripts/select_shots.py's ``run_all``: every detector's per-frame scores and the
@@ -30,8 +33,9 @@ def main() -> int:
     cfg = json.loads(AUTO_CONFIG.read_text())
     members = [(m["detector"], m["threshold"], {k: m[k] for k in ("min_gradual", "cut_threshold") if k in m})
                if m["detector"] == "learned" else (m["detector"], m["threshold"]) for m in cfg["members"]]
-    check = cfg.get("motion_check")
-    check = (check["min_response"], check["offset"]) if check else None
+    c = cfg.get("motion_check")
+    check = (c["min_response"], c["offset"], (c["pan_shift"], c["pan_response"]) if "pan_shift" in c else None,
+             c.get("whip_shift")) if c else None
     out = {"auto.json": {k: cfg[k] for k in ("members", "motion_check") if k in cfg}, "sets": {}}
     for label, make in (("fast-motion test set", B.fast_test_set), ("edits test set", B.edits_test_set)):
         items = make()
@@ -43,7 +47,8 @@ def main() -> int:
         truths = [t for _, t in items]
         res = {"videos": len(items), "frames": frames, "minutes": round(minutes, 2),
                "decode+all detectors seconds": round(seconds, 1), "CPU s": round(cpu, 1)}
-        for name, c in (("auto", check), ("auto without motion check", None)):
+        for name, c in (("auto", check), ("auto with the first motion check (0.5, 3)", (0.5, 3, None, None)),
+                        ("auto without motion check", None)):
             m = S.score(members, cache, truths, check=c)
             res[name] = {"false transitions": m["all"]["fp"],
                          "false per 10 min": round(m["all"]["fp"] / minutes * 10, 2),

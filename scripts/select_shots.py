@@ -19,7 +19,9 @@ gradual F1. Among equal scores the threshold nearest the class's old default win
 mean of cut and gradual F1 (each member at its best threshold); among equal scores the one with fewer members wins.
 The learned detector's ``min_gradual`` (shortest gradual transition, frames) and ``cut_threshold`` (the probability a
 cut must reach) are swept together with its threshold. Last, the motion check of the chosen combination
-(:mod:`videolens.shots.motioncheck`: ``min_response``, ``offset``) is swept; it is kept only if it raises the score.
+(:mod:`videolens.shots.motioncheck`: ``min_response`` and ``offset``, ``pan_shift`` and ``pan_response``,
+``whip_shift``) is swept, all together and together with the learned detector's threshold (from the one chosen alone
+on); it is kept only if it raises the score.
 """
 
 from __future__ import annotations
@@ -50,7 +52,10 @@ GRIDS = {
 MIN_GRADUAL = [1, 2, 3, 4, 6]          # the learned detector's shortest gradual transition, swept with its threshold
 CUT_THRESHOLD = [None, 0.5, 0.6, 0.7, 0.8, 0.9]   # and the probability a cut must reach (None: the threshold)
 CUT_ONLY = ("content", "adaptive", "histogram")
-MOTION_CHECK = [(r, k) for r in (0.9, 0.85, 0.8, 0.7, 0.6, 0.5) for k in (3, 2, 1)]   # ties: the most cautious
+# The motion check's settings (videolens.shots.motioncheck), each list from the most cautious on (ties: the first)
+MOTION_CHECK = [(r, k) for r in (0.9, 0.85, 0.8, 0.7, 0.6, 0.5) for k in (3, 2, 1)]    # min_response, offset
+PAN_CHECK = [None] + [(s, r) for s in (0.06, 0.05, 0.04, 0.03) for r in (0.6, 0.5, 0.4)]   # pan_shift, pan_response
+WHIP_CHECK = [None, 0.2, 0.15, 0.125, 0.1]                                             # whip_shift
 
 
 def dev_set(work: Path) -> list[tuple[str, dict]]:
@@ -122,28 +127,50 @@ def _outside_gradual(transitions, truth: dict, tol: int = 2):
     return [t for t in transitions if not any(g["start"] - tol <= t.end and t.start <= g["end"] + tol for g in grad)]
 
 
-_RESPONSES: dict = {}
+_CHECKS: dict = {}
 
 
-def motion_filter(merged: list, frames, video: int, check: tuple | None) -> list:
-    """Drop what the motion check ``(min_response, offset)`` calls motion (responses cached per video)."""
+def check_kwargs(check: tuple | None) -> dict | None:
+    """``(min_response, offset, pan, whip)`` (``pan``: ``(pan_shift, pan_response)`` or None) -> MotionCheck's
+    arguments."""
+    if check is None:
+        return None
+    r, k, pan, whip = (*check, None, None)[:4]
+    out = {"min_response": r, "offset": k, "whip_shift": whip}
+    if pan is not None:
+        out.update(pan_shift=pan[0], pan_response=pan[1])
+    return out
+
+
+def motion_filter(merged: list, frames, check: tuple | None) -> list:
+    """Drop what the motion check ``(min_response, offset[, pan, whip])`` calls motion (one MotionCheck per video,
+    whose frame pairs and responses are cached)."""
     from videolens.shots.motioncheck import MotionCheck
 
     if check is None:
         return merged
-    mc = MotionCheck(*check)
-    mc.add_luma(frames)
+    # keyed by the frames themselves: score() numbers videos by their place in the list it gets (a subset too)
+    if id(frames) not in _CHECKS:
+        _CHECKS[id(frames)] = (MotionCheck(), {})
+        _CHECKS[id(frames)][0].add_luma(frames)
+    mc, responses = _CHECKS[id(frames)]
+    kw = check_kwargs(check)
+    mc.min_response, mc.offset = float(kw["min_response"]), int(kw["offset"])
+    mc.pan_shift, mc.pan_response = kw.get("pan_shift"), float(kw.get("pan_response", 0.5))
+    mc.whip_shift = kw["whip_shift"]
     out = []
     for t in merged:
-        if t.type == "cut":             # the check leaves cuts alone (see videolens.shots.motioncheck)
-            out.append(t)
+        if t.type == "cut":
+            if not mc.is_whip(t.start):
+                out.append(t)
+            continue
+        if mc.is_pan(t.start, t.end):
             continue
         resp = []
         for k in sorted({0, mc.offset}):
-            key = (video, t.start, t.end, k)
-            if key not in _RESPONSES:
-                _RESPONSES[key] = mc.response(t.start, t.end, k)
-            resp.append(_RESPONSES[key])
+            if (t.start, t.end, k) not in responses:
+                responses[(t.start, t.end, k)] = mc.response(t.start, t.end, k)
+            resp.append(responses[(t.start, t.end, k)])
         if not all(r >= mc.min_response for r in resp):
             out.append(t)
     return out
@@ -156,10 +183,10 @@ def score(members: list[tuple], cache: list, truths: list[dict], cut_only: bool 
     from videolens.shots.result import build_result
 
     reports = []
-    for v, ((scores, ts, end, fps, frames), truth) in enumerate(zip(cache, truths)):
+    for (scores, ts, end, fps, frames), truth in zip(cache, truths):
         found = [raw_transitions(m[0], m[1], scores, ts, *m[2:]) for m in members]
         merged, key = merge_by_priority(found, 2)
-        merged = motion_filter(merged, frames, v, check)
+        merged = motion_filter(merged, frames, check)
         result = build_result("", "x", merged, ts, end, fps, min_shot_len=0.5, key=key)
         found = _outside_gradual(result.transitions, truth) if cut_only else result.transitions
         reports.append(evaluate(found, truth, 2))
@@ -233,37 +260,52 @@ def main(argv: list[str] | None = None) -> int:
     fast = [k for k, (p, _) in enumerate(items) if "/fastmotion/" in p.replace("\\", "/")]
     minutes = sum(len(cache[k][1]) / cache[k][3] for k in fast) / 60
 
-    def fast_rate(check) -> float:
-        m = score(chosen_members, [cache[k] for k in fast], [truths[k] for k in fast], check=check)
+    def with_learned(thr: float) -> list[tuple]:
+        return [(m[0], thr, *m[2:]) if m[0] == "learned" else m for m in chosen_members]
+
+    def fast_rate(check, members=None) -> float:
+        m = score(members or chosen_members, [cache[k] for k in fast], [truths[k] for k in fast], check=check)
         return round(m["all"]["fp"] / minutes * 10, 2) if minutes else 0.0
 
     base_rate = fast_rate(None)
     print(f"  motion check off: score {chosen['score']:.4f}, fastmotion false transitions per 10 min {base_rate}")
+    # The check and the learned detector's threshold are chosen together: the check removes false transitions,
+    # which lets a lower threshold keep more true ones than the threshold chosen without it.
+    learned_thresholds = [best["learned"][1]] + [t for t in GRIDS["learned"] if t != best["learned"][1]] \
+        if "learned" in chosen["members"] else [None]
     check_best = None
-    for check in MOTION_CHECK:
-        m = score(chosen_members, cache, truths, check=check)
-        s = round((m["cut"]["f1"] + m["gradual"]["f1"]) / 2, 4)
-        print(f"  motion check {check}: score {s:.4f}  cut {m['cut']['f1']:.3f} (R {m['cut']['recall']:.3f})  "
-              f"gradual {m['gradual']['f1']:.3f} (R {m['gradual']['recall']:.3f})  "
-              f"fastmotion false per 10 min {fast_rate(check)}", flush=True)
-        if s > (check_best[0] if check_best else chosen["score"]):
-            check_best = (s, check, m)
+    for thr in learned_thresholds:
+        members = with_learned(thr) if thr is not None else chosen_members
+        for check in itertools.product(MOTION_CHECK, PAN_CHECK, WHIP_CHECK):
+            check = (*check[0], *check[1:])
+            m = score(members, cache, truths, check=check)
+            s = round((m["cut"]["f1"] + m["gradual"]["f1"]) / 2, 4)
+            if s > (check_best[0] if check_best else chosen["score"]):
+                check_best = (s, check, m, thr)
+                print(f"  learned {thr}, motion check {check}: score {s:.4f}  cut {m['cut']['f1']:.3f} "
+                      f"(R {m['cut']['recall']:.3f})  gradual {m['gradual']['f1']:.3f} "
+                      f"(R {m['gradual']['recall']:.3f})  fastmotion false per 10 min {fast_rate(check, members)}",
+                      flush=True)
     if check_best:
-        s, check, m = check_best
+        s, check, m, thr = check_best
         chosen = {**chosen, "score": s, "cut_f1": m["cut"]["f1"], "gradual_f1": m["gradual"]["f1"],
                   "all_f1": m["all"]["f1"]}
+        if thr is not None:
+            best["learned"] = (best["learned"][0], thr, *best["learned"][2:])
+            chosen_members = with_learned(thr)
     cfg = {
         "members": [{"detector": n, "threshold": best[n][1], **(learned_extra if n == "learned" else {})}
                     for n in chosen["members"]],
         "merge_tolerance": 2,
-        **({"motion_check": {"min_response": check_best[1][0], "offset": check_best[1][1]}} if check_best else {}),
+        **({"motion_check": {k: v for k, v in check_kwargs(check_best[1]).items() if v is not None}}
+           if check_best else {}),
         "chosen_on": "development set: edits " + ", ".join(sorted({Path(p).parent.name for p, t in items
                                                                     if t["transitions"] and "/fastmotion/" not in p}))
                      + f" + {sum(1 for p, t in items if not t['transitions'] and '/fastmotion/' not in p)} single "
                      + "shots (" + ", ".join(Path(p).name for p, _ in dev_footage()) + ", dev photo shots)"
                      + f" + {len(fast)} fastmotion videos ({minutes:.1f} min)",
         "dev_scores": {k: chosen[k] for k in ("score", "cut_f1", "gradual_f1", "all_f1")},
-        "dev_fastmotion_false_per_10_min": {"without motion check": base_rate,
+        "dev_fastmotion_false_per_10_min": {"without motion check": fast_rate(None),
                                             "chosen": fast_rate(check_best[1] if check_best else None)},
         "thresholds": {n: best[n][1] for n in best},
         "learned": learned_extra,

@@ -36,8 +36,8 @@ Everything it uses is on disk or generated (no download):
   ``../shared/data/actions/ucf_style_sample.avi``, shots made the same way from the 46 photos of
   ``TraPedesVeh/test`` (always made, since scripts/select_shots.py uses them; they join the choice of the best
   training step only with ``--photos``), plus procedural scenes from another seed; and ``--dev-fast-videos``
-  (default 40) ``fastmotion`` videos of the development footage and TraPedesVeh/test photos (always made, for
-  scripts/select_shots.py; they join the choice of the best training step with ``--fast-videos``).
+  (default 160; 40 before 2026-12-08) ``fastmotion`` videos of the development footage and TraPedesVeh/test photos
+  (always made, for scripts/select_shots.py; they join the choice of the best training step with ``--fast-videos``).
 - TEST footage, never used here: ``../shared/data/shots/*`` (the benchmark's real clips and the footage of its
   generated test set: ``issue-195-aspect-ratio.mp4``, ``issue-236-split-copy.mkv``), the GRID clips (and
   ``samples/sample.mp4``, made from them) and ``kinetics_arm_wrestling.mp4``. See bench/shots.py.
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fast-videos", type=int, default=0,
                    help="fastmotion training videos (single shots under fast motion: negatives); 0: none, as the "
                         "first shipped weights")
-    p.add_argument("--dev-fast-videos", type=int, default=40,
+    p.add_argument("--dev-fast-videos", type=int, default=160,
                    help="fastmotion development videos (scripts/select_shots.py uses them; they join the choice of "
                         "the best training step only with --fast-videos; 0: none)")
     p.add_argument("--data-only", action="store_true", help="build the footage and datasets, do not train")

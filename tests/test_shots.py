@@ -241,6 +241,73 @@ def test_motion_check_frames_live_in_a_temporary_file():
     assert not check.is_motion(40, 50, "dissolve")
 
 
+def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    """A smooth random picture (blurred noise), the kind phase correlation locks onto."""
+    import cv2
+
+    return cv2.GaussianBlur((rng.random((h, w)) * 255).astype(np.float32), (0, 0), 1.0).clip(0, 255).astype(np.uint8)
+
+
+def test_motion_check_pan_and_whip_tests():
+    """The pan test drops a "dissolve" over frames that slide by one fast shift each (3 px a frame at 48 px wide,
+    above its 0.04 of the width), and keeps a real dissolve, a fade through black and a slow pan's neighbour test
+    out of it; the whip test drops a cut among frames that match nowhere and keeps one between two still shots."""
+    from videolens.shots.motioncheck import MotionCheck
+
+    rng = np.random.default_rng(3)
+    scene = _texture(rng, 27, 400)
+    a, b = _texture(rng, 27, 48), _texture(rng, 27, 48)
+    check = MotionCheck(min_response=1.5, pan_shift=0.04, pan_response=0.5, whip_shift=0.15)   # before/after: off
+
+    check.add_luma(np.stack([scene[:, 3 * k:3 * k + 48] for k in range(100)]))                  # a fast pan
+    assert check.is_pan(40, 50) and check.is_motion(40, 50, "wipe")
+    assert check.pair(45)[0] == pytest.approx(3 / 48, abs=0.01) and check.pair(45)[1] > 0.5
+    assert not check.is_whip(45) and not check.is_motion(45, 45, "cut")
+    check.reset()
+
+    check.add_luma(np.stack([scene[:, k // 4:k // 4 + 48] for k in range(100)]))               # a slow pan
+    assert not check.is_pan(40, 50)
+    check.reset()
+
+    mix = [a] * 40 + [np.uint8(a * (1 - t) + b * t) for t in np.linspace(0, 1, 12)] + [b] * 48
+    check.add_luma(np.stack(mix))                                                               # a dissolve
+    assert not check.is_pan(40, 51) and not check.is_motion(40, 51, "dissolve")
+    check.reset()
+
+    fade = [a] * 40 + [np.uint8(a * g) for g in np.linspace(1, 0, 6)] + [np.uint8(b * g) for g in np.linspace(0, 1, 6)]
+    check.add_luma(np.stack(fade + [b] * 48))                                                   # through black
+    assert not check.is_pan(40, 51)
+    check.reset()
+
+    check.add_luma(np.stack([a] * 50 + [b] * 50))                                               # a cut
+    assert not check.is_whip(50) and not check.is_motion(50, 50, "cut")
+    check.reset()
+
+    check.add_luma(np.stack([_texture(rng, 27, 48) for _ in range(100)]))                      # nothing matches
+    assert check.is_whip(50) and check.is_motion(50, 50, "cut")
+    assert MotionCheck().settings() == {"min_response": 0.8, "offset": 2}                      # both tests off
+    assert not MotionCheck().is_motion(50, 50, "cut")
+    with pytest.raises(ValueError, match="pan_shift is a fraction"):
+        MotionCheck(pan_shift=2.0)
+
+
+def test_the_last_shot_is_as_long_as_the_others():
+    """min_shot_len holds at both ends of the video: a transition whose new shot would last less than it (the
+    learned detector's "dissolves" into the last frames of a moving shot) is dropped, one just long enough stays."""
+    from videolens.shots.result import Transition, build_result
+
+    ts = np.arange(300) / 25.0
+    found = [Transition("cut", 5, 5, 1.0), Transition("cut", 100, 100, 1.0), Transition("dissolve", 280, 285, 0.9),
+             Transition("dissolve", 292, 299, 0.9)]
+    res = build_result("x.mp4", "test", found, ts, 12.0, 25.0, min_shot_len=0.5)
+    assert [(t.start, t.end) for t in res.transitions] == [(100, 100), (280, 285)]   # 283 -> 12.0 s: 0.68 s
+    assert res.shots[-1].start_frame == 283 and res.shots[-1].end_time == 12.0
+    cuts = [Transition("cut", 287, 287, 1.0), Transition("cut", 288, 288, 1.0)]
+    kept = [[t.start for t in build_result("x.mp4", "test", [c], ts, 12.0, 25.0, min_shot_len=0.5).transitions]
+            for c in cuts]
+    assert kept == [[287], []]                       # the last shot: 11.48 -> 12.0 s (0.52 s), 11.52 -> 12.0 (0.48)
+
+
 _CAPPED_CHECK = """
 import resource, signal, sys
 import numpy as np

@@ -3,8 +3,8 @@
 The clips are videos of that set (``scripts/train_shots.py``: ``fastmotion``, seed 800, made from the development
 footage and the TraPedesVeh/test photos), rebuilt here from the same footage. ``auto`` without its motion check
 reports false wipes and dissolves in them during fast pans; the motion check (``auto.json``, chosen on the development
-set by scripts/select_shots.py) removes some of them, not all. The bounds are what the shipped ``auto`` does now, so a
-change that brings motion back as transitions fails here. They are regression bounds on development data, not a claim
+set by scripts/select_shots.py, with its pan test since 2026-12-08) removes them. The bounds are what the shipped
+``auto`` does now, so a change that brings motion back as transitions fails here. They are regression bounds on development data, not a claim
 of accuracy: that is bench/shots.py's fast-motion test set, made from other footage (BENCHMARKS.md, issue 16).
 """
 
@@ -19,8 +19,9 @@ from videolens.shots import detect, evaluate
 
 # dev video -> (false transitions of auto without / with its motion check, what they are)
 CLIPS = {
-    3: (2, 1, "a wipe and a dissolve during fast pans; the check drops the dissolve"),
-    9: (4, 3, "three dissolves and a wipe while panning and zooming; the check drops one dissolve"),
+    3: (2, 0, "a wipe and a dissolve during fast pans; the pan test drops the wipe, the before/after test the "
+              "dissolve"),
+    9: (4, 0, "three dissolves and a wipe while panning and zooming; the pan test drops them"),
 }
 
 

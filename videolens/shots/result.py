@@ -115,15 +115,26 @@ class ShotsResult:
 
 
 def suppress_close(transitions: list[Transition], min_frames: int, timestamps: np.ndarray | None = None,
-                   min_seconds: float = 0.0, key=None) -> list[Transition]:
+                   min_seconds: float = 0.0, key=None, end_time: float | None = None) -> list[Transition]:
     """Keep transitions whose boundaries are at least ``min_frames`` frames / ``min_seconds`` apart.
 
     Where two come closer, the one with the higher score stays (PySceneDetect keeps the first; a flash right after
-    a real cut then hides the cut's neighbour, not the cut). The first shot must be as long as the others.
-    ``key`` ranks transitions instead of their score (higher stays).
+    a real cut then hides the cut's neighbour, not the cut). The first and the last shot must be as long as the
+    others: the last one ends at ``end_time`` (the video's end; without it, at its last frame). A "transition" in the
+    last half second, where the video stops, is what the learned detector reported on fast motion, and a shot that
+    short is not one. ``key`` ranks transitions instead of their score (higher stays).
     """
     order = sorted(transitions, key=lambda t: -(key(t) if key else t.score))
     kept: list[Transition] = []
+    n = len(timestamps) if timestamps is not None else None
+
+    def too_short_last(b: int) -> bool:
+        if n is None:
+            return False
+        if b >= n - min_frames + 1:
+            return True
+        end = float(timestamps[n - 1]) if end_time is None else float(end_time)
+        return bool(min_seconds > 0 and end - timestamps[b] < min_seconds - 1e-9)
 
     def too_close(a: int, b: int) -> bool:
         lo, hi = min(a, b), max(a, b)
@@ -133,7 +144,7 @@ def suppress_close(transitions: list[Transition], min_frames: int, timestamps: n
 
     for t in order:
         b = t.boundary
-        if b <= 0 or too_close(0, b):
+        if b <= 0 or too_close(0, b) or too_short_last(b):
             continue
         if any(too_close(b, k.boundary) or (t.start <= k.end and k.start <= t.end) for k in kept):
             continue
@@ -148,7 +159,7 @@ def build_result(path: str, detector: str, transitions: list[Transition], timest
     n = int(len(timestamps))
     ts = np.asarray(timestamps, dtype=np.float64)
     trans = [t for t in transitions if 0 <= t.start <= t.end < n]
-    trans = suppress_close(trans, 1, ts, min_shot_len, key) if n else []
+    trans = suppress_close(trans, 1, ts, min_shot_len, key, end_time) if n else []
 
     def time_at(i: int) -> float:
         return float(ts[i]) if i < n else float(end_time)
