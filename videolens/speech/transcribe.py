@@ -43,6 +43,15 @@ BATCH_PAUSE = 2.0       # ... ended at a pause this long ...
 MAX_BATCH = 120.0       # ... or at this much speech
 REDECODE_EMPTY = 1.0    # a chunk with at least this much speech ...
 REDECODE_COVERAGE = 0.0  # ... whose words span less than this fraction of it in its batch is decoded alone
+# Tokens one recogniser call may produce per second of its audio (and at least MIN_TOKENS; at most Whisper's own
+# MAX_NEW_TOKENS a window, which every call of 15 s or more keeps). Speech is 3-7 tokens a second with timestamps
+# (more for some languages: hence the margin). A short window is where tiny.en loses its place and loops up to the
+# 224-token limit, at each temperature of the fallback: a 3.7 s chunk decoded again alone cost 5.7 CPU s on the
+# development set (12 % of its time), and an 8.4 s batch of the first speech test set 15.8 CPU s (30 %). The cap stops
+# a loop early; a decoding that stays sane ends before it.
+TOKENS_PER_S = 15.0
+MIN_TOKENS = 16
+MAX_NEW_TOKENS = 224    # Whisper's own limit for one window (half its 448-token context; the prompt has the rest)
 # Whisper's temperature fallback when a decoding looks wrong (faster-whisper's default). Greedy only (0.0) gave dev
 # WER 0.520 instead of 0.267: tiny.en then loops on noisy speech.
 TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
@@ -274,7 +283,7 @@ class _Run:
         segs, info = self.tr.model.transcribe(
             audio, language=self.language, beam_size=self.tr.beam_size, word_timestamps=True, vad_filter=False,
             initial_prompt=prompt, condition_on_previous_text=CONDITION_ON_PREVIOUS,
-            temperature=list(TEMPERATURES))
+            temperature=list(TEMPERATURES), max_new_tokens=max_new_tokens(len(audio) / SAMPLE_RATE))
         segs = list(segs)
         self.asr_seconds += time.perf_counter() - t
         if self.language is None:   # detected on the first batch, then kept (as Whisper does for a file)
@@ -320,6 +329,15 @@ class _Run:
                     out[k].append(Segment(part[0].start, max(part[-1].end, part[0].start), text, _mean_log(part),
                                           float(s.no_speech_prob), part))
         return out
+
+
+def max_new_tokens(seconds: float) -> int:
+    """The most tokens a recogniser call on ``seconds`` of audio may produce in a window (see TOKENS_PER_S).
+
+    >>> max_new_tokens(3.7), max_new_tokens(8.4), max_new_tokens(40.0)
+    (56, 126, 224)
+    """
+    return int(min(MAX_NEW_TOKENS, max(MIN_TOKENS, round(TOKENS_PER_S * seconds))))
 
 
 def _covered(segments: list[Segment]) -> float:
