@@ -577,10 +577,12 @@ def _params(path):
     return torch.load(path, weights_only=True)["state_dict"]
 
 
-def test_resume_after_a_kill_continues_exactly(four, tmp_path, cli):
-    """Kill a training process after its second epoch, resume it, and get the uninterrupted run's weights."""
+@pytest.mark.parametrize("ema", [[], ["--ema", "0.9"]], ids=["plain", "ema"])
+def test_resume_after_a_kill_continues_exactly(four, tmp_path, cli, ema):
+    """Kill a training process after its second epoch, resume it, and get the uninterrupted run's weights (with an
+    average of the weights too: the trained ones and the average both continue exactly)."""
     common = ["--data", four, "--model", "c3d", "--frames", "8", "--size", "32", "--epochs", "4", "--batch-size", "8",
-              "--model-arg", "width=8", "--seed", "3", "--workers", "0", "--patience", "0", "--quiet"]
+              "--model-arg", "width=8", "--seed", "3", "--workers", "0", "--patience", "0", "--quiet", *ema]
     killed = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, "-m", "videolens", "train", *map(str, common), "-o", str(killed)],
                             cwd=ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
@@ -612,6 +614,15 @@ def test_resume_after_a_kill_continues_exactly(four, tmp_path, cli):
     for key in a:
         assert torch.allclose(a[key].float(), b[key].float(), atol=1e-6), key
     assert "resumed after epoch" in (killed / "train.log").read_text()
+    if ema:
+        last = torch.load(killed / "last.pt", weights_only=True)
+        trained, averaged = last["train_state_dict"], last["state_dict"]
+        assert set(trained) == set(averaged) and int(last["ema"]["n_averaged"]) == 4 * 2       # 2 steps an epoch
+        weights = [k for k, v in trained.items() if v.is_floating_point() and v.dim() > 1]
+        assert weights and all(not torch.equal(trained[k], averaged[k]) for k in weights)     # saved: the average
+        assert all(torch.equal(averaged[k], last["ema"][f"module.{k}"]) for k in averaged)
+        other = torch.load(tmp_path / "straight" / "last.pt", weights_only=True)["train_state_dict"]
+        assert all(torch.allclose(trained[k].float(), other[k].float(), atol=1e-6) for k in trained)
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -478,20 +478,24 @@ for _name, _factory in (("tsn", _frame_family(lambda n, bb, kw: TSN(n, bb, **kw)
 # quarter of the pixels of 64 px. Settings the user gives win; data-dependent ones (flips, crops) are not part of a
 # recipe. Frame families and the transformer see each frame with its differences to both neighbours (``diff=2``:
 # three frames, so a per-frame CNN sees which way a path bends; with one difference cw/ccw stayed at chance): see
-# :func:`with_differences`.
+# :func:`with_differences`. The four families that fell short on test data (cnn_lstm, cnn_gru, r2plus1d, transformer)
+# validate and save an exponential moving average of their weights (``ema``, decay 0.998 a step: about three epochs
+# of 144 steps): on the development seed it raised them by 0.8-4.7 points; on the test seed it raised the transformer
+# (0.844 -> 0.903) and r2plus1d (0.853 -> 0.883) and not the recurrent two (cnn_gru 0.858 -> 0.844, cnn_lstm
+# 0.858 -> 0.825), which stay as the development seed chose.
 RECIPES: dict[str, dict] = {
     "tsn": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8,
                 model_args={"width": 16, "dim": 128}),
-    "cnn_lstm": dict(frames=4, stride=5, size=32, epochs=50, lr=2e-3, batch_size=8,
+    "cnn_lstm": dict(frames=4, stride=5, size=32, epochs=50, lr=2e-3, batch_size=8, ema=0.998,
                      model_args={"backbone": "deep", "width": 16, "dim": 128, "hidden": 128, "diff": 2}),
-    "cnn_gru": dict(frames=4, stride=5, size=32, epochs=30, lr=2e-3, batch_size=8,
+    "cnn_gru": dict(frames=4, stride=5, size=32, epochs=30, lr=2e-3, batch_size=8, ema=0.998,
                     model_args={"backbone": "deep", "width": 16, "dim": 128, "hidden": 128, "diff": 2}),
     "tcn": dict(frames=4, stride=5, size=32, epochs=50, lr=2e-3, batch_size=8,
                 model_args={"backbone": "deep", "width": 16, "dim": 128, "channels": 128, "diff": 2}),
     "c3d": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8, model_args={"width": 16}),
-    "r2plus1d": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8,
+    "r2plus1d": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8, ema=0.998,
                      model_args={"width": 16, "diff": True, "stem_pool": True}),
-    "transformer": dict(frames=4, stride=5, size=32, epochs=30, lr=2e-3, batch_size=8,
+    "transformer": dict(frames=4, stride=5, size=32, epochs=30, lr=2e-3, batch_size=8, ema=0.998,
                         model_args={"dim": 64, "depth": 2, "heads": 4, "patch": 8, "stem": "conv", "diff": 2}),
 }
 

@@ -68,6 +68,9 @@ class TrainConfig:
     weight_decay: float = 0.05
     warmup_epochs: float = 1.0
     label_smoothing: float = 0.1
+    # An exponential moving average of the weights, updated every step with this decay (0: none). With it, validation,
+    # best.pt and last.pt's weights are the average's (last.pt keeps the trained weights too, for --resume).
+    ema: float = 0.0
     grad_clip: float = 2.0             # max gradient norm
     patience: int = 10                 # epochs without a better val accuracy before stopping (0: never stop)
     workers: int | None = None         # DataLoader workers; None: cores - 1 (at most 4)
@@ -340,6 +343,11 @@ def _loop(job: dict, cfg: TrainConfig, out: Path, world: int, rank: int, device:
                               total_steps)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    ema = None
+    if cfg.ema:
+        from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+        ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema), use_buffers=True)
 
     # ---- state (fresh, or from last.pt)
     history: list[dict] = []
@@ -351,7 +359,9 @@ def _loop(job: dict, cfg: TrainConfig, out: Path, world: int, rank: int, device:
     run = RunDir(out)
     if job["resume"]:
         ckpt = read_checkpoint(run.last)
-        model.load_state_dict(ckpt["state_dict"])
+        model.load_state_dict(ckpt.get("train_state_dict", ckpt["state_dict"]))
+        if ema is not None and ckpt.get("ema") is not None:
+            ema.load_state_dict(ckpt["ema"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
         scaler.load_state_dict(ckpt["scaler"])
@@ -399,6 +409,8 @@ def _loop(job: dict, cfg: TrainConfig, out: Path, world: int, rank: int, device:
             scaler.step(optimizer)
             scaler.update()
             scheduler.step()
+            if ema is not None:
+                ema.update_parameters(model)
             loss_sum += loss.detach().double().cpu() * len(labels)
             correct += int((logits.argmax(1) == labels).sum())
             seen += len(labels)
@@ -414,7 +426,8 @@ def _loop(job: dict, cfg: TrainConfig, out: Path, world: int, rank: int, device:
             # DDP keeps each process's BatchNorm statistics: validate with rank 0's, the ones it saves
             for buf in model.buffers():
                 dist.broadcast(buf, 0)
-        val = infer(net.module if world > 1 else net, val_loader, device, amp=use_amp, quiet=True)
+        val = infer(ema.module if ema is not None else net.module if world > 1 else net, val_loader, device,
+                    amp=use_amp, quiet=True)
         bad_items += val.bad
         val_correct = int((val.probs.argmax(1) == val.labels).sum()) if len(val.labels) else 0
         val_nll = float(F.nll_loss(val.probs.clamp_min(1e-8).log(), val.labels, reduction="sum")) \
@@ -455,7 +468,7 @@ def _loop(job: dict, cfg: TrainConfig, out: Path, world: int, rank: int, device:
         early["stopped"] = bool(cfg.patience and early["bad_epochs"] >= cfg.patience and epoch + 1 < cfg.epochs)
         if main:
             run.save(_checkpoint(model, optimizer, scheduler, scaler, epoch + 1, history, early, log_lines, meta,
-                                 device), best=improved)
+                                 device, ema), best=improved)
             metrics_log.write(history, epoch + 1)
             write_text(out / "train.log", "\n".join(log_lines) + "\n")
             if not quiet:
@@ -471,13 +484,17 @@ def _loop(job: dict, cfg: TrainConfig, out: Path, world: int, rank: int, device:
         dist.barrier()
 
 
-def _checkpoint(model, optimizer, scheduler, scaler, epoch, history, early, log_lines, meta, device) -> dict:
+def _checkpoint(model, optimizer, scheduler, scaler, epoch, history, early, log_lines, meta, device,
+                ema=None) -> dict:
     cfg: TrainConfig = meta["cfg"]
-    return {
+    weights = ema.module if ema is not None else model
+    extra = {} if ema is None else {"train_state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                                    "ema": {k: v.detach().cpu() for k, v in ema.state_dict().items()}}
+    return {**extra,
         "format": FORMAT,
         "model": {"name": cfg.model, "num_classes": len(meta["classes"]), "frames": cfg.frames, "size": cfg.size,
                   "args": dict(cfg.model_args)},
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "state_dict": {k: v.detach().cpu() for k, v in weights.state_dict().items()},
         "classes": list(meta["classes"]),
         "preprocessing": meta["pre"].to_dict(),
         "metrics": {**history[-1], "best_val_acc": early["best_val_acc"], "best_epoch": early["best_epoch"]},

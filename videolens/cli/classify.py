@@ -42,6 +42,9 @@ def _add_train_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
     p.add_argument("--flip-map", type=_flip_map, default=d, dest="flip_map", metavar="A:B,C:D",
                    help="classes a horizontal flip turns into each other (e.g. move_left:move_right,cw:ccw): "
                         "flipped clips of one are trained as the other, so flips stay on")
+    p.add_argument("--ema", type=float, default=d, metavar="DECAY",
+                   help="keep an exponential moving average of the weights with this decay per step (e.g. 0.998) "
+                        "and validate and save it (default: the model's recipe, else 0: none)")
     p.add_argument("--crop-area", type=float, default=d, dest="crop_area", metavar="MIN",
                    help="random resized crop: smallest share of the frame's area to keep (default 0.4; 1: none)")
     p.add_argument("--sampling", choices=["clip", "segments"], default=d,
@@ -63,7 +66,7 @@ def _add_train_options(p: argparse.ArgumentParser, tune: bool = False) -> None:
 
 
 _TRAIN_SETTINGS = ("frames", "size", "epochs", "batch_size", "lr", "weight_decay", "patience", "workers", "flip",
-                   "flip_map", "crop_area", "sampling", "stride", "pretrained", "val_fraction", "seed", "device")
+                   "flip_map", "ema", "crop_area", "sampling", "stride", "pretrained", "val_fraction", "seed", "device")
 
 
 def _flip_map(text: str) -> dict[str, str]:
