@@ -51,12 +51,16 @@ REDECODE_COVERAGE = 0.0  # ... whose words span less than this fraction of it in
 # a loop early; a decoding that stays sane ends before it.
 TOKENS_PER_S = 15.0
 MIN_TOKENS = 16
-MAX_NEW_TOKENS = 224    # Whisper's own limit for one window (half its 448-token context; the prompt has the rest)
+# At most this many a window: Whisper's 448-token context less the longest prompt faster-whisper builds (<|startofprev|>,
+# the last 223 tokens of earlier text, and up to 3 start tokens); faster-whisper refuses a call whose prompt and cap
+# exceed the context (a ValueError on the third window of dense speech when this was 224).
+MAX_NEW_TOKENS = 448 - 1 - 223 - 3
 # Whisper's temperature fallback when a decoding looks wrong (faster-whisper's default). Greedy only (0.0) gave dev
 # WER 0.520 instead of 0.267: tiny.en then loops on noisy speech.
 TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 CHUNK_GAP = 0.0         # seconds of silence put between two chunks of a batch (0.5 s: dev WER 0.276, worse)
 CONDITION_ON_PREVIOUS = True    # each 30 s window is prompted with the text before it
+WINDOW_COMPRESSION = 2.4        # a window whose text gzips more than this is decoded again at a higher temperature
 
 
 class Transcriber:
@@ -283,7 +287,8 @@ class _Run:
         segs, info = self.tr.model.transcribe(
             audio, language=self.language, beam_size=self.tr.beam_size, word_timestamps=True, vad_filter=False,
             initial_prompt=prompt, condition_on_previous_text=CONDITION_ON_PREVIOUS,
-            temperature=list(TEMPERATURES), max_new_tokens=max_new_tokens(len(audio) / SAMPLE_RATE))
+            temperature=list(TEMPERATURES), max_new_tokens=max_new_tokens(len(audio) / SAMPLE_RATE),
+            compression_ratio_threshold=WINDOW_COMPRESSION)
         segs = list(segs)
         self.asr_seconds += time.perf_counter() - t
         if self.language is None:   # detected on the first batch, then kept (as Whisper does for a file)
@@ -335,7 +340,7 @@ def max_new_tokens(seconds: float) -> int:
     """The most tokens a recogniser call on ``seconds`` of audio may produce in a window (see TOKENS_PER_S).
 
     >>> max_new_tokens(3.7), max_new_tokens(8.4), max_new_tokens(40.0)
-    (56, 126, 224)
+    (56, 126, 221)
     """
     return int(min(MAX_NEW_TOKENS, max(MIN_TOKENS, round(TOKENS_PER_S * seconds))))
 
