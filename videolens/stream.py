@@ -25,6 +25,7 @@ from .core.analyzer import Analyzer
 from .core.events import Event
 from .io.reader import VideoInfo, VideoReader
 from .utils.progress import progress
+from .utils.threads import WORKER_NICE, frame_workers_yield
 
 
 @dataclass
@@ -51,7 +52,9 @@ def run_analyzers(source: str | os.PathLike | VideoReader, analyzers: list[Analy
     Frames are decoded only at indices some analyzer wants (the gcd of the strides of those with
     ``wants_frames``); each decoded frame is converted once per distinct (size, gray, interpolation) and shared by
     the analyzers that asked for it. With ``on_event``, each analyzer's ``events()`` are passed on as
-    ``on_event(analyzer_name, event)`` after each of its batches and once after ``finish``.
+    ``on_event(analyzer_name, event)`` after each of its batches and once after ``finish``. While an audio-only
+    analyzer (``wants_frames`` False: speech) runs beside frame analyzers, the frame analyzers' worker threads run
+    at a lower priority (:mod:`videolens.utils.threads`), so its one sequential chain is not the last to end.
     """
     reader = source if isinstance(source, VideoReader) else VideoReader(source)
     names = [a.name for a in analyzers]
@@ -76,12 +79,14 @@ def run_analyzers(source: str | os.PathLike | VideoReader, analyzers: list[Analy
 
     started: list[Analyzer] = []
     results = {}
+    watching = [a for a in analyzers if getattr(a, "wants_frames", True)]
+    listening = len(watching) < len(analyzers)
     try:
-        for a in analyzers:
-            timed(a, lambda a=a: a.start(reader.info))
-            started.append(a)
-        watching = [a for a in analyzers if getattr(a, "wants_frames", True)]
-        decoded = _feed(reader, watching, start, end, timings, timed, drain, quiet, desc) if watching else 0
+        with frame_workers_yield(nice=WORKER_NICE if listening and watching else 0):
+            for a in analyzers:
+                timed(a, lambda a=a: a.start(reader.info))
+                started.append(a)
+            decoded = _feed(reader, watching, start, end, timings, timed, drain, quiet, desc) if watching else 0
         for a in analyzers:
             results[a.name] = timed(a, a.finish)
             started.remove(a)

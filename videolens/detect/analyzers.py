@@ -26,6 +26,7 @@ from ..core.analyzer import Analyzer
 from ..core.detections import Detections
 from ..core.events import Event
 from ..errors import VideolensError, VideolensWarning
+from ..utils.threads import worker_pool
 
 
 def _r(x: float, nd: int = 3) -> float:
@@ -167,9 +168,7 @@ class FacesAnalyzer(Analyzer):
         self._reset_looks()
         self._pending.clear()
         if self.background and self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="videolens-faces")
+            self._pool = worker_pool("videolens-faces")
 
     def process(self, frames: np.ndarray, timestamps: np.ndarray, indices: np.ndarray) -> None:
         if self._pool is None:

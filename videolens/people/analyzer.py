@@ -39,6 +39,7 @@ import numpy as np
 from ..core.analyzer import Analyzer
 from ..core.detections import box_iou
 from ..errors import VideolensError
+from ..utils.threads import worker_pool
 from .cluster import THRESHOLD, cluster
 
 
@@ -159,9 +160,7 @@ class PeopleAnalyzer(Analyzer):
         fps = float(info.fps or 25.0)
         self._interval = max(1, int(getattr(self._faces, "stride", 1) or 1)) / fps   # faces.start() ran first
         if self.background and self._pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._pool = ThreadPoolExecutor(1, thread_name_prefix="videolens-people")
+            self._pool = worker_pool("videolens-people")
 
     def process(self, frames, timestamps, indices) -> None:   # never called: wants_frames is False
         pass

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import VideolensError
+from ..utils.threads import worker_pool
 from .detectors import DETECT_SIZE, ShotDetector
 from .result import Transition
 
@@ -139,9 +140,7 @@ class _ChunkRunner:
         self._pool = None
         self._pending = None
         if background:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shotnet")
+            self._pool = worker_pool("shotnet")
 
     def _run(self, frames: np.ndarray, keep: slice) -> None:
         self._collect()

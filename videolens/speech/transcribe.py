@@ -51,9 +51,9 @@ REDECODE_COVERAGE = 0.0  # ... whose words span less than this fraction of it in
 # a loop early; a decoding that stays sane ends before it.
 TOKENS_PER_S = 15.0
 MIN_TOKENS = 16
-# At most this many a window: Whisper's 448-token context less the longest prompt faster-whisper builds (<|startofprev|>,
-# the last 223 tokens of earlier text, and up to 3 start tokens); faster-whisper refuses a call whose prompt and cap
-# exceed the context (a ValueError on the third window of dense speech when this was 224).
+# At most this many a window: Whisper's 448-token context less the longest prompt faster-whisper builds
+# (<|startofprev|>, the last 223 tokens of earlier text, and up to 3 start tokens); faster-whisper refuses a call
+# whose prompt and cap exceed the context (a ValueError on the third window of dense speech when this was 224).
 MAX_NEW_TOKENS = 448 - 1 - 223 - 3
 # Whisper's temperature fallback when a decoding looks wrong (faster-whisper's default). Greedy only (0.0) gave dev
 # WER 0.520 instead of 0.267: tiny.en then loops on noisy speech.
