@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/analyze.py                 # everything (~15 min the first time: it generates videos)
     .venv/bin/python bench/analyze.py --skip-memory --skip-ray
+    .venv/bin/python bench/analyze.py --skip-memory --skip-ray --speech test2    # held-out speech on the same video
     .venv/bin/python bench/analyze.py --skip-realtime --skip-ray --skip-memory --hour    # one hour: analyze, transcribe
     .venv/bin/python bench/analyze.py --trees OLD_CHECKOUT NEW_CHECKOUT     # the same analyzers, two versions
 
@@ -36,8 +37,9 @@ from _common import OUT, ROOT, bench_video, rss_mb, rss_slope, run_sampled, save
 SAMPLE = ROOT / "samples" / "sample.mp4"
 
 
-def with_speech(src, name: str):
-    """``src`` with a mono AAC track of the sample's speech (six GRID sentences) looped over its length.
+def with_speech(src, name: str, speech_set: str | None = None):
+    """``src`` with a mono AAC track of the sample's speech (six GRID sentences) looped over its length; with
+    ``speech_set`` (e.g. ``"test2"`` of bench/speech_sets.py) that set's files end to end instead.
 
     The video packets are copied, not re-encoded, and interleaved with the audio by time.
     """
@@ -51,7 +53,12 @@ def with_speech(src, name: str):
         return dst
     rate = 16000
     seconds = probe(src).duration
-    speech = read_audio(SAMPLE, sample_rate=rate)
+    if speech_set:
+        import speech_sets
+
+        speech = np.concatenate([read_audio(i["path"], sample_rate=rate) for i in speech_sets.build(speech_set)])
+    else:
+        speech = read_audio(SAMPLE, sample_rate=rate)
     audio = np.tile(speech, int(np.ceil(seconds * rate / len(speech))))[: int(seconds * rate)].astype(np.float32)
     tmp = OUT / f".{name}.partial.mp4"
     with av.open(str(src)) as inp, av.open(str(tmp), "w", format="mp4") as out:
@@ -304,6 +311,9 @@ def main() -> None:
                          "(~20 min to generate the file the first time, then ~25 + ~10 min on 2 cores)")
     ap.add_argument("--hour-commands", default="analyze,transcribe",
                     help="with --hour: which commands to run (comma-separated)")
+    ap.add_argument("--speech", choices=["grid", "test2"], default="grid",
+                    help="the 2-minute file's audio: the sample's GRID sentences looped (default, the benchmark), or "
+                         "bench/speech_sets.py's test2 files end to end (speech no setting was chosen on)")
     ap.add_argument("--trees", nargs=2, metavar=("OLD", "NEW"),
                     help="only compare two checkouts' analyze (shots, motion, speech) on the 2-minute file")
     args = ap.parse_args()
@@ -325,9 +335,13 @@ def main() -> None:
                 "load_average": round(os.getloadavg()[0], 1)}
 
     if not args.skip_realtime:
-        two_min = with_speech(bench_video("gen720_2min.mp4", 120, (1280, 720)), "gen720_2min_speech.mp4")
+        video = bench_video("gen720_2min.mp4", 120, (1280, 720))
+        if args.speech == "grid":
+            two_min, key = with_speech(video, "gen720_2min_speech.mp4"), "realtime"
+        else:
+            two_min, key = with_speech(video, f"gen720_2min_{args.speech}.mp4", args.speech), f"realtime_{args.speech}"
         rt = realtime(two_min, args.rounds)
-        results["realtime"] = {**rt, **stamp()}
+        results[key] = {**rt, **stamp()}
         print(table(rt["rows"], list(rt["rows"][0])))
         print("time split (s):")
         for name, split in rt["split"].items():
