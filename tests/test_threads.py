@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 import pytest
-from conftest import SAMPLE
+from conftest import SAMPLE, require
 
 from videolens.core.analyzer import Analyzer
 from videolens.stream import run_analyzers
@@ -58,3 +58,35 @@ def test_workers_yield_only_beside_an_audio_only_analyzer():
     assert run.results["audio"] == base and _nice() == base      # the caller's thread is never lowered
     again = run_analyzers(SAMPLE, [PooledProbe()], quiet=True).results["probe"]
     assert set(again) == {base}                                  # nothing carries over to the next run
+
+
+class Broken(Analyzer):
+    """Fails on its second batch, after the workers of the others have started."""
+
+    name, size, stride, batch_size = "broken", 32, 5, 4
+
+    def start(self, info) -> None:
+        self.batches = 0
+
+    def process(self, frames, timestamps, indices) -> None:
+        self.batches += 1
+        if self.batches == 2:
+            raise RuntimeError("broken on purpose")
+
+    def finish(self) -> None:
+        return None
+
+
+def test_a_failed_run_leaves_no_worker_thread_behind():
+    """faces and people (each with its worker thread, lowered beside speech) let their threads go when the run fails,
+    so none outlives it or carries its priority into the next run of the same analyzer."""
+    require("dlib", "the people analyzer embeds faces with dlib")
+    from videolens.detect.analyzers import FacesAnalyzer
+    from videolens.people.analyzer import PeopleAnalyzer
+
+    faces, people = FacesAnalyzer(), PeopleAnalyzer()
+    people.bind({"faces": faces})
+    with pytest.raises(RuntimeError, match="broken on purpose"):
+        run_analyzers(SAMPLE, [faces, people, AudioOnly(), Broken()], quiet=True)
+    assert faces._pool is None and people._pool is None
+    assert not [t.name for t in threading.enumerate() if t.name.startswith(("videolens-faces", "videolens-people"))]

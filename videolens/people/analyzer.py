@@ -236,6 +236,13 @@ class PeopleAnalyzer(Analyzer):
                 self._pool = None
         return self.people()
 
+    def abort(self) -> None:
+        """The run failed: stop the embedding thread (it may be inside dlib), so none outlives the run."""
+        self._pending.clear()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
     def people(self) -> PeopleResult:
         """Cluster the tracks so far into people."""
         tracks = self._tracks
