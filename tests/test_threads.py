@@ -49,6 +49,18 @@ class AudioOnly(Analyzer):
         return _nice()
 
 
+class Follower(Analyzer):
+    """Wants no frames but is fed by another analyzer, as people is by faces: its work is frame work."""
+
+    name, wants_frames, requires = "follower", False, ("probe",)
+
+    def process(self, frames, timestamps, indices) -> None:
+        raise AssertionError("an analyzer that wants no frames gets none")
+
+    def finish(self) -> None:
+        return None
+
+
 def test_workers_yield_only_beside_an_audio_only_analyzer():
     base = _nice()
     alone = run_analyzers(SAMPLE, [PooledProbe()], quiet=True).results["probe"]
@@ -58,6 +70,8 @@ def test_workers_yield_only_beside_an_audio_only_analyzer():
     assert run.results["audio"] == base and _nice() == base      # the caller's thread is never lowered
     again = run_analyzers(SAMPLE, [PooledProbe()], quiet=True).results["probe"]
     assert set(again) == {base}                                  # nothing carries over to the next run
+    followed = run_analyzers(SAMPLE, [PooledProbe(), Follower()], quiet=True).results["probe"]
+    assert set(followed) == {base}                               # people without speech: nothing to yield to
 
 
 class Broken(Analyzer):

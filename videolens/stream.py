@@ -52,9 +52,11 @@ def run_analyzers(source: str | os.PathLike | VideoReader, analyzers: list[Analy
     Frames are decoded only at indices some analyzer wants (the gcd of the strides of those with
     ``wants_frames``); each decoded frame is converted once per distinct (size, gray, interpolation) and shared by
     the analyzers that asked for it. With ``on_event``, each analyzer's ``events()`` are passed on as
-    ``on_event(analyzer_name, event)`` after each of its batches and once after ``finish``. While an audio-only
-    analyzer (``wants_frames`` False: speech) runs beside frame analyzers, the frame analyzers' worker threads run
-    at a lower priority (:mod:`videolens.utils.threads`), so its one sequential chain is not the last to end.
+    ``on_event(analyzer_name, event)`` after each of its batches and once after ``finish``. While an analyzer that
+    reads the source itself (``wants_frames`` False and nothing in ``requires``: speech) runs beside frame analyzers,
+    the frame analyzers' worker threads run at a lower priority (:mod:`videolens.utils.threads`), so its one
+    sequential chain is not the last to end. (``people`` wants no frames either, but it is fed by ``faces``: its work
+    is frame work.)
     """
     reader = source if isinstance(source, VideoReader) else VideoReader(source)
     names = [a.name for a in analyzers]
@@ -80,7 +82,7 @@ def run_analyzers(source: str | os.PathLike | VideoReader, analyzers: list[Analy
     started: list[Analyzer] = []
     results = {}
     watching = [a for a in analyzers if getattr(a, "wants_frames", True)]
-    listening = len(watching) < len(analyzers)
+    listening = any(not getattr(a, "wants_frames", True) and not a.requires for a in analyzers)
     try:
         with frame_workers_yield(nice=WORKER_NICE if listening and watching else 0):
             for a in analyzers:

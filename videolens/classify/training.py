@@ -508,14 +508,16 @@ def _ema_step(decay: float):
 def _checkpoint(model, optimizer, scheduler, scaler, epoch, history, early, log_lines, meta, device,
                 ema=None) -> dict:
     cfg: TrainConfig = meta["cfg"]
+    def on_cpu(module: torch.nn.Module) -> dict:
+        return {k: v.detach().cpu() for k, v in module.state_dict().items()}
+
     weights = ema.module if ema is not None else model
-    extra = {} if ema is None else {"train_state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                                    "ema": {k: v.detach().cpu() for k, v in ema.state_dict().items()}}
+    extra = {} if ema is None else {"train_state_dict": on_cpu(model), "ema": on_cpu(ema)}
     return {**extra,
         "format": FORMAT,
         "model": {"name": cfg.model, "num_classes": len(meta["classes"]), "frames": cfg.frames, "size": cfg.size,
                   "args": dict(cfg.model_args)},
-        "state_dict": {k: v.detach().cpu() for k, v in weights.state_dict().items()},
+        "state_dict": on_cpu(weights),
         "classes": list(meta["classes"]),
         "preprocessing": meta["pre"].to_dict(),
         "metrics": {**history[-1], "best_val_acc": early["best_val_acc"], "best_epoch": early["best_epoch"]},
