@@ -342,8 +342,12 @@ def test_sample_segments_have_their_own_text_and_scores():
 
 _FALLBACK_RUN = """
 import json, sys
+import importlib
 import faster_whisper.transcribe as ft
 from videolens.speech.transcribe import Transcriber
+# The looped sample's windows gzip at 1.7-2.1: below this threshold's default, so it is lowered to make the first
+# window fail at temperature 0 and go to the sampled fallback, whose seeding is what is tested.
+importlib.import_module("videolens.speech.transcribe").WINDOW_COMPRESSION = 1.5
 temperatures = []
 generate = ft.WhisperModel.generate_with_fallback
 def recorded(self, *a, **k):      # observes the temperature each window was decoded at; changes nothing
@@ -357,9 +361,10 @@ print(json.dumps({"text": tr.text, "temperatures": temperatures}))
 
 
 def test_temperature_fallback_is_reproducible(tmp_path):
-    """40 s of the sample's six sentences looped: tiny.en's first window fails at temperature 0 and is sampled
-    again at a higher one. CTranslate2 seeded that sampling from std::random_device, so two runs gave two different
-    transcripts; videolens seeds it, so two fresh processes give the same text."""
+    """40 s of the sample's six sentences looped, with a compression threshold low enough that tiny.en's first
+    window fails at temperature 0 and is sampled again at a higher one. CTranslate2 seeded that sampling from
+    std::random_device, so two runs gave two different transcripts; videolens seeds it, so two fresh processes
+    give the same text."""
     import subprocess
     import sys
 
@@ -678,3 +683,65 @@ def test_the_token_cap_fits_beside_the_longest_prompt():
     chunk = VadChunk(SpeechSegment(0.0, 16.0), audio, 0.0)
     (segments,) = T._Run(tr, "x")._recognise([chunk], prompt)
     assert T.max_new_tokens(16.0) == T.MAX_NEW_TOKENS and segments
+
+
+def test_word_times_are_computed_only_when_asked_for():
+    """Word times cost an alignment pass a window and send the padding after the last word through one more window
+    (4 % of the CPU and 4 extra windows on the development set), so a plain transcription does without them; its
+    segments still start and end in stretches the VAD called speech, and it says the same words."""
+    import faster_whisper.transcribe as ft
+
+    from videolens.speech import Transcriber
+
+    aligned = []
+    real = ft.WhisperModel.add_word_timestamps
+
+    def observed(self, *a, **k):        # the real alignment, its calls counted
+        aligned.append(1)
+        return real(self, *a, **k)
+
+    jfk = shared("speech", "faster-whisper", "jfk.flac")
+    ref = (jfk.parent / "jfk.txt").read_text()
+    ft.WhisperModel.add_word_timestamps = observed
+    try:
+        plain = Transcriber(language="en")(jfk)
+        assert not aligned and plain.segments and not any(s.words for s in plain.segments)
+        worded = Transcriber(language="en", word_timestamps=True)(jfk)
+        assert aligned and all(s.words for s in worded.segments)
+    finally:
+        ft.WhisperModel.add_word_timestamps = real
+    assert word_error_rate([ref], [plain.text]) <= 0.05, plain.text
+    for s in plain.segments:        # (one segment may run over pauses shorter than a cue's, as jfk's second does)
+        in_speech = [any(a - 1e-6 <= x <= b + 1e-6 for a, b in plain.speech) for x in (s.start, s.end)]
+        assert s.start < s.end and all(in_speech), (s, plain.speech)
+    assert all("words" not in seg for seg in json.loads(plain.to_json())["segments"])
+
+
+def test_a_segment_without_words_goes_to_the_chunks_it_covers():
+    """Whisper's segment times spill into the next chunk's padding; a segment over two chunks with a long pause
+    between them is split in two cues; a few words over several chunks' speech (a lost decoding) are dropped, so
+    those chunks count as unheard and are decoded alone."""
+    import importlib
+    from types import SimpleNamespace
+
+    T = importlib.import_module("videolens.speech.transcribe")
+    starts, lengths = [0.0, 3.0, 6.0], [3.0, 3.0, 3.0]      # three 3 s chunks, put end to end
+    file_start = [10.0, 20.0, 21.0]                           # where each chunk's audio starts in the file
+
+    def to_file(x: float, k: int) -> float:
+        return file_start[k] + min(max(x - starts[k], 0.0), lengths[k])
+
+    def place(start, end, text):
+        out = [[], [], []]
+        T._place_segment(SimpleNamespace(start=start, end=end, text=text, avg_logprob=-0.3, no_speech_prob=0.1),
+                         starts, lengths, to_file, out)
+        return [[(round(s.start, 2), round(s.end, 2), s.text) for s in ss] for ss in out]
+
+    # 0.4 s into chunk 1's padding: chunk 0's only, and it ends where chunk 0 does
+    assert place(0.5, 3.4, " one two three four") == [[(10.5, 13.0, "one two three four")], [], []]
+    # chunks 0 and 1, ten seconds apart in the file: two cues, the words shared by the speech each covers
+    assert place(1.0, 5.0, " a b c d e f g h") == [[(11.0, 13.0, "a b c d")], [(20.0, 22.0, "e f g h")], []]
+    # chunks 1 and 2 are back to back in the file: one segment over both
+    assert place(3.5, 8.5, " a b c d e f g h i j") == [[], [(20.5, 23.5, "a b c d e f g h i j")], []]
+    # three words over 9 s of three chunks' speech: dropped
+    assert place(0.0, 9.0, " lost its place") == [[], [], []]

@@ -5,8 +5,9 @@ at least ``chunk_seconds`` of speech that end at a pause of ``BATCH_PAUSE`` s (a
 batch is one ``WhisperModel.transcribe`` call (Whisper's own 30 s windows inside) whose times are mapped back to the
 file's clock. Silence and music therefore produce no invented text, and memory holds one batch of speech, not the
 whole file. A chunk of a batch where Whisper repeated the previous chunk's text (or said nothing) is decoded again
-alone. Each segment's ``avg_logprob`` is its own (the mean log probability of its words); ``no_speech_prob`` is
-that of the Whisper window it came from.
+alone. Word times are computed only when asked for (``word_timestamps``) or when files are packed into one call;
+without them a segment is placed by its own timestamps in the chunks it covers, and its ``avg_logprob`` is that of
+its Whisper window (with them, the mean log probability of its words). ``no_speech_prob`` is always the window's.
 
 >>> import videolens
 >>> t = videolens.transcribe("talk.mp4")                       # doctest: +SKIP
@@ -58,6 +59,11 @@ MAX_NEW_TOKENS = 448 - 1 - 223 - 3
 # Whisper's temperature fallback when a decoding looks wrong (faster-whisper's default). Greedy only (0.0) gave dev
 # WER 0.520 instead of 0.267: tiny.en then loops on noisy speech.
 TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+# Without word timestamps a segment's times are Whisper's segment timestamps, which spill up to about a second into
+# the neighbouring chunk's padding: a chunk it overlaps by less than this (and by less than most of the chunk) is
+# not one of its chunks.
+SPILL = 1.0
+MIN_RATE = 1.0          # words a second: a segment over several chunks with fewer has lost its place (speech is 2-4)
 CHUNK_GAP = 0.0         # seconds of silence put between two chunks of a batch (0.5 s: dev WER 0.276, worse)
 CONDITION_ON_PREVIOUS = True    # each 30 s window is prompted with the text before it
 # A window whose text gzips more than this is decoded again at higher temperatures (faster-whisper's and OpenAI's 2.4
@@ -146,7 +152,7 @@ class Transcriber:
 
     def _recognise_pack(self, pack: list[_Heard]) -> Iterator[tuple[str, Transcript, None]]:
         sizes = [h.run.pending_samples for h in pack]
-        joint = _Run(self, "<pack>")
+        joint = _Run(self, "<pack>", words=True)
         owners = []
         for heard in pack:
             joint.pending += heard.run.pending
@@ -212,8 +218,12 @@ class _Heard:
 class _Run:
     """One file's recognition: collects VAD chunks into batches and maps recognised times back."""
 
-    def __init__(self, tr: Transcriber, path: str):
+    def __init__(self, tr: Transcriber, path: str, words: bool = False):
         self.tr, self.path = tr, path
+        # Word times cost an alignment pass a window (4 % of the CPU on the dev set) and move Whisper's seek to the
+        # last word, which sends the padding after it through one more window. Only a user who wants them, or a
+        # pack of files whose words must go back to their own files, pays for them.
+        self.words = words or tr.word_timestamps
         self.pending: list[VadChunk] = []
         self.pending_samples = 0
         self.segments: list[Segment] = []
@@ -259,20 +269,23 @@ class _Run:
         # what the chunk before said: its whole text and each of its segments (a repetition can also come twice:
         # "BIMBLU F2 now. BIMBLU F2 now." over the second sentence of samples/sample.mp4 with 0.3 s of padding)
         previous = {_norm(self.segments[-1].text)} if self.segments else set()
+        batch = [s for ss in by_chunk for s in ss]
         for k, chunk in enumerate(chunks):
             text = _norm(" ".join(s.text for s in by_chunk[k]))
-            speech = chunk.segment.end - chunk.segment.start
-            covered = _covered(by_chunk[k])
+            span = (chunk.segment.start, chunk.segment.end)
+            speech = span[1] - span[0]
+            covered = _covered(batch, span)
             lost = speech >= REDECODE_EMPTY and covered <= REDECODE_COVERAGE * speech
             said = {_norm(s.text) for s in by_chunk[k]}
-            if lost or (text and (text in previous or said <= previous)):
+            heard = set()       # a repetition that was replaced: the next chunk may carry the rest of the loop
+            if lost or (text and (text in previous or said & previous)):
                 alone = self._recognise([chunk], None)[0]
                 # An empty re-decoding does not replace a real (if repeated) text, nor does one that finds less.
-                if (alone or not text) and (not lost or _covered(alone) > covered):
-                    by_chunk[k] = alone
+                if (alone or not text) and (not lost or _covered(alone, span) > covered):
+                    by_chunk[k], heard = alone, said
                 text = _norm(" ".join(s.text for s in by_chunk[k]))
             if text:
-                previous = {text, *(_norm(s.text) for s in by_chunk[k])}
+                previous = {text, *(_norm(s.text) for s in by_chunk[k]), *heard}
         if any(by_chunk):
             self.prompt = " ".join(s.text for ss in by_chunk for s in ss)[-400:]
         return by_chunk
@@ -287,10 +300,8 @@ class _Run:
         starts = (np.arange(len(chunks)) * len(gap) / SAMPLE_RATE
                   + np.concatenate([[0.0], np.cumsum(lengths)[:-1]])).tolist()
         t = time.perf_counter()
-        # Words always: they place segment ends precisely, let long segments be split into cues at words, tell
-        # which chunk a segment belongs to, and give each segment its own score.
         segs, info = self.tr.model.transcribe(
-            audio, language=self.language, beam_size=self.tr.beam_size, word_timestamps=True, vad_filter=False,
+            audio, language=self.language, beam_size=self.tr.beam_size, word_timestamps=self.words, vad_filter=False,
             initial_prompt=prompt, condition_on_previous_text=CONDITION_ON_PREVIOUS,
             temperature=list(TEMPERATURES), max_new_tokens=max_new_tokens(len(audio) / SAMPLE_RATE),
             compression_ratio_threshold=WINDOW_COMPRESSION)
@@ -302,12 +313,13 @@ class _Run:
         def chunk_of(x: float) -> int:
             return max(0, bisect.bisect_right(starts, x) - 1)
 
-        def to_file(x: float, k: int) -> float:
-            # Back to the file's clock, inside chunk k's VAD segment: Whisper's first and last word times drift
-            # into the padding around it.
+        def to_file(x: float, k: int, inset: float = 0.0) -> float:
+            # Back to the file's clock, inside chunk k's VAD segment (less ``inset`` at each end): Whisper's first
+            # and last word times drift into the padding around it.
             c = chunks[k]
             t = c.audio_start + min(max(float(x) - starts[k], 0.0), lengths[k])
-            return float(min(max(t, c.segment.start), c.segment.end))
+            inset = min(inset, (c.segment.end - c.segment.start) / 4)
+            return float(min(max(t, c.segment.start + inset), c.segment.end - inset))
 
         out: list[list[Segment]] = [[] for _ in chunks]
         for s in segs:
@@ -318,9 +330,8 @@ class _Run:
             # probability of <|nospeech|> at the window's start), so it stays; the segment's own confidence is the
             # mean log probability of its words (each word's probability is the mean of its tokens' probabilities).
             if not s.words:
-                k = chunk_of(s.start)
-                a, b = to_file(s.start, k), to_file(s.end, max(0, bisect.bisect_left(starts, s.end) - 1))
-                out[k].append(Segment(a, max(a, b), s.text.strip(), float(s.avg_logprob), float(s.no_speech_prob)))
+                # Segment times are coarser than word times: keep them off the VAD's own padding too.
+                _place_segment(s, starts, lengths, lambda x, k: to_file(x, k, self.tr.vad.speech_pad_ms / 1000), out)
                 continue
             placed = []
             for w in s.words:
@@ -341,6 +352,42 @@ class _Run:
         return out
 
 
+def _place_segment(s: Any, starts: list[float], lengths: list[float], to_file: Callable[[float, int], float],
+                   out: list[list[Segment]]) -> None:
+    """Put a segment without words into the chunks it covers, on the file's clock.
+
+    Its chunks are those it overlaps by at least ``SPILL`` s or most of their length (Whisper's segment times spill
+    into a neighbour's padding); it goes to file time inside them, and where two of them are a pause of at least
+    ``PAUSE_SPLIT`` apart, its words are shared between the parts by the length of speech each covers (as cues
+    spread a segment's words without times). Each part belongs to the chunk it overlaps most.
+    """
+    lo, hi = float(s.start), max(float(s.end), float(s.start))
+    over = [max(0.0, min(hi, a + n) - max(lo, a)) for a, n in zip(starts, lengths)]
+    mine = [k for k, v in enumerate(over) if v > 0 and (v >= SPILL or v >= 0.5 * lengths[k])]
+    if not mine:
+        mine = [int(np.argmax(over))] if max(over) > 0 else [max(0, bisect.bisect_right(starts, lo) - 1)]
+    parts: list[list[int]] = [[mine[0]]]
+    for k in mine[1:]:
+        gap = to_file(starts[k], k) - to_file(starts[parts[-1][-1]] + lengths[parts[-1][-1]], parts[-1][-1])
+        if gap >= PAUSE_SPLIT:
+            parts.append([])
+        parts[-1].append(k)
+    words = s.text.split()
+    speech = [sum(over[k] for k in part) for part in parts]
+    if len(mine) > 1 and len(words) < MIN_RATE * sum(speech):
+        return      # a few words over several chunks' speech: Whisper lost its place; the chunks are decoded alone
+    cut = np.round(np.cumsum([0.0, *speech]) / max(sum(speech), 1e-9) * len(words)).astype(int)
+    for part, i, j in zip(parts, cut[:-1], cut[1:]):
+        text = " ".join(words[i:j]) if len(parts) > 1 else s.text.strip()
+        if not text:
+            continue
+        first, last = part[0], part[-1]
+        a = to_file(max(lo, starts[first]), first)
+        b = to_file(min(hi, starts[last] + lengths[last]), last)
+        out[max(part, key=lambda k: over[k])].append(
+            Segment(a, max(a, b), text, float(s.avg_logprob), float(s.no_speech_prob)))
+
+
 def max_new_tokens(seconds: float) -> int:
     """The most tokens a recogniser call on ``seconds`` of audio may produce in a window (see TOKENS_PER_S).
 
@@ -350,10 +397,11 @@ def max_new_tokens(seconds: float) -> int:
     return int(min(MAX_NEW_TOKENS, max(MIN_TOKENS, round(TOKENS_PER_S * seconds))))
 
 
-def _covered(segments: list[Segment]) -> float:
-    """Seconds of speech the segments' words span (each segment's span when it has no words)."""
+def _covered(segments: list[Segment], within: tuple[float, float]) -> float:
+    """Seconds of ``within`` that the segments' words span (each segment's span when it has no words)."""
+    lo, hi = within
     spans = [(w.start, w.end) for s in segments for w in (s.words or [s])]
-    return float(sum(max(0.0, b - a) for a, b in spans))
+    return float(sum(max(0.0, min(b, hi) - max(a, lo)) for a, b in spans))
 
 
 def _mean_log(words: list[Word]) -> float:
