@@ -333,10 +333,14 @@ class R2Plus1DSmall(nn.Module):
     ``diff=True``: frames come with their differences to the previous frame (:func:`with_differences`).
     ``stem_pool=True`` (the recipe's): the stem's first conv runs at full resolution and a 1x2x2 max pool follows,
     instead of a stride-2 conv (on ``motion`` development clips 0.883 against 0.850, rotate_cw/ccw 0.61 against 0.46).
+    ``stage_pool=True`` (the recipe's): the same for every stage, a 1x2x2 max pool and then the block at stride 1,
+    so time is not strided either (development seeds 0 / 2: 0.983 / 0.936 against 0.894 / 0.878, rotate_cw/ccw
+    0.975 / 0.825 against chance). A strided conv sees a moving object at every other position only; C3D, which
+    pools, learned the rotations all along.
     """
 
     def __init__(self, num_classes: int, width: int = 16, dropout: float = 0.2, diff: int | bool = False,
-                 stem_pool: bool = False):
+                 stem_pool: bool = False, stage_pool: bool = False):
         super().__init__()
         from torchvision.models.video.resnet import BasicBlock, Conv2Plus1D
 
@@ -353,6 +357,9 @@ class R2Plus1DSmall(nn.Module):
         stages, cin = [], w
         for k, cout in enumerate((w, 2 * w, 4 * w, 8 * w)):
             stride = 1 if k == 0 else 2
+            if stage_pool and stride == 2:
+                stages.append(nn.MaxPool3d((1, 2, 2), stride=(1, 2, 2)))
+                stride = 1
             down = None
             if stride != 1 or cin != cout:
                 down = nn.Sequential(nn.Conv3d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm3d(cout))
@@ -506,7 +513,7 @@ RECIPES: dict[str, dict] = {
                 model_args={"backbone": "deep", "width": 16, "dim": 128, "channels": 128, "diff": 2}),
     "c3d": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8, model_args={"width": 16}),
     "r2plus1d": dict(frames=4, stride=5, size=32, epochs=25, lr=2e-3, batch_size=8, ema=0.998,
-                     model_args={"width": 16, "diff": True, "stem_pool": True}),
+                     model_args={"width": 16, "diff": True, "stem_pool": True, "stage_pool": True}),
     "transformer": dict(frames=4, stride=5, size=32, epochs=30, lr=2e-3, batch_size=8, ema=0.998,
                         model_args={"dim": 64, "depth": 2, "heads": 4, "patch": 8, "stem": "conv", "diff": 2}),
 }
