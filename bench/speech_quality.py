@@ -68,12 +68,12 @@ def apply(settings: list[str]) -> dict:
         v = json.loads(value.lower() if value in ("True", "False") else value)
         if key.startswith("vad."):
             vad[key[4:]] = v
-        elif key == "beam_size":
+        elif key in ("beam_size", "chunk_seconds"):
             kwargs[key] = v
         elif hasattr(T, key):
             setattr(T, key, v)
         else:
-            raise SystemExit(f"--set {key}: not a constant of videolens.speech.transcribe, vad.FIELD or beam_size")
+            raise SystemExit(f"--set {key}: not a constant of videolens.speech.transcribe, vad.FIELD, beam_size or chunk_seconds")
     if vad:
         kwargs["vad"] = dataclasses.replace(VadOptions(), **vad)
     return kwargs

@@ -745,3 +745,31 @@ def test_a_segment_without_words_goes_to_the_chunks_it_covers():
     assert place(3.5, 8.5, " a b c d e f g h i j") == [[], [(20.5, 23.5, "a b c d e f g h i j")], []]
     # three words over 9 s of three chunks' speech: dropped
     assert place(0.0, 9.0, " lost its place") == [[], [], []]
+
+
+def test_a_run_of_unheard_chunks_is_decoded_again_in_one_call():
+    """When Whisper ends a window early, every chunk after it in the batch comes back empty (one file of the first
+    speech test set lost four sentences so). The run is decoded again in one call, one window, not one per chunk."""
+    import importlib
+
+    from videolens.io.audio import read_audio
+    from videolens.speech import Transcriber
+
+    T = importlib.import_module("videolens.speech.transcribe")
+    tr = Transcriber(language="en")
+    vad = StreamingVAD(tr.vad, audio_pad=T.AUDIO_PAD)
+    audio = read_audio(SAMPLE, sample_rate=16000)
+    chunks = [*vad.feed(audio), *vad.finish()]
+    assert len(chunks) == 6                           # the sample's six sentences
+    run = T._Run(tr, str(SAMPLE))
+    by_chunk = [run._recognise(chunks[:1], None)[0]] + [[] for _ in chunks[1:]]   # the window ended after one
+    real, calls = tr.model.transcribe, []
+
+    def counted(audio, **kwargs):                     # the real model, its calls counted
+        calls.append(len(audio) / 16000)
+        return real(audio, **kwargs)
+
+    tr.model.transcribe = counted
+    run._recognise_lost_runs(chunks, by_chunk)
+    assert len(calls) == 1 and all(by_chunk), (calls, by_chunk)
+    assert "k 7" in normalize(" ".join(s.text for s in by_chunk[1]))       # the second sentence, in its chunk

@@ -39,7 +39,11 @@ from .vad import StreamingVAD, VadChunk, VadOptions, require_speech_packages
 
 AUDIO_PAD = 0.3         # seconds of audio kept around each VAD segment for the recogniser (0.3 chosen on the dev
                         # set of bench/speech_sets.py: WER 0.267 vs 0.281 at 0.2; 0.4 gave 0.267 too)
-CHUNK_SECONDS = 30.0    # speech per recogniser call, at least (Whisper's window) ...
+# Speech per recogniser call, at least (two Whisper windows) ... A batch just over one window costs two windows and
+# the next batch starts a third; at 60 s, the development sets' files (speech up to 40 s) are one call each and take
+# as many windows as faster-whisper (dev 21 / 21, the first test set 23 / 22, from 25 / 21 and 29 / 22 at 30 s).
+CHUNK_SECONDS = 60.0
+WINDOW = 30.0           # Whisper's window: files with less speech are packed together by Transcriber.many
 BATCH_PAUSE = 2.0       # ... ended at a pause this long ...
 MAX_BATCH = 120.0       # ... or at this much speech
 REDECODE_EMPTY = 1.0    # a chunk with at least this much speech ...
@@ -134,12 +138,12 @@ class Transcriber:
                 yield path, None, error_line(path, e)
                 continue
             run = heard.run
-            if packable and not run.recognised and run.pending_samples < self.chunk_seconds * SAMPLE_RATE:
+            if packable and not run.recognised and run.pending_samples < WINDOW * SAMPLE_RATE:
                 if run.pending:
                     heard.seconds = time.perf_counter() - heard.t0     # its share of the pack is added later
                     pack.append(heard)
                     pack_samples += run.pending_samples
-                    if pack_samples >= self.chunk_seconds * SAMPLE_RATE:
+                    if pack_samples >= WINDOW * SAMPLE_RATE:
                         yield from self._recognise_pack(pack)
                         pack, pack_samples = [], 0
                 else:
@@ -269,6 +273,7 @@ class _Run:
         # what the chunk before said: its whole text and each of its segments (a repetition can also come twice:
         # "BIMBLU F2 now. BIMBLU F2 now." over the second sentence of samples/sample.mp4 with 0.3 s of padding)
         previous = {_norm(self.segments[-1].text)} if self.segments else set()
+        self._recognise_lost_runs(chunks, by_chunk)
         batch = [s for ss in by_chunk for s in ss]
         for k, chunk in enumerate(chunks):
             text = _norm(" ".join(s.text for s in by_chunk[k]))
@@ -289,6 +294,29 @@ class _Run:
         if any(by_chunk):
             self.prompt = " ".join(s.text for ss in by_chunk for s in ss)[-400:]
         return by_chunk
+
+    def _recognise_lost_runs(self, chunks: list[VadChunk], by_chunk: list[list[Segment]]) -> None:
+        """Decode again, together and without a prompt, each run of two or more neighbouring chunks that got no
+        words: where Whisper ended a window early, every chunk after it is empty, and one call for the run costs one
+        window where a call per chunk costs one each. A chunk the run's decoding still misses is left to the
+        per-chunk check."""
+        batch = [s for ss in by_chunk for s in ss]
+
+        def lost(k: int, segments: list[Segment]) -> bool:
+            a, b = chunks[k].segment.start, chunks[k].segment.end
+            return b - a >= REDECODE_EMPTY and _covered(segments, (a, b)) <= REDECODE_COVERAGE * (b - a)
+
+        runs: list[list[int]] = []
+        for k in range(len(chunks)):
+            if lost(k, batch):
+                if runs and runs[-1][-1] == k - 1:
+                    runs[-1].append(k)
+                else:
+                    runs.append([k])
+        for run in (r for r in runs if len(r) > 1):
+            for k, segments in zip(run, self._recognise([chunks[k] for k in run], None)):
+                if not lost(k, segments):
+                    by_chunk[k] = segments
 
     def _recognise(self, chunks: list[VadChunk], prompt: str | None) -> list[list[Segment]]:
         """One ``WhisperModel.transcribe`` call on the chunks' audio put end to end: the segments found in each
