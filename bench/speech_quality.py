@@ -9,8 +9,9 @@ bench/speech_sets.py; ``test2`` is the headline since 2026-12-08, see BENCHMARKS
 (videolens.speech.metrics). RTF = wall seconds / audio seconds, model load excluded; the ratio videolens / fw is
 what to compare (measured in the same run).
 
-Settings are chosen on ``dev`` only: ``--set NAME=VALUE`` overrides a constant of videolens.speech.transcribe (e.g.
-``AUDIO_PAD=0.4``), ``--set vad.FIELD=VALUE`` a VadOptions field, ``--set beam_size=N`` the Transcriber's beam.
+Settings are chosen on ``dev`` only (and on ``test``, used for decisions since 2026-12-08: development data now): ``--set NAME=VALUE`` overrides a constant of videolens.speech.transcribe (e.g.
+``AUDIO_PAD=0.4``), ``--set vad.FIELD=VALUE`` a VadOptions field, ``--set beam_size=N`` or ``chunk_seconds=S`` a
+Transcriber argument. ``--count-windows`` also counts Whisper's windows (encoder passes) per system.
 
     .venv/bin/python bench/speech_quality.py dev test2 grid jfk          # the headline run (BENCHMARKS.md)
     .venv/bin/python bench/speech_quality.py dev --only videolens --set AUDIO_PAD=0.4   # a dev experiment
@@ -73,7 +74,8 @@ def apply(settings: list[str]) -> dict:
         elif hasattr(T, key):
             setattr(T, key, v)
         else:
-            raise SystemExit(f"--set {key}: not a constant of videolens.speech.transcribe, vad.FIELD, beam_size or chunk_seconds")
+            raise SystemExit(f"--set {key}: not a constant of videolens.speech.transcribe, vad.FIELD, beam_size "
+                             "or chunk_seconds")
     if vad:
         kwargs["vad"] = dataclasses.replace(VadOptions(), **vad)
     return kwargs
@@ -85,6 +87,8 @@ def main() -> None:
     ap.add_argument("--only", choices=["videolens", "faster-whisper"])
     ap.add_argument("--set", action="append", default=[], dest="settings")
     ap.add_argument("--out", default=str(OUT / "speech_quality.json"))
+    ap.add_argument("--count-windows", action="store_true",
+                    help="also count Whisper's windows (encoder passes) per system: where the time goes")
     a = ap.parse_args()
 
     from faster_whisper import decode_audio
@@ -99,6 +103,18 @@ def main() -> None:
         return " ".join(s.text.strip() for s in segs)
 
     systems = {"videolens": lambda p: tr(p).text, "faster-whisper": plain}
+    windows = {s: 0 for s in systems}
+    current = [""]
+    if a.count_windows:       # observes the real encoder; changes nothing
+        import faster_whisper.transcribe as fwt
+
+        encode = fwt.WhisperModel.encode
+
+        def counted(self, *args, **kwargs):
+            windows[current[0]] = windows.get(current[0], 0) + 1
+            return encode(self, *args, **kwargs)
+
+        fwt.WhisperModel.encode = counted
     if a.only:
         systems = {a.only: systems[a.only]}
     for fn in systems.values():      # warm-up
@@ -109,9 +125,11 @@ def main() -> None:
         texts = {s: [] for s in systems}
         wall = {s: 0.0 for s in systems}
         cpu = {s: 0.0 for s in systems}
+        windows.update({s: 0 for s in systems})
         for k, f in enumerate(files):
             order = list(systems) if k % 2 == 0 else list(systems)[::-1]
             for s in order:
+                current[0] = s
                 t, c = time.perf_counter(), time.process_time()
                 texts[s].append(systems[s](f["path"]))
                 wall[s] += time.perf_counter() - t
@@ -124,12 +142,16 @@ def main() -> None:
                       "cpu_rtf": round(cpu[s] / audio, 4),
                       "per_file": [round(word_error_rate([r], [t]), 3) for r, t in zip(refs, texts[s])],
                       "texts": texts[s]}
+            if a.count_windows:
+                row[s]["windows"] = windows[s]
         if len(systems) == 2:
             row["rtf_ratio"] = round(row["videolens"]["rtf"] / row["faster-whisper"]["rtf"], 3)
         report["sets"][name] = row
         line = f"{name}: {len(files)} files, {audio:.0f} s"
         for s in systems:
             line += f" | {s}: WER {row[s]['wer']:.4f} RTF {row[s]['rtf']:.3f} (cpu {row[s]['cpu_rtf']:.3f})"
+            if a.count_windows:
+                line += f" windows {windows[s]}"
         if "rtf_ratio" in row:
             line += f" | RTF videolens/fw {row['rtf_ratio']:.3f}"
         print(line, flush=True)
