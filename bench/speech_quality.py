@@ -9,9 +9,10 @@ bench/speech_sets.py; ``test2`` is the headline since 2026-12-08, see BENCHMARKS
 (videolens.speech.metrics). RTF = wall seconds / audio seconds, model load excluded; the ratio videolens / fw is
 what to compare (measured in the same run).
 
-Settings are chosen on ``dev`` only (and on ``test``, used for decisions since 2026-12-08: development data now): ``--set NAME=VALUE`` overrides a constant of videolens.speech.transcribe (e.g.
-``AUDIO_PAD=0.4``), ``--set vad.FIELD=VALUE`` a VadOptions field, ``--set beam_size=N`` or ``chunk_seconds=S`` a
-Transcriber argument. ``--count-windows`` also counts Whisper's windows (encoder passes) per system.
+Settings are chosen on ``dev`` only (and on ``test``, used for decisions since 2026-12-08: development data now):
+``--set NAME=VALUE`` overrides a constant of videolens.speech.transcribe (e.g. ``AUDIO_PAD=0.4``),
+``--set vad.FIELD=VALUE`` a VadOptions field, ``--set beam_size=N`` or ``chunk_seconds=S`` a Transcriber argument.
+``--count-windows`` also counts Whisper's windows (encoder passes) per system.
 
     .venv/bin/python bench/speech_quality.py dev test2 grid jfk          # the headline run (BENCHMARKS.md)
     .venv/bin/python bench/speech_quality.py dev --only videolens --set AUDIO_PAD=0.4   # a dev experiment
