@@ -278,9 +278,8 @@ class _Run:
         for k, chunk in enumerate(chunks):
             text = _norm(" ".join(s.text for s in by_chunk[k]))
             span = (chunk.segment.start, chunk.segment.end)
-            speech = span[1] - span[0]
             covered = _covered(batch, span)
-            lost = speech >= REDECODE_EMPTY and covered <= REDECODE_COVERAGE * speech
+            lost = _unheard(span, covered)
             said = {_norm(s.text) for s in by_chunk[k]}
             heard = set()       # a repetition that was replaced: the next chunk may carry the rest of the loop
             if lost or (text and (text in previous or said & previous)):
@@ -303,8 +302,8 @@ class _Run:
         batch = [s for ss in by_chunk for s in ss]
 
         def lost(k: int, segments: list[Segment]) -> bool:
-            a, b = chunks[k].segment.start, chunks[k].segment.end
-            return b - a >= REDECODE_EMPTY and _covered(segments, (a, b)) <= REDECODE_COVERAGE * (b - a)
+            span = (chunks[k].segment.start, chunks[k].segment.end)
+            return _unheard(span, _covered(segments, span))
 
         runs: list[list[int]] = []
         for k in range(len(chunks)):
@@ -355,8 +354,9 @@ class _Run:
                 continue
             # faster-whisper's avg_logprob and no_speech_prob belong to the whole 30 s decoding window: every
             # segment of a window carries the same two numbers. no_speech_prob only exists per window (it is the
-            # probability of <|nospeech|> at the window's start), so it stays; the segment's own confidence is the
-            # mean log probability of its words (each word's probability is the mean of its tokens' probabilities).
+            # probability of <|nospeech|> at the window's start), so it stays; with word times, the segment's own
+            # confidence is the mean log probability of its words (each word's: the mean of its tokens'); without
+            # them it keeps the window's.
             if not s.words:
                 # Segment times are coarser than word times: keep them off the VAD's own padding too.
                 _place_segment(s, starts, lengths, lambda x, k: to_file(x, k, self.tr.vad.speech_pad_ms / 1000), out)
@@ -423,6 +423,11 @@ def max_new_tokens(seconds: float) -> int:
     (56, 126, 221)
     """
     return int(min(MAX_NEW_TOKENS, max(MIN_TOKENS, round(TOKENS_PER_S * seconds))))
+
+
+def _unheard(span: tuple[float, float], covered: float) -> bool:
+    """Whether a chunk of speech over ``span`` whose recognised words cover ``covered`` s of it was not heard."""
+    return span[1] - span[0] >= REDECODE_EMPTY and covered <= REDECODE_COVERAGE * (span[1] - span[0])
 
 
 def _covered(segments: list[Segment], within: tuple[float, float]) -> float:
