@@ -1,13 +1,14 @@
-"""Transcription: audio blocks -> Silero VAD -> speech chunks of ~30 s -> faster-whisper -> a :class:`Transcript`.
+"""Transcription: audio blocks -> Silero VAD -> batches of speech chunks -> faster-whisper -> a :class:`Transcript`.
 
 Only speech reaches the recogniser: settled VAD segments (padded by ``AUDIO_PAD``) are concatenated into batches of
 at least ``chunk_seconds`` of speech that end at a pause of ``BATCH_PAUSE`` s (at most ``MAX_BATCH`` s), and each
 batch is one ``WhisperModel.transcribe`` call (Whisper's own 30 s windows inside) whose times are mapped back to the
 file's clock. Silence and music therefore produce no invented text, and memory holds one batch of speech, not the
 whole file. A chunk of a batch where Whisper repeated the previous chunk's text (or said nothing) is decoded again
-alone. Word times are computed only when asked for (``word_timestamps``) or when files are packed into one call;
-without them a segment is placed by its own timestamps in the chunks it covers, and its ``avg_logprob`` is that of
-its Whisper window (with them, the mean log probability of its words). ``no_speech_prob`` is always the window's.
+alone (a run of chunks that got nothing, together). Word times are computed only when asked for
+(``word_timestamps``) or when files are packed into one call; without them a segment is placed by its own timestamps
+in the chunks it covers, and its ``avg_logprob`` is that of its Whisper window (with them, the mean log probability
+of its words). ``no_speech_prob`` is always the window's.
 
 >>> import videolens
 >>> t = videolens.transcribe("talk.mp4")                       # doctest: +SKIP
