@@ -157,7 +157,7 @@ class Transcriber:
 
     def _recognise_pack(self, pack: list[_Heard]) -> Iterator[tuple[str, Transcript, None]]:
         sizes = [h.run.pending_samples for h in pack]
-        joint = _Run(self, "<pack>", words=True)
+        joint = _Run(self, "<pack>", words=len(pack) > 1)     # words go back to their files; one file needs none
         owners = []
         for heard in pack:
             joint.pending += heard.run.pending
