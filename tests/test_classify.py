@@ -165,6 +165,23 @@ def test_frame_differences_of_order_two_give_each_frame_its_neighbours():
         create_model("cnn_gru", 4, **TINY, diff=3)
 
 
+def test_r2plus1d_pools_where_torchvision_strides():
+    """With ``stage_pool`` (its recipe's) no conv of r2plus1d strides: each stage starts with a 1x2x2 max pool, so
+    every position and every frame reaches a conv, and time keeps its length to the global pool."""
+    from videolens.classify.models import recipe, with_differences
+
+    model = create_model("r2plus1d", 4, **TINY, **{**recipe("r2plus1d")["model_args"], **FAMILY_ARGS["r2plus1d"]})
+    model.eval()
+    convs = [m for m in model.modules() if isinstance(m, torch.nn.Conv3d)]
+    assert convs and all(c.stride == (1, 1, 1) for c in convs)
+    assert sum(isinstance(m, torch.nn.MaxPool3d) for m in model.stages) == 3
+    with torch.no_grad():
+        x = torch.randn(2, 3, 8, 32, 32)
+        assert model.stages(model.stem(with_differences(x, model.diff))).shape[2] == 8
+    strided = create_model("r2plus1d", 4, **TINY, **FAMILY_ARGS["r2plus1d"])
+    assert any(m.stride != (1, 1, 1) for m in strided.modules() if isinstance(m, torch.nn.Conv3d))
+
+
 @pytest.mark.parametrize("cell", ["cnn_lstm", "cnn_gru"])
 def test_the_recurrent_readout_is_the_last_state_or_the_mean_over_time(cell):
     """readout="mean" (the recipes') classifies the mean of the RNN's hidden states over the clip, "last" the last

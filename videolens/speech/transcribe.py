@@ -40,13 +40,13 @@ from .vad import StreamingVAD, VadChunk, VadOptions, require_speech_packages
 
 AUDIO_PAD = 0.3         # seconds of audio kept around each VAD segment for the recogniser (0.3 chosen on the dev
                         # set of bench/speech_sets.py: WER 0.267 vs 0.281 at 0.2; 0.4 gave 0.267 too)
-# Speech per recogniser call, at least (two Whisper windows) ... A batch just over one window costs two windows and
-# the next batch starts a third; at 60 s, the development sets' files (speech up to 40 s) are one call each and take
-# as many windows as faster-whisper (dev 21 / 21, the first test set 23 / 22, from 25 / 21 and 29 / 22 at 30 s).
-CHUNK_SECONDS = 60.0
-WINDOW = 30.0           # Whisper's window: files with less speech are packed together by Transcriber.many
+# Why two windows: a batch just over one window costs two windows and the next batch starts a third; at 60 s, the
+# development sets' files (speech up to 40 s) are one call each and take as many windows as faster-whisper (dev
+# 21 / 21, the first test set 23 / 22, from 25 / 21 and 29 / 22 at 30 s).
+CHUNK_SECONDS = 60.0    # speech per recogniser call, at least (two Whisper windows) ...
 BATCH_PAUSE = 2.0       # ... ended at a pause this long ...
 MAX_BATCH = 120.0       # ... or at this much speech
+WINDOW = 30.0           # Whisper's window: files with less speech are packed together by Transcriber.many
 REDECODE_EMPTY = 1.0    # a chunk with at least this much speech ...
 REDECODE_COVERAGE = 0.0  # ... whose words span less than this fraction of it in its batch is decoded alone
 # Tokens one recogniser call may produce per second of its audio (and at least MIN_TOKENS; at most Whisper's own
